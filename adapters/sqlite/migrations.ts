@@ -1,0 +1,153 @@
+/**
+ * SQLite schema migrations: an ordered, append-only list. Never edit a released migration; add a new
+ * one with the next version. `migrate` records each applied version in `schema_migrations`.
+ */
+import type Database from 'better-sqlite3';
+import { LifecycleError } from '../errors.js';
+
+/** One schema step. `version` is strictly increasing along the list. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** What `migrate` did. */
+export interface MigrationReport {
+  /** Versions applied by this call, ascending (empty when the schema was current). */
+  applied: number[];
+  /** The schema version after the call. */
+  version: number;
+}
+
+const INITIAL_SCHEMA = `
+CREATE TABLE entities (
+  machine         TEXT    NOT NULL,
+  entity_id       TEXT    NOT NULL,
+  parent_id       TEXT,
+  machine_version INTEGER NOT NULL,
+  version         INTEGER NOT NULL CHECK (version >= 1),
+  status          TEXT    NOT NULL,
+  snapshot        TEXT    NOT NULL,
+  created_at      TEXT    NOT NULL,
+  updated_at      TEXT    NOT NULL,
+  PRIMARY KEY (machine, entity_id)
+);
+CREATE INDEX entities_machine_status ON entities (machine, status);
+CREATE INDEX entities_machine_parent ON entities (machine, parent_id);
+
+CREATE TABLE audit (
+  position       INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id       TEXT    NOT NULL,
+  event_type     TEXT    NOT NULL,
+  correlation_id TEXT    NOT NULL,
+  causation_id   TEXT,
+  machine        TEXT    NOT NULL,
+  entity_id      TEXT    NOT NULL,
+  from_status    TEXT,
+  to_status      TEXT,
+  outcome        TEXT    NOT NULL CHECK (outcome IN ('accepted', 'refused')),
+  reason         TEXT,
+  entity_version INTEGER,
+  envelope       TEXT    NOT NULL,
+  recorded_at    TEXT    NOT NULL
+);
+CREATE INDEX audit_entity ON audit (machine, entity_id, position);
+CREATE INDEX audit_event_id ON audit (event_id);
+
+CREATE TABLE outbox (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id     TEXT    NOT NULL UNIQUE,
+  event_type   TEXT    NOT NULL,
+  aggregate_id TEXT    NOT NULL,
+  envelope     TEXT    NOT NULL,
+  internal     INTEGER NOT NULL CHECK (internal IN (0, 1)),
+  created_at   TEXT    NOT NULL,
+  published_at TEXT,
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  last_error   TEXT
+);
+CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+
+CREATE TABLE inbox (
+  event_id    TEXT PRIMARY KEY,
+  event_type  TEXT NOT NULL,
+  result      TEXT NOT NULL,
+  received_at TEXT NOT NULL
+);
+
+CREATE TABLE timers (
+  timer_id   TEXT PRIMARY KEY,
+  machine    TEXT NOT NULL,
+  entity_id  TEXT NOT NULL,
+  due_at     TEXT NOT NULL,
+  event      TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  fired_at   TEXT
+);
+CREATE INDEX timers_due ON timers (fired_at, due_at);
+`;
+
+/** Every migration this code knows, ascending by version. */
+export const migrations: readonly Migration[] = Object.freeze([
+  { version: 1, name: 'initial_schema', sql: INITIAL_SCHEMA },
+]);
+
+const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version    INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL,
+  applied_at TEXT NOT NULL
+)`;
+
+function assertOrdered(list: readonly Migration[]): void {
+  list.forEach((m, i) => {
+    const previous = list[i - 1];
+    if (!Number.isInteger(m.version) || m.version < 1 || (previous !== undefined && m.version <= previous.version)) {
+      throw new LifecycleError('STORE_FAILURE', `migration list is not strictly ascending at version ${m.version} (${m.name})`, {
+        details: { version: m.version, name: m.name },
+      });
+    }
+  });
+}
+
+/**
+ * Brings `db` to the newest schema of `list` (default: `migrations`). Each missing migration runs in
+ * its own IMMEDIATE transaction together with its `schema_migrations` row, and is re-checked inside
+ * that transaction so two processes opening one file never apply a step twice. A database whose
+ * schema version is newer than the newest known migration is refused (STORE_FAILURE) untouched.
+ */
+export function migrate(db: Database.Database, list: readonly Migration[] = migrations, now: () => Date = () => new Date()): MigrationReport {
+  assertOrdered(list);
+  db.exec(CREATE_MIGRATIONS_TABLE);
+  const maxStmt = db.prepare<[], { v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+  const hasStmt = db.prepare<[number], { version: number }>('SELECT version FROM schema_migrations WHERE version = ?');
+  const insertStmt = db.prepare<[number, string, string]>('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const known = list.at(-1)?.version ?? 0;
+  const current = maxStmt.get()?.v ?? 0;
+  if (current > known) {
+    throw new LifecycleError(
+      'STORE_FAILURE',
+      `database schema version ${current} is newer than this code supports (${known}); upgrade the code or use another database`,
+      { details: { schema_version: current, known_version: known } },
+    );
+  }
+  const applied: number[] = [];
+  for (const m of list) {
+    if (hasStmt.get(m.version) !== undefined) continue;
+    const step = db.transaction(() => {
+      if (hasStmt.get(m.version) !== undefined) return;
+      db.exec(m.sql);
+      insertStmt.run(m.version, m.name, now().toISOString());
+      applied.push(m.version);
+    });
+    try {
+      step.immediate();
+    } catch (error) {
+      throw new LifecycleError('STORE_FAILURE', `migration ${m.version} (${m.name}) failed: ${String(error)}`, {
+        details: { version: m.version, name: m.name },
+        cause: error,
+      });
+    }
+  }
+  return { applied, version: maxStmt.get()?.v ?? 0 };
+}

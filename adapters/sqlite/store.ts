@@ -1,0 +1,401 @@
+/**
+ * SQLite implementation of the store port (better-sqlite3). Synchronous driver, async port: every
+ * method runs to completion before returning a settled promise, so commits never interleave inside
+ * one process, and IMMEDIATE transactions serialize commits across processes sharing the file.
+ */
+import Database from 'better-sqlite3';
+import { LifecycleError } from '../errors.js';
+import type {
+  AuditRecord,
+  CommitBatch,
+  CommitResult,
+  EntityRecord,
+  EntityWrite,
+  Json,
+  ListQuery,
+  OutboxRecord,
+  SnapshotStore,
+  TimerRecord,
+} from '../store.js';
+import { migrate, migrations } from './migrations.js';
+
+/** Options of `openSqliteStore`. */
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:'. */
+  path: string;
+  /** PRAGMA synchronous: NORMAL (default; durable up to the last WAL checkpoint on power loss) or FULL. */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** Clock for every timestamp the store writes (default `() => new Date()`). */
+  now?: () => Date;
+  /** How long a writer waits for another connection's lock before STORE_FAILURE (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+type EntityRow = Omit<EntityRecord, 'snapshot'> & { snapshot: string };
+type AuditRow = Omit<AuditRecord, 'envelope'> & { envelope: string };
+type OutboxRow = Omit<OutboxRecord, 'envelope' | 'internal'> & { envelope: string; internal: number };
+type TimerRow = Omit<TimerRecord, 'event'> & { event: string };
+type StatusCount = { machine: string; status: string; count: number };
+
+const ENTITY_COLUMNS = 'machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at';
+const LIST_ORDER = 'ORDER BY created_at, entity_id LIMIT ? OFFSET ?';
+
+/** The entity statements, prepared once per connection. */
+function prepareEntityStatements(db: Database.Database) {
+  return {
+    loadEntity: db.prepare<[string, string], EntityRow>(`SELECT ${ENTITY_COLUMNS} FROM entities WHERE machine = ? AND entity_id = ?`),
+    entityVersion: db.prepare<[string, string], { version: number }>('SELECT version FROM entities WHERE machine = ? AND entity_id = ?'),
+    insertEntity: db.prepare<[string, string, string | null, number, string, string, string, string]>(
+      `INSERT INTO entities (${ENTITY_COLUMNS}) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (machine, entity_id) DO NOTHING`,
+    ),
+    updateEntity: db.prepare<[string | null, number, string, string, string, string, string, number]>(
+      `UPDATE entities SET parent_id = ?, machine_version = ?, status = ?, snapshot = ?, updated_at = ?, version = version + 1
+       WHERE machine = ? AND entity_id = ? AND version = ?`,
+    ),
+    listAll: db.prepare<[string, number, number], EntityRow>(`SELECT ${ENTITY_COLUMNS} FROM entities WHERE machine = ? ${LIST_ORDER}`),
+    listByStatus: db.prepare<[string, string, number, number], EntityRow>(
+      `SELECT ${ENTITY_COLUMNS} FROM entities WHERE machine = ? AND status = ? ${LIST_ORDER}`,
+    ),
+    listByParent: db.prepare<[string, string, number, number], EntityRow>(
+      `SELECT ${ENTITY_COLUMNS} FROM entities WHERE machine = ? AND parent_id = ? ${LIST_ORDER}`,
+    ),
+    listByStatusAndParent: db.prepare<[string, string, string, number, number], EntityRow>(
+      `SELECT ${ENTITY_COLUMNS} FROM entities WHERE machine = ? AND status = ? AND parent_id = ? ${LIST_ORDER}`,
+    ),
+    countAll: db.prepare<[], StatusCount>(
+      'SELECT machine, status, COUNT(*) AS count FROM entities GROUP BY machine, status ORDER BY machine, status',
+    ),
+    countMachine: db.prepare<[string], StatusCount>(
+      'SELECT machine, status, COUNT(*) AS count FROM entities WHERE machine = ? GROUP BY machine, status ORDER BY machine, status',
+    ),
+  };
+}
+
+/** The audit, outbox, inbox and timer statements, prepared once per connection. */
+function prepareLogStatements(db: Database.Database) {
+  return {
+    insertAudit: db.prepare<
+      [string, string, string, string | null, string, string, string | null, string | null, string, string | null, number | null, string, string]
+    >(
+      `INSERT INTO audit (event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status,
+       outcome, reason, entity_version, envelope, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    history: db.prepare<[string, string, number, number], AuditRow>(
+      'SELECT * FROM audit WHERE machine = ? AND entity_id = ? AND position > ? ORDER BY position LIMIT ?',
+    ),
+    auditSince: db.prepare<[number, number], AuditRow>('SELECT * FROM audit WHERE position > ? ORDER BY position LIMIT ?'),
+    insertOutbox: db.prepare<[string, string, string, string, number, string]>(
+      `INSERT INTO outbox (event_id, event_type, aggregate_id, envelope, internal, created_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (event_id) DO NOTHING`,
+    ),
+    pendingOutbox: db.prepare<[number], OutboxRow>('SELECT * FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?'),
+    markPublished: db.prepare<[string, number]>('UPDATE outbox SET published_at = ? WHERE id = ? AND published_at IS NULL'),
+    markPublishFailed: db.prepare<[string, number]>(
+      'UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ? AND published_at IS NULL',
+    ),
+    outboxCountAll: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox'),
+    outboxCountPublished: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NOT NULL'),
+    outboxCountPending: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL'),
+    insertInbox: db.prepare<[string, string, string, string]>(
+      'INSERT INTO inbox (event_id, event_type, result, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
+    ),
+    findInbox: db.prepare<[string], { result: string }>('SELECT result FROM inbox WHERE event_id = ?'),
+    upsertTimer: db.prepare<[string, string, string, string, string, string]>(
+      `INSERT INTO timers (timer_id, machine, entity_id, due_at, event, created_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (timer_id) DO UPDATE SET machine = excluded.machine, entity_id = excluded.entity_id,
+       due_at = excluded.due_at, event = excluded.event, fired_at = NULL`,
+    ),
+    deleteTimer: db.prepare<[string]>('DELETE FROM timers WHERE timer_id = ?'),
+    fireTimer: db.prepare<[string, string]>('UPDATE timers SET fired_at = ? WHERE timer_id = ? AND fired_at IS NULL'),
+    dueTimers: db.prepare<[string, number], TimerRow>(
+      'SELECT * FROM timers WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at, timer_id LIMIT ?',
+    ),
+    nextTimerDue: db.prepare<[], { due: string | null }>('SELECT MIN(due_at) AS due FROM timers WHERE fired_at IS NULL'),
+  };
+}
+type Statements = ReturnType<typeof prepareEntityStatements> & ReturnType<typeof prepareLogStatements>;
+
+/** A page size: the default when absent or not a number, clamped to [0, MAX_LIMIT]. */
+function pageLimit(limit: number | undefined, fallback: number = DEFAULT_LIMIT): number {
+  if (limit === undefined || !Number.isFinite(limit)) return fallback;
+  return Math.min(MAX_LIMIT, Math.max(0, Math.floor(limit)));
+}
+
+function nonNegative(value: number | undefined): number {
+  return value === undefined || !Number.isFinite(value) ? 0 : Math.max(0, Math.floor(value));
+}
+
+/** Wraps anything that is not already a LifecycleError as STORE_FAILURE, keeping the original as cause. */
+function toStoreError(error: unknown, operation: string): LifecycleError {
+  if (error instanceof LifecycleError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = error instanceof Database.SqliteError ? error.code : undefined;
+  return new LifecycleError('STORE_FAILURE', `sqlite store ${operation} failed: ${message}`, {
+    details: code === undefined ? { operation } : { operation, sqlite_code: code },
+    cause: error,
+  });
+}
+
+function parseEntity(row: EntityRow): EntityRecord {
+  let snapshot: Json;
+  try {
+    snapshot = JSON.parse(row.snapshot) as Json;
+  } catch (error) {
+    throw new LifecycleError('SNAPSHOT_CORRUPT', `stored snapshot of ${row.machine} '${row.entity_id}' is not valid JSON`, {
+      details: { machine: row.machine, entity_id: row.entity_id },
+      cause: error,
+    });
+  }
+  return { ...row, snapshot };
+}
+
+/** Parses a non-entity JSON column; corruption there is a store failure naming the table and row. */
+function parseColumn(text: string, table: string, key: string | number): Json {
+  try {
+    return JSON.parse(text) as Json;
+  } catch (error) {
+    throw new LifecycleError('STORE_FAILURE', `${table} row ${key} holds invalid JSON`, { details: { table, key }, cause: error });
+  }
+}
+
+function parseAudit(row: AuditRow): AuditRecord {
+  return { ...row, envelope: parseColumn(row.envelope, 'audit', row.position) };
+}
+
+function parseOutbox(row: OutboxRow): OutboxRecord {
+  return { ...row, internal: row.internal === 1, envelope: parseColumn(row.envelope, 'outbox', row.id) };
+}
+
+function parseTimer(row: TimerRow): TimerRecord {
+  return { ...row, event: parseColumn(row.event, 'timers', row.timer_id) };
+}
+
+/** The SQLite `SnapshotStore`. Build it with `openSqliteStore`, which configures and migrates the file. */
+export class SqliteStore implements SnapshotStore {
+  /** The migrations this store applies on open. */
+  static readonly migrations = migrations;
+
+  readonly kind = 'sqlite' as const;
+  /** The better-sqlite3 handle (for tests and benchmarks; do not write through it in production). */
+  readonly db: Database.Database;
+  private readonly now: () => Date;
+  private readonly s: Statements;
+  private readonly commitTx: Database.Transaction<(batch: CommitBatch, at: string) => number[]>;
+  private readonly loadManyTx: Database.Transaction<(keys: ReadonlyArray<{ machine: string; entity_id: string }>) => Map<string, EntityRecord>>;
+  private readonly markPublishedTx: Database.Transaction<(ids: readonly number[], at: string) => void>;
+
+  /** `db` must already be configured and migrated (see `openSqliteStore`). */
+  constructor(db: Database.Database, now: () => Date = () => new Date()) {
+    this.db = db;
+    this.now = now;
+    this.s = { ...prepareEntityStatements(db), ...prepareLogStatements(db) };
+    this.commitTx = db.transaction((batch: CommitBatch, at: string) => this.applyBatch(batch, at));
+    this.loadManyTx = db.transaction((keys: ReadonlyArray<{ machine: string; entity_id: string }>) => {
+      const found = new Map<string, EntityRecord>();
+      for (const { machine, entity_id } of keys) {
+        const row = this.s.loadEntity.get(machine, entity_id);
+        if (row !== undefined) found.set(`${machine}\u0000${entity_id}`, parseEntity(row));
+      }
+      return found;
+    });
+    this.markPublishedTx = db.transaction((ids: readonly number[], at: string) => {
+      for (const id of ids) this.s.markPublished.run(at, id);
+    });
+  }
+
+  load(machine: string, entity_id: string): Promise<EntityRecord | undefined> {
+    return this.run('load', () => {
+      const row = this.s.loadEntity.get(machine, entity_id);
+      return row === undefined ? undefined : parseEntity(row);
+    });
+  }
+
+  loadMany(keys: ReadonlyArray<{ machine: string; entity_id: string }>): Promise<Map<string, EntityRecord>> {
+    return this.run('loadMany', () => (keys.length === 0 ? new Map<string, EntityRecord>() : this.loadManyTx.deferred(keys)));
+  }
+
+  findInbox(event_ids: readonly string[]): Promise<Map<string, Json>> {
+    return this.run('findInbox', () => {
+      const found = new Map<string, Json>();
+      for (const id of event_ids) {
+        const row = this.s.findInbox.get(id);
+        if (row !== undefined) found.set(id, parseColumn(row.result, 'inbox', id));
+      }
+      return found;
+    });
+  }
+
+  commit(batch: CommitBatch): Promise<CommitResult> {
+    return this.run('commit', () => {
+      const committedAt = this.now().toISOString();
+      const auditPositions = this.commitTx.immediate(batch, committedAt);
+      return { committedAt, auditPositions };
+    });
+  }
+
+  history(machine: string, entity_id: string, options: { limit?: number; afterPosition?: number } = {}): Promise<AuditRecord[]> {
+    return this.run('history', () =>
+      this.s.history.all(machine, entity_id, nonNegative(options.afterPosition), pageLimit(options.limit)).map(parseAudit),
+    );
+  }
+
+  auditSince(afterPosition: number, limit: number): Promise<AuditRecord[]> {
+    return this.run('auditSince', () => this.s.auditSince.all(nonNegative(afterPosition), pageLimit(limit)).map(parseAudit));
+  }
+
+  list(query: ListQuery): Promise<EntityRecord[]> {
+    return this.run('list', () => {
+      const { machine, status, parent_id } = query;
+      const limit = pageLimit(query.limit);
+      const offset = nonNegative(query.offset);
+      let rows: EntityRow[];
+      if (status !== undefined && parent_id !== undefined) rows = this.s.listByStatusAndParent.all(machine, status, parent_id, limit, offset);
+      else if (status !== undefined) rows = this.s.listByStatus.all(machine, status, limit, offset);
+      else if (parent_id !== undefined) rows = this.s.listByParent.all(machine, parent_id, limit, offset);
+      else rows = this.s.listAll.all(machine, limit, offset);
+      return rows.map(parseEntity);
+    });
+  }
+
+  countByStatus(machine?: string): Promise<StatusCount[]> {
+    return this.run('countByStatus', () => (machine === undefined ? this.s.countAll.all() : this.s.countMachine.all(machine)));
+  }
+
+  dueTimers(now: string, limit: number): Promise<TimerRecord[]> {
+    return this.run('dueTimers', () => this.s.dueTimers.all(now, pageLimit(limit)).map(parseTimer));
+  }
+
+  nextTimerDue(): Promise<string | undefined> {
+    return this.run('nextTimerDue', () => this.s.nextTimerDue.get()?.due ?? undefined);
+  }
+
+  pendingOutbox(limit: number): Promise<OutboxRecord[]> {
+    return this.run('pendingOutbox', () => this.s.pendingOutbox.all(pageLimit(limit)).map(parseOutbox));
+  }
+
+  markPublished(ids: readonly number[], at: string): Promise<void> {
+    return this.run('markPublished', () => {
+      if (ids.length > 0) this.markPublishedTx.immediate(ids, at);
+    });
+  }
+
+  markPublishFailed(id: number, error: string): Promise<void> {
+    return this.run('markPublishFailed', () => {
+      this.s.markPublishFailed.run(error, id);
+    });
+  }
+
+  outboxCount(options: { published?: boolean } = {}): Promise<number> {
+    return this.run('outboxCount', () => {
+      const stmt =
+        options.published === undefined ? this.s.outboxCountAll : options.published ? this.s.outboxCountPublished : this.s.outboxCountPending;
+      return stmt.get()?.n ?? 0;
+    });
+  }
+
+  close(): Promise<void> {
+    return this.run('close', () => {
+      if (this.db.open) this.db.close();
+    });
+  }
+
+  /** Runs a synchronous operation as a settled promise, translating driver errors. */
+  private run<T>(operation: string, fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(toStoreError(error, operation));
+    }
+  }
+
+  /** The body of the commit transaction: throws (rolling everything back) on any conflict. */
+  private applyBatch(batch: CommitBatch, at: string): number[] {
+    const s = this.s;
+    for (const entry of batch.inbox) {
+      if (s.insertInbox.run(entry.event_id, entry.event_type, JSON.stringify(entry.result), at).changes !== 1) {
+        throw new LifecycleError('VERSION_CONFLICT', `event ${entry.event_id} was already processed`, {
+          details: { event_id: entry.event_id, duplicate: true },
+        });
+      }
+    }
+    for (const write of batch.entities) this.writeEntity(write, at);
+    const positions: number[] = [];
+    for (const a of batch.audit) {
+      const result = s.insertAudit.run(
+        a.event_id, a.event_type, a.correlation_id, a.causation_id, a.machine, a.entity_id, a.from_status, a.to_status,
+        a.outcome, a.reason, a.entity_version, JSON.stringify(a.envelope), at,
+      );
+      positions.push(Number(result.lastInsertRowid));
+    }
+    for (const o of batch.outbox) {
+      s.insertOutbox.run(o.event_id, o.event_type, o.aggregate_id, JSON.stringify(o.envelope), o.internal ? 1 : 0, at);
+    }
+    for (const t of batch.timersSet) s.upsertTimer.run(t.timer_id, t.machine, t.entity_id, t.due_at, JSON.stringify(t.event), at);
+    for (const id of batch.timersCancelled) s.deleteTimer.run(id);
+    for (const id of batch.timersFired) s.fireTimer.run(at, id);
+    return positions;
+  }
+
+  /** Compare-and-set of one entity row; throws VERSION_CONFLICT when the expected version does not hold. */
+  private writeEntity(w: EntityWrite, at: string): void {
+    const snapshot = JSON.stringify(w.snapshot);
+    const changes =
+      w.expected_version === 0
+        ? this.s.insertEntity.run(w.machine, w.entity_id, w.parent_id, w.machine_version, w.status, snapshot, at, at).changes
+        : this.s.updateEntity.run(w.parent_id, w.machine_version, w.status, snapshot, at, w.machine, w.entity_id, w.expected_version)
+            .changes;
+    if (changes === 1) return;
+    const actual = this.s.entityVersion.get(w.machine, w.entity_id)?.version ?? 0;
+    throw new LifecycleError(
+      'VERSION_CONFLICT',
+      `${w.machine} '${w.entity_id}': expected version ${w.expected_version}, found ${actual === 0 ? 'no row' : `version ${actual}`}`,
+      { details: { machine: w.machine, entity_id: w.entity_id, expected_version: w.expected_version, actual_version: actual } },
+    );
+  }
+}
+
+function invalid(message: string, details: Record<string, unknown>): LifecycleError {
+  return new LifecycleError('INVALID_CONFIGURATION', message, { details });
+}
+
+function validateOptions(options: SqliteStoreOptions): { synchronous: 'NORMAL' | 'FULL'; busyTimeoutMs: number } {
+  const synchronous = options.synchronous ?? 'NORMAL';
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  if (typeof options.path !== 'string' || options.path.length === 0) throw invalid('sqlite store path must be a non-empty string', {});
+  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
+    throw invalid(`sqlite synchronous must be NORMAL or FULL, got ${String(synchronous)}`, { synchronous });
+  }
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw invalid(`sqlite busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`, { busyTimeoutMs });
+  }
+  return { synchronous, busyTimeoutMs };
+}
+
+/**
+ * Opens (creating if needed) a SQLite store: sets busy_timeout, journal_mode=WAL (file databases),
+ * synchronous, foreign_keys=ON, then applies missing migrations. Throws INVALID_CONFIGURATION for bad
+ * options and STORE_FAILURE when the file cannot be opened or its schema is newer than this code.
+ */
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const { synchronous, busyTimeoutMs } = validateOptions(options);
+  const now = options.now ?? (() => new Date());
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(options.path, { timeout: busyTimeoutMs });
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    if (!db.memory) {
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw new Error(`journal_mode WAL was refused (got ${String(mode)})`);
+    }
+    db.pragma(`synchronous = ${synchronous}`);
+    db.pragma('foreign_keys = ON');
+    migrate(db, migrations, now);
+    return new SqliteStore(db, now);
+  } catch (error) {
+    if (db?.open === true) db.close();
+    throw toStoreError(error, `open of ${options.path}`);
+  }
+}

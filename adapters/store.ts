@@ -1,0 +1,233 @@
+/**
+ * The store port: what the durable engine needs from persistence, and nothing else.
+ *
+ * Types and the `SnapshotStore` interface only; implementations live in adapters/sqlite (and later
+ * adapters/postgres). Every member states its CONTRACT: what an implementation must guarantee. The
+ * reusable suite in test/contract/snapshot-store-contract.ts checks each contract against a store.
+ *
+ * Conventions shared by every implementation:
+ * - Timestamps are ISO-8601 UTC strings produced by `Date.prototype.toISOString()` from the store's
+ *   injected clock (`now: () => Date`), so they compare correctly as text.
+ * - JSON values are returned structurally equal to what was written (no key reordering guarantees,
+ *   no `undefined`, no non-JSON numbers).
+ * - Every failure is a `LifecycleError` (adapters/errors.ts): VERSION_CONFLICT for lost
+ *   compare-and-sets and duplicate inbox ids, SNAPSHOT_CORRUPT for unreadable entity rows,
+ *   STORE_FAILURE for everything the driver, disk or connection raises (the original in `cause`).
+ */
+
+/** Any JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** One entity row: the persisted actor snapshot of one machine instance. */
+export interface EntityRecord {
+  /** Machine id, e.g. 'batch', 'essay', 'batch_tracker', 'associations'. */
+  machine: string;
+  entity_id: string;
+  /** E.g. an essay's batch_id; null for top-level entities. */
+  parent_id: string | null;
+  /** Version of the machine definition that wrote the snapshot. */
+  machine_version: number;
+  /** Optimistic-concurrency version: 1 on insert, +1 on every update. */
+  version: number;
+  /** User-visible status string derived from the snapshot. */
+  status: string;
+  /** XState persisted snapshot (JSON). */
+  snapshot: Json;
+  /** ISO timestamp of the insert; never changes afterwards. */
+  created_at: string;
+  /** ISO timestamp of the last commit that wrote this row. */
+  updated_at: string;
+}
+
+/** An entity insert or update, guarded by a compare-and-set on `version`. */
+export interface EntityWrite {
+  machine: string;
+  entity_id: string;
+  /** Written on insert and on update (the row takes the write's value). */
+  parent_id: string | null;
+  /** 0 = must not exist yet (insert, version becomes 1); n = row must currently have version n (update to n+1). */
+  expected_version: number;
+  machine_version: number;
+  status: string;
+  snapshot: Json;
+}
+
+/** One audit entry: an event applied to (or refused by) one entity. */
+export interface AuditWrite {
+  event_id: string;
+  event_type: string;
+  correlation_id: string;
+  causation_id: string | null;
+  machine: string;
+  entity_id: string;
+  from_status: string | null;
+  to_status: string | null;
+  outcome: 'accepted' | 'refused';
+  /** Refusal reason (human readable) or null. */
+  reason: string | null;
+  /** Version of the entity after this event (null when refused). */
+  entity_version: number | null;
+  /** The full envelope as applied. */
+  envelope: Json;
+}
+
+/** A stored audit entry. */
+export interface AuditRecord extends AuditWrite {
+  /** Global, strictly increasing across all commits (gaps allowed); assigned in `batch.audit` order. */
+  position: number;
+  /** The commit's timestamp. */
+  recorded_at: string;
+}
+
+/** An event to publish after the commit (transactional outbox). */
+export interface OutboxWrite {
+  /** Unique: writing an event_id that is already in the outbox is a no-op (ON CONFLICT DO NOTHING). */
+  event_id: string;
+  event_type: string;
+  /** Partition/ordering key (batch id). */
+  aggregate_id: string;
+  envelope: Json;
+  /** True when the engine also delivered it to one of its own machines. */
+  internal: boolean;
+}
+
+/** A stored outbox row. */
+export interface OutboxRecord extends OutboxWrite {
+  /** Strictly increasing in commit order; publishers deliver in ascending id. */
+  id: number;
+  created_at: string;
+  published_at: string | null;
+  /** Failed publish attempts so far (0 on insert). */
+  attempts: number;
+  last_error: string | null;
+}
+
+/** The idempotency record of one processed inbound event, with the answer given for it. */
+export interface InboxWrite {
+  event_id: string;
+  event_type: string;
+  result: Json;
+}
+
+/** A durable timer: `event` is delivered to (machine, entity_id) at `due_at`. */
+export interface TimerWrite {
+  timer_id: string;
+  machine: string;
+  entity_id: string;
+  /** ISO timestamp. */
+  due_at: string;
+  event: Json;
+}
+
+/** A stored timer. */
+export interface TimerRecord extends TimerWrite {
+  /** When the timer was first set (re-arming keeps it). */
+  created_at: string;
+  /** When the engine marked it fired; null while pending. */
+  fired_at: string | null;
+}
+
+/** Everything one dispatch (or one group of dispatches) commits, atomically. */
+export interface CommitBatch {
+  entities: EntityWrite[];
+  audit: AuditWrite[];
+  /** Duplicated event_ids (already stored, or repeated in this batch) are skipped silently. */
+  outbox: OutboxWrite[];
+  /** Each event_id must be new; a duplicate fails the whole batch (see `SnapshotStore.commit`). */
+  inbox: InboxWrite[];
+  /** Upsert by timer_id (re-arming replaces machine/entity_id/due_at/event and clears fired_at). */
+  timersSet: TimerWrite[];
+  /** timer_ids to delete (missing ids are ignored). */
+  timersCancelled: string[];
+  /** timer_ids to mark fired_at = commit time (missing ids ignored). */
+  timersFired: string[];
+}
+
+/** What a successful commit reports. */
+export interface CommitResult {
+  /** The single timestamp written to every row of the batch (created_at/updated_at/recorded_at/...). */
+  committedAt: string;
+  /** Positions assigned to `batch.audit`, in the same order; strictly increasing. */
+  auditPositions: number[];
+}
+
+/** The `loadMany` map key of one entity: `${machine}\u0000${entity_id}`. */
+export type EntityKey = `${string}\u0000${string}`;
+
+/** Listing filter: default limit 100, max 1000 (larger values are clamped), offset default 0. */
+export interface ListQuery {
+  machine: string;
+  status?: string;
+  parent_id?: string;
+  limit?: number;
+  offset?: number;
+}
+
+/** The persistence port of the durable engine. */
+export interface SnapshotStore {
+  /** Which implementation this is. */
+  readonly kind: 'sqlite' | 'postgres';
+
+  /** CONTRACT: returns the committed row of (machine, entity_id), or undefined. Throws SNAPSHOT_CORRUPT when the row is unreadable. */
+  load(machine: string, entity_id: string): Promise<EntityRecord | undefined>;
+
+  /**
+   * CONTRACT: loads many at once from one consistent read; the map is keyed `${machine}\u0000${entity_id}`
+   * (type `EntityKey`); missing ones are absent. Throws SNAPSHOT_CORRUPT if any requested row is unreadable.
+   */
+  loadMany(keys: ReadonlyArray<{ machine: string; entity_id: string }>): Promise<Map<string, EntityRecord>>;
+
+  /** CONTRACT: the stored results for those event ids that were already committed; others are absent. */
+  findInbox(event_ids: readonly string[]): Promise<Map<string, Json>>;
+
+  /**
+   * CONTRACT: commits the whole batch in ONE transaction or nothing; concurrent commits (other
+   * connections or processes) are serialized. Every row gets the same timestamp (`committedAt`).
+   * - Inbox: if any inbox event_id already exists (or repeats within the batch) it throws
+   *   LifecycleError('VERSION_CONFLICT') with details { event_id, duplicate: true } and writes nothing
+   *   (the engine then re-reads the inbox and answers "duplicate"). Inbox duplicates are checked
+   *   BEFORE entity versions, so a redelivered event is reported as a duplicate, never as stale.
+   * - Entities: if any entity's expected_version does not match (including insert of an existing row,
+   *   or update of a missing one) it throws LifecycleError('VERSION_CONFLICT') with details
+   *   { machine, entity_id, expected_version, actual_version } (actual_version 0 = absent) and writes nothing.
+   * - Outbox duplicates are skipped; timers are upserted, cancelled, then marked fired, in that order.
+   * - Driver errors are translated to LifecycleError('STORE_FAILURE', ..., { cause }).
+   */
+  commit(batch: CommitBatch): Promise<CommitResult>;
+
+  /**
+   * CONTRACT: the audit entries of one entity in ascending position, only those with
+   * position > afterPosition (default 0), at most `limit` (default 100, max 1000).
+   */
+  history(machine: string, entity_id: string, options?: { limit?: number; afterPosition?: number }): Promise<AuditRecord[]>;
+
+  /** CONTRACT: global audit feed: entries with position > afterPosition, ascending, at most `limit` (max 1000). */
+  auditSince(afterPosition: number, limit: number): Promise<AuditRecord[]>;
+
+  /** CONTRACT: entities of `query.machine` matching status/parent_id, ordered by created_at then entity_id, paged. */
+  list(query: ListQuery): Promise<EntityRecord[]>;
+
+  /** CONTRACT: row counts per (machine, status), ordered by machine then status; only one machine when given. */
+  countByStatus(machine?: string): Promise<Array<{ machine: string; status: string; count: number }>>;
+
+  /** CONTRACT: unfired timers with due_at <= now, ascending due_at (ties by timer_id), at most `limit` (max 1000). */
+  dueTimers(now: string, limit: number): Promise<TimerRecord[]>;
+
+  /** CONTRACT: the earliest due_at among unfired timers, or undefined when there is none. */
+  nextTimerDue(): Promise<string | undefined>;
+
+  /** CONTRACT: unpublished outbox rows (published_at IS NULL), ascending id, at most `limit` (max 1000). */
+  pendingOutbox(limit: number): Promise<OutboxRecord[]>;
+
+  /** CONTRACT: sets published_at = at on those ids, atomically; already-published rows keep their first published_at; unknown ids are ignored. */
+  markPublished(ids: readonly number[], at: string): Promise<void>;
+
+  /** CONTRACT: on an unpublished row: attempts + 1 and last_error = error; the row stays pending. Unknown or published ids are ignored. */
+  markPublishFailed(id: number, error: string): Promise<void>;
+
+  /** CONTRACT: number of outbox rows; only published (true) or only unpublished (false) when given. */
+  outboxCount(options?: { published?: boolean }): Promise<number>;
+
+  /** CONTRACT: releases the connection(s); idempotent. Any later call rejects with STORE_FAILURE. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,208 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LifecycleError } from '../adapters/errors.js';
+import type { ErrorCode } from '../adapters/errors.js';
+import { migrate, migrations } from '../adapters/sqlite/migrations.js';
+import { openSqliteStore, SqliteStore } from '../adapters/sqlite/store.js';
+import type { CommitBatch, EntityWrite } from '../adapters/store.js';
+import { describeSnapshotStore } from './contract/snapshot-store-contract.js';
+
+const FIXED = new Date('2031-05-06T07:08:09.010Z');
+const dirs: string[] = [];
+function tempPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sqlite-store-'));
+  dirs.push(dir);
+  return join(dir, 'store.db');
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const batch = (parts: Partial<CommitBatch> = {}): CommitBatch => ({
+  entities: [], audit: [], outbox: [], inbox: [], timersSet: [], timersCancelled: [], timersFired: [], ...parts,
+});
+const entity = (entity_id: string, over: Partial<EntityWrite> = {}): EntityWrite => ({
+  machine: 'essay', entity_id, parent_id: 'b1', expected_version: 0, machine_version: 1, status: 'pending', snapshot: { n: 1 }, ...over,
+});
+
+function lifecycleError(fn: () => unknown, code: ErrorCode): LifecycleError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(LifecycleError);
+    expect((error as LifecycleError).code).toBe(code);
+    return error as LifecycleError;
+  }
+  return expect.fail(`expected ${code}`);
+}
+async function rejection(promise: Promise<unknown>, code: ErrorCode): Promise<LifecycleError> {
+  const error: unknown = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(LifecycleError);
+  expect((error as LifecycleError).code).toBe(code);
+  return error as LifecycleError;
+}
+
+describeSnapshotStore('sqlite :memory: with a fixed clock', () => {
+  const store = openSqliteStore({ path: ':memory:', now: () => FIXED });
+  return Promise.resolve({ store, close: () => store.close() });
+});
+
+describeSnapshotStore('sqlite temp file with the real clock and synchronous FULL', () => {
+  const store = openSqliteStore({ path: tempPath(), synchronous: 'FULL' });
+  return Promise.resolve({ store, close: () => store.close() });
+});
+
+describe('SqliteStore configuration', () => {
+  it('a file database runs in WAL mode with foreign keys on and the configured busy timeout', async () => {
+    const store = openSqliteStore({ path: tempPath(), busyTimeoutMs: 1234 });
+    expect(store.kind).toBe('sqlite');
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(store.db.pragma('busy_timeout', { simple: true })).toBe(1234);
+    await store.close();
+  });
+
+  it('synchronous defaults to NORMAL (PRAGMA reads 1) and FULL is applied when asked (reads 2)', async () => {
+    const normal = openSqliteStore({ path: tempPath() });
+    const full = openSqliteStore({ path: tempPath(), synchronous: 'FULL' });
+    expect(normal.db.pragma('synchronous', { simple: true })).toBe(1);
+    expect(full.db.pragma('synchronous', { simple: true })).toBe(2);
+    await Promise.all([normal.close(), full.close()]);
+  });
+
+  it('every timestamp the store writes comes from the injected clock', async () => {
+    const store = openSqliteStore({ path: ':memory:', now: () => FIXED });
+    const { committedAt } = await store.commit(batch({ entities: [entity('e1')] }));
+    expect(committedAt).toBe(FIXED.toISOString());
+    expect(await store.load('essay', 'e1')).toMatchObject({ created_at: FIXED.toISOString(), updated_at: FIXED.toISOString() });
+    await store.close();
+  });
+
+  it('invalid options are refused with INVALID_CONFIGURATION before anything is opened', () => {
+    lifecycleError(() => openSqliteStore({ path: '' }), 'INVALID_CONFIGURATION');
+    lifecycleError(() => openSqliteStore({ path: ':memory:', busyTimeoutMs: -1 }), 'INVALID_CONFIGURATION');
+    lifecycleError(() => openSqliteStore({ path: ':memory:', synchronous: 'OFF' as 'FULL' }), 'INVALID_CONFIGURATION');
+  });
+
+  it('an unopenable path is a STORE_FAILURE', () => {
+    lifecycleError(() => openSqliteStore({ path: join(tempPath(), 'no', 'such', 'dir', 'x.db') }), 'STORE_FAILURE');
+  });
+});
+
+describe('SqliteStore migrations', () => {
+  const versions = (db: Database.Database): number[] =>
+    db.prepare<[], { version: number }>('SELECT version FROM schema_migrations ORDER BY version').all().map((r) => r.version);
+
+  it('the migration list is strictly ascending and exposed on the class', () => {
+    expect(SqliteStore.migrations).toBe(migrations);
+    migrations.forEach((m, i) => { if (i > 0) expect(m.version).toBeGreaterThan(migrations[i - 1]!.version); });
+  });
+
+  it('a fresh database records every migration; reopening applies nothing and keeps the data', async () => {
+    const path = tempPath();
+    const first = openSqliteStore({ path });
+    expect(versions(first.db)).toEqual(migrations.map((m) => m.version));
+    await first.commit(batch({ entities: [entity('e1')] }));
+    await first.close();
+    const second = openSqliteStore({ path });
+    expect(versions(second.db)).toEqual(migrations.map((m) => m.version));
+    expect(migrate(second.db)).toEqual({ applied: [], version: migrations.at(-1)!.version });
+    expect((await second.load('essay', 'e1'))?.version).toBe(1);
+    await second.close();
+  });
+
+  it('a database whose schema version is newer than the code is refused with STORE_FAILURE and left untouched', () => {
+    const path = tempPath();
+    openSqliteStore({ path }).db.close();
+    const raw = new Database(path);
+    raw.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from_the_future', 'x')").run();
+    raw.close();
+    const error = lifecycleError(() => openSqliteStore({ path }), 'STORE_FAILURE');
+    expect(error.message).toMatch(/schema version 999 is newer than this code supports/);
+    const check = new Database(path);
+    expect(versions(check)).toEqual([...migrations.map((m) => m.version), 999]);
+    check.close();
+  });
+
+  it('each migration runs in its own transaction: a failing one is rolled back and earlier ones stay applied', () => {
+    const db = new Database(':memory:');
+    const list = [
+      { version: 1, name: 'one', sql: 'CREATE TABLE one (x INTEGER)' },
+      { version: 2, name: 'two', sql: 'CREATE TABLE two (x INTEGER); INSERT INTO missing_table VALUES (1)' },
+    ];
+    const error = lifecycleError(() => migrate(db, list), 'STORE_FAILURE');
+    expect(error.message).toMatch(/migration 2 \(two\) failed/);
+    expect(versions(db)).toEqual([1]);
+    const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('one', 'two')").all();
+    expect(tables.map((t) => t.name)).toEqual(['one']);
+    db.close();
+  });
+
+  it('a migration list that is not strictly ascending is refused', () => {
+    const db = new Database(':memory:');
+    const list = [{ version: 2, name: 'b', sql: '' }, { version: 1, name: 'a', sql: '' }];
+    lifecycleError(() => migrate(db, list), 'STORE_FAILURE');
+    db.close();
+  });
+});
+
+describe('SqliteStore on a shared file', () => {
+  it('two connections see each other\'s commits and a stale compare-and-set loses with VERSION_CONFLICT', async () => {
+    const path = tempPath();
+    const a = openSqliteStore({ path });
+    const b = openSqliteStore({ path });
+    await a.commit(batch({ entities: [entity('e1')] }));
+    expect((await b.load('essay', 'e1'))?.version).toBe(1);
+    await a.commit(batch({ entities: [entity('e1', { expected_version: 1, status: 'from-a' })] }));
+    const error = await rejection(b.commit(batch({ entities: [entity('e1', { expected_version: 1, status: 'from-b' })] })), 'VERSION_CONFLICT');
+    expect(error.details).toEqual({ machine: 'essay', entity_id: 'e1', expected_version: 1, actual_version: 2 });
+    await b.commit(batch({ entities: [entity('e1', { expected_version: 2, status: 'from-b' })] }));
+    expect(await a.load('essay', 'e1')).toMatchObject({ version: 3, status: 'from-b' });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a commit blocked by another connection\'s write lock fails with STORE_FAILURE (SQLITE_BUSY) once the busy timeout is spent', async () => {
+    const path = tempPath();
+    const store = openSqliteStore({ path, busyTimeoutMs: 0 });
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    const error = await rejection(store.commit(batch({ entities: [entity('e1')] })), 'STORE_FAILURE');
+    expect(error.details).toMatchObject({ operation: 'commit', sqlite_code: 'SQLITE_BUSY' });
+    other.exec('ROLLBACK');
+    other.close();
+    await store.commit(batch({ entities: [entity('e1')] }));
+    await store.close();
+  });
+});
+
+describe('SqliteStore failure translation', () => {
+  it('a corrupt snapshot row makes load, loadMany and list throw SNAPSHOT_CORRUPT naming machine and entity; other rows stay readable', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    await store.commit(batch({ entities: [entity('good'), entity('bad')] }));
+    store.db.prepare("UPDATE entities SET snapshot = '{not json' WHERE entity_id = 'bad'").run();
+    for (const read of [
+      () => store.load('essay', 'bad'),
+      () => store.loadMany([{ machine: 'essay', entity_id: 'good' }, { machine: 'essay', entity_id: 'bad' }]),
+      () => store.list({ machine: 'essay' }),
+    ]) {
+      const error = await rejection(read(), 'SNAPSHOT_CORRUPT');
+      expect(error.message).toContain("essay 'bad'");
+      expect(error.details).toEqual({ machine: 'essay', entity_id: 'bad' });
+    }
+    expect((await store.load('essay', 'good'))?.snapshot).toEqual({ n: 1 });
+    await store.close();
+  });
+
+  it('a driver error inside commit becomes STORE_FAILURE with the SqliteError as cause, and the batch is rolled back', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    store.db.exec('DROP TABLE outbox');
+    const failing = batch({ entities: [entity('e1')], outbox: [{ event_id: 'o1', event_type: 't', aggregate_id: 'b1', envelope: {}, internal: false }] });
+    const error = await rejection(store.commit(failing), 'STORE_FAILURE');
+    expect(error.cause).toBeInstanceOf(Database.SqliteError);
+    expect(await store.load('essay', 'e1')).toBeUndefined();
+    await store.close();
+  });
+});
