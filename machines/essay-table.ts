@@ -54,9 +54,10 @@ export const CONTENT_ESSAY_TRANSITIONS: readonly EssayTransitionRow[] = [
 ];
 
 /**
- * Editor revision and grammar check: declared by the reference, never wired. Same pattern as
- * spellcheck (initiate from ready_for_processing or any phase success; started; succeeded or
- * failed from awaiting or in progress).
+ * Editor revision and grammar check: declared by the reference, never wired. Same four-state
+ * pattern as the other phases: initiate from any of the four pipeline-phase success states;
+ * started; succeeded or failed from awaiting or in progress. Their success states accept only
+ * EVT_CRITICAL_FAILURE (the reference's table gives them no way on), so they are end states.
  */
 const PHASE_SUCCESS_STATES = [S.SPELLCHECKED_SUCCESS, S.AI_FEEDBACK_SUCCESS, S.CJ_ASSESSMENT_SUCCESS, S.NLP_SUCCESS];
 export const EXTRA_PHASE_ESSAY_TRANSITIONS: readonly EssayTransitionRow[] = [
