@@ -1,0 +1,149 @@
+/**
+ * Takes one root event and everything it causes inside the engine: each emitted message is
+ * written to the outbox and, when one of the engine's machines consumes it, taken in turn
+ * (breadth first, in emission order) with a deterministic event id and the root's
+ * correlation_id. All of it lands in one unit of work, hence in one transaction.
+ */
+import { batchIdOf, type Delivery } from '../../machines/routing.js';
+import { parseEnvelope, type LifecycleEnvelope } from '../../machines/contracts/events.js';
+import type { Json } from '../../machines/lifecycle-machine.js';
+import { LifecycleError } from '../errors.js';
+import { emittedEventId } from './ids.js';
+import type { DeliveryResult, DispatchResult, EmittedSummary } from './results.js';
+import { applyDelivery, type EmittedMessage } from './step.js';
+import type { UnitOfWork } from './unit-of-work.js';
+import { machineOf, type MachineRegistry } from './registry.js';
+
+/** What the cascade needs from the engine. */
+export interface CascadeContext {
+  readonly machines: MachineRegistry;
+  readonly route: (envelope: LifecycleEnvelope) => Delivery[];
+  readonly now: Date;
+  readonly maxSteps: number;
+}
+
+/** A root item: an event with its deliveries already decided. */
+export interface RootItem {
+  readonly event_id: string;
+  readonly event_type: string;
+  readonly correlation_id: string;
+  readonly envelope: Json;
+  readonly deliveries: readonly Delivery[];
+  /** True when a missing first entity must fail the call (ENTITY_NOT_FOUND) instead of being recorded. */
+  readonly strict: boolean;
+}
+
+interface QueueItem extends RootItem {
+  readonly causation_id: string | null;
+}
+
+function toEnvelope(message: EmittedMessage, eventId: string, causationId: string): Record<string, unknown> {
+  const { type, ...body } = message;
+  return { event_id: eventId, event_type: type, ...body, metadata: { causation_id: causationId } };
+}
+
+function summarize(results: readonly DeliveryResult[], root: RootItem, emitted: EmittedSummary[], steps: number): DispatchResult {
+  const first = results[0];
+  return {
+    event_id: root.event_id,
+    event_type: root.event_type,
+    outcome: first === undefined || first.outcome === 'accepted' ? 'accepted' : 'refused',
+    entity: first === undefined ? null : { machine: first.machine, entity_id: first.entity_id },
+    from: first?.from ?? null,
+    to: first?.to ?? null,
+    ...(first?.reason === undefined ? {} : { reason: first.reason }),
+    ...(first?.code === undefined ? {} : { code: first.code }),
+    ...(first?.accepting_states === undefined ? {} : { accepting_states: first.accepting_states }),
+    deliveries: results,
+    emitted,
+    steps,
+  };
+}
+
+async function deliverAll(uow: UnitOfWork, item: QueueItem, ctx: CascadeContext): Promise<{ results: DeliveryResult[]; emitted: EmittedMessage[][] }> {
+  const results: DeliveryResult[] = [];
+  const emitted: EmittedMessage[][] = [];
+  for (const [index, delivery] of item.deliveries.entries()) {
+    const machine = machineOf(ctx.machines, delivery.machine);
+    const step = await applyDelivery(uow, machine, delivery, ctx.now);
+    if (index === 0 && item.strict && step.delivery.code === 'ENTITY_NOT_FOUND') {
+      throw new LifecycleError('ENTITY_NOT_FOUND', `${item.event_type} addresses ${step.delivery.reason ?? 'a missing entity'}`, {
+        details: { machine: delivery.machine, entity_id: delivery.entity_id, event_id: item.event_id },
+      });
+    }
+    results.push(step.delivery);
+    emitted.push([...step.emitted]);
+    uow.audit.push({
+      event_id: item.event_id,
+      event_type: item.event_type,
+      correlation_id: item.correlation_id,
+      causation_id: item.causation_id,
+      machine: delivery.machine,
+      entity_id: delivery.entity_id,
+      from_status: step.delivery.from,
+      to_status: step.delivery.to,
+      outcome: step.delivery.outcome,
+      reason: step.delivery.reason ?? null,
+      entity_version: null,
+      envelope: item.envelope,
+    });
+  }
+  return { results, emitted };
+}
+
+function enqueueEmitted(
+  uow: UnitOfWork,
+  item: QueueItem,
+  delivery: DeliveryResult,
+  messages: readonly EmittedMessage[],
+  ctx: CascadeContext,
+  sink: { queue: QueueItem[]; emitted: EmittedSummary[] },
+): void {
+  messages.forEach((message, index) => {
+    const eventId = emittedEventId(item.event_id, delivery.machine, delivery.entity_id, index);
+    const raw = toEnvelope(message, eventId, item.event_id);
+    const parsed = parseEnvelope(raw);
+    if (!parsed.ok) {
+      throw new LifecycleError('MACHINE_ERROR', `${delivery.machine} "${delivery.entity_id}" emitted an invalid ${message.type}: ${parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, {
+        details: { machine: delivery.machine, entity_id: delivery.entity_id, issues: parsed.issues },
+      });
+    }
+    const deliveries = ctx.route(parsed.envelope);
+    const internal = deliveries.length > 0;
+    uow.outbox.push({ event_id: eventId, event_type: message.type, aggregate_id: batchIdOf(parsed.envelope), envelope: raw as Json, internal });
+    sink.emitted.push({ event_id: eventId, event_type: message.type, internal });
+    if (internal) {
+      sink.queue.push({
+        event_id: eventId,
+        event_type: message.type,
+        correlation_id: parsed.envelope.correlation_id,
+        envelope: raw as Json,
+        deliveries,
+        strict: false,
+        causation_id: item.event_id,
+      });
+    }
+  });
+}
+
+/** Takes the root item and its whole causal chain into `uow`; returns the root's answer. */
+export async function runCascade(uow: UnitOfWork, root: RootItem, ctx: CascadeContext): Promise<DispatchResult> {
+  const sink = { queue: [{ ...root, causation_id: null }] as QueueItem[], emitted: [] as EmittedSummary[] };
+  let steps = 0;
+  let rootResults: DeliveryResult[] | undefined;
+  for (let item = sink.queue.shift(); item !== undefined; item = sink.queue.shift()) {
+    const { results, emitted } = await deliverAll(uow, item, ctx);
+    steps += results.filter((result) => result.outcome === 'accepted').length;
+    if (steps > ctx.maxSteps) {
+      throw new LifecycleError('MACHINE_ERROR', `${root.event_type} caused more than ${ctx.maxSteps} transitions; stopping (a cycle between machines?)`, {
+        details: { event_id: root.event_id },
+      });
+    }
+    results.forEach((result, index) => enqueueEmitted(uow, item, result, emitted[index] ?? [], ctx, sink));
+    if (rootResults === undefined) rootResults = results;
+    else uow.take({ event_id: item.event_id, event_type: item.event_type, result: { outcome: results[0]?.outcome ?? 'accepted', internal: true } });
+  }
+  const answer = summarize(rootResults ?? [], root, sink.emitted, steps);
+  uow.take({ event_id: root.event_id, event_type: root.event_type, result: answer as unknown as Json });
+  return answer;
+}

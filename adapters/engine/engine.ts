@@ -1,0 +1,222 @@
+/**
+ * The durable engine: one validated envelope becomes one atomic, idempotent transition (and
+ * everything it causes inside the engine), committed with its audit rows, outbox messages,
+ * inbox entry and timers in one store transaction. Transport-neutral: HTTP and queue
+ * consumers are thin shells over `dispatch` / `dispatchMany`.
+ */
+import { parseEnvelope, type LifecycleEnvelope } from '../../machines/contracts/events.js';
+import type { Json } from '../../machines/lifecycle-machine.js';
+import { route as defaultRoute, type Delivery } from '../../machines/routing.js';
+import { isLifecycleError, LifecycleError } from '../errors.js';
+import type { AuditWrite, CommitBatch, SnapshotStore, TimerRecord } from '../store.js';
+import { runCascade, type CascadeContext, type RootItem } from './cascade.js';
+import { timerEventId } from './ids.js';
+import { defaultMachines, machineOf, type MachineRegistry } from './registry.js';
+import type { BatchItemResult, DispatchResult } from './results.js';
+import { UnitOfWork } from './unit-of-work.js';
+
+/** Options of an engine. */
+export interface EngineOptions {
+  /** Where snapshots, audit, outbox, inbox and timers live. */
+  readonly store: SnapshotStore;
+  /** The machines by id (default: batch, essay, batch_tracker, associations). */
+  readonly machines?: MachineRegistry;
+  /** Routing of envelopes to entities (default: the library's routing table). */
+  readonly route?: (envelope: LifecycleEnvelope) => Delivery[];
+  /** The clock (timers' due times, store timestamps). Tests inject one and never sleep. */
+  readonly clock?: () => Date;
+  /** How often a lost compare-and-set is retried before VERSION_CONFLICT (default 8). */
+  readonly maxRetries?: number;
+  /** Upper bound of transitions one event may cause (default 1,000,000). */
+  readonly maxSteps?: number;
+}
+
+/** Receives the audit rows of every commit, after it is durable. */
+export type CommitListener = (rows: readonly AuditWrite[]) => void;
+
+function invalidInput(raw: unknown): LifecycleError {
+  const parsed = parseEnvelope(raw);
+  if (parsed.ok) return new LifecycleError('INVALID_ENVELOPE', 'invalid envelope');
+  const summary = parsed.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path}: ${issue.message}`)
+    .join('; ');
+  return new LifecycleError(parsed.kind, `${parsed.kind === 'UNKNOWN_EVENT_TYPE' ? 'unknown event type' : 'invalid envelope'}: ${summary}`, {
+    details: { issues: parsed.issues },
+  });
+}
+
+/** Accepts raw input or throws the LifecycleError naming what is wrong. */
+export function parseOrThrow(raw: unknown): LifecycleEnvelope {
+  const parsed = parseEnvelope(raw);
+  if (!parsed.ok) throw invalidInput(raw);
+  return parsed.envelope;
+}
+
+function withVersions(batch: CommitBatch): CommitBatch {
+  const versions = new Map(batch.entities.map((entity) => [`${entity.machine}\u0000${entity.entity_id}`, entity.expected_version + 1]));
+  const audit = batch.audit.map((row) =>
+    row.outcome === 'accepted' ? { ...row, entity_version: versions.get(`${row.machine}\u0000${row.entity_id}`) ?? null } : row,
+  );
+  return { ...batch, audit };
+}
+
+/** The engine. Create one per store; it holds no state besides its listeners. */
+export class LifecycleEngine {
+  readonly store: SnapshotStore;
+  readonly machines: MachineRegistry;
+  private readonly route: (envelope: LifecycleEnvelope) => Delivery[];
+  private readonly clock: () => Date;
+  private readonly maxRetries: number;
+  private readonly maxSteps: number;
+  private readonly listeners = new Set<CommitListener>();
+
+  constructor(options: EngineOptions) {
+    this.store = options.store;
+    this.machines = options.machines ?? defaultMachines();
+    this.route = options.route ?? defaultRoute;
+    this.clock = options.clock ?? (() => new Date());
+    this.maxRetries = options.maxRetries ?? 8;
+    this.maxSteps = options.maxSteps ?? 1_000_000;
+  }
+
+  /** Calls `listener` after every commit; returns the unsubscribe function. */
+  subscribe(listener: CommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Takes one envelope. Invalid input throws INVALID_ENVELOPE / UNKNOWN_EVENT_TYPE and an
+   * event for a missing entity throws ENTITY_NOT_FOUND; in both cases nothing is written. A
+   * refusal by the machine is an answer (outcome `refused`), recorded like an acceptance. An
+   * event id seen before answers `duplicate` with the first outcome and changes nothing.
+   */
+  async dispatch(raw: unknown): Promise<DispatchResult> {
+    const envelope = parseOrThrow(raw);
+    const [result] = await this.commitWithRetry(async (uow) => [await this.take(uow, this.rootOf(envelope), true)]);
+    if (result === undefined) throw new LifecycleError('STORE_FAILURE', 'dispatch produced no result');
+    return result;
+  }
+
+  /**
+   * Takes many envelopes in order and commits them together (group commit). An invalid item
+   * or one for a missing entity is answered `invalid` and skipped; the others still commit.
+   */
+  async dispatchMany(raws: readonly unknown[]): Promise<BatchItemResult[]> {
+    return this.commitWithRetry(async (uow) => {
+      const results: BatchItemResult[] = [];
+      for (const [index, raw] of raws.entries()) {
+        const parsed = parseEnvelope(raw);
+        if (!parsed.ok) {
+          const error = invalidInput(raw);
+          results.push({ outcome: 'invalid', index, code: error.code, message: error.message, details: error.details });
+          continue;
+        }
+        const point = uow.checkpoint();
+        try {
+          results.push(await this.take(uow, this.rootOf(parsed.envelope), true));
+        } catch (error) {
+          if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', 'MACHINE_ERROR', 'SNAPSHOT_CORRUPT', 'SNAPSHOT_INCOMPATIBLE')) throw error;
+          uow.rollback(point);
+          results.push({ outcome: 'invalid', index, code: error.code, message: error.message, details: error.details });
+        }
+      }
+      return results;
+    });
+  }
+
+  /** Fires every timer due at the engine's clock; each fires exactly once. Returns their answers. */
+  async fireDueTimers(limit = 100): Promise<DispatchResult[]> {
+    const due = await this.store.dueTimers(this.clock().toISOString(), limit);
+    const answers: DispatchResult[] = [];
+    for (const timer of due) {
+      const [answer] = await this.commitWithRetry(async (uow) => {
+        uow.timersFired.push(timer.timer_id);
+        return [await this.take(uow, this.timerRoot(timer), false)];
+      });
+      if (answer !== undefined) answers.push(answer);
+    }
+    return answers;
+  }
+
+  private rootOf(envelope: LifecycleEnvelope): RootItem {
+    return {
+      event_id: envelope.event_id,
+      event_type: envelope.event_type,
+      correlation_id: envelope.correlation_id,
+      envelope: envelope as unknown as Json,
+      deliveries: this.route(envelope),
+      strict: true,
+    };
+  }
+
+  private timerRoot(timer: TimerRecord): RootItem {
+    const stored = timer.event as { type?: unknown; correlation_id?: unknown };
+    const type = typeof stored.type === 'string' ? stored.type : 'xstate.after.unknown';
+    const correlation_id = typeof stored.correlation_id === 'string' ? stored.correlation_id : timerEventId(timer.timer_id, 'correlation');
+    const event_id = timerEventId(timer.timer_id, timer.due_at);
+    const meta = { event_id, event_type: type, correlation_id, timestamp: timer.due_at, source_service: 'lifecycle_engine.timers' };
+    machineOf(this.machines, timer.machine);
+    return {
+      event_id,
+      event_type: type,
+      correlation_id,
+      envelope: { timer_id: timer.timer_id, event_type: type, due_at: timer.due_at, correlation_id },
+      deliveries: [{ machine: timer.machine as Delivery['machine'], entity_id: timer.entity_id, event: { type, data: {}, meta } }],
+      strict: false,
+    };
+  }
+
+  /** Takes one root item into the unit of work, or answers duplicate. */
+  private async take(uow: UnitOfWork, root: RootItem, fromOutside: boolean): Promise<DispatchResult> {
+    if (uow.hasTaken(root.event_id)) return this.duplicateOf(root, undefined);
+    const [stored] = (await this.store.findInbox([root.event_id])).values();
+    if (stored !== undefined) return this.duplicateOf(root, stored);
+    const context: CascadeContext = { machines: this.machines, route: this.route, now: this.clock(), maxSteps: this.maxSteps };
+    return runCascade(uow, { ...root, strict: root.strict && fromOutside }, context);
+  }
+
+  private duplicateOf(root: RootItem, stored: Json | undefined): DispatchResult {
+    const first = (stored ?? {}) as Partial<DispatchResult>;
+    return {
+      event_id: root.event_id,
+      event_type: root.event_type,
+      outcome: 'duplicate',
+      entity: first.entity ?? null,
+      from: first.from ?? null,
+      to: first.to ?? null,
+      deliveries: first.deliveries ?? [],
+      emitted: first.emitted ?? [],
+      steps: 0,
+      first_outcome: first.outcome === 'refused' ? 'refused' : 'accepted',
+    };
+  }
+
+  private async commitWithRetry<T>(work: (uow: UnitOfWork) => Promise<T[]>): Promise<T[]> {
+    for (let attempt = 0; ; attempt += 1) {
+      const uow = new UnitOfWork(this.store);
+      const results = await work(uow);
+      if (uow.isEmpty) return results;
+      const batch = withVersions(uow.toCommitBatch());
+      try {
+        await this.store.commit(batch);
+      } catch (error) {
+        if (!isLifecycleError(error, 'VERSION_CONFLICT') || attempt >= this.maxRetries) throw error;
+        continue;
+      }
+      this.notify(batch.audit);
+      return results;
+    }
+  }
+
+  private notify(rows: readonly AuditWrite[]): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(rows);
+      } catch {
+        // A listener's failure never undoes or blocks a commit.
+      }
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * One transition: a delivery applied to one entity with XState's pure `initialTransition` /
+ * `transition`. Collects what the machine emitted and the timers it armed or cancelled; never
+ * performs an effect. An actor error becomes a LifecycleError, never an unobserved throw.
+ */
+import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
+import { explainRefusal } from '../../machines/explain.js';
+import type { LifecycleMachine } from '../../machines/lifecycle-machine.js';
+import type { Delivery } from '../../machines/routing.js';
+import { LifecycleError } from '../errors.js';
+import type { DeliveryResult } from './results.js';
+import type { UnitOfWork } from './unit-of-work.js';
+
+/** A message a machine emitted: `{ type: event_type, ...envelope body }`. */
+export interface EmittedMessage {
+  readonly type: string;
+  readonly [key: string]: unknown;
+}
+
+/** What one delivery did. */
+export interface StepResult {
+  readonly delivery: DeliveryResult;
+  readonly emitted: readonly EmittedMessage[];
+}
+
+interface ActionLike {
+  readonly type: string;
+  readonly params?: unknown;
+}
+
+function machineError(machine: LifecycleMachine, entityId: string, eventType: string, cause: unknown): LifecycleError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new LifecycleError('MACHINE_ERROR', `${machine.id} "${entityId}" failed while taking ${eventType}: ${why}`, {
+    details: { machine: machine.id, entity_id: entityId, event_type: eventType },
+    cause,
+  });
+}
+
+function run(
+  machine: LifecycleMachine,
+  entityId: string,
+  eventType: string,
+  compute: () => [AnyMachineSnapshot, unknown[]],
+): [AnyMachineSnapshot, ActionLike[]] {
+  let result: [AnyMachineSnapshot, unknown[]];
+  try {
+    result = compute();
+  } catch (error) {
+    throw machineError(machine, entityId, eventType, error);
+  }
+  const [snapshot, actions] = result;
+  if (snapshot.status === 'error') throw machineError(machine, entityId, eventType, snapshot.error);
+  return [snapshot, actions as ActionLike[]];
+}
+
+/** Timers and emits found in the actions of one transition, applied to the unit of work. */
+function collectEffects(
+  uow: UnitOfWork,
+  machine: LifecycleMachine,
+  entityId: string,
+  actions: readonly ActionLike[],
+  context: { now: Date; correlation_id: string },
+): EmittedMessage[] {
+  const emitted: EmittedMessage[] = [];
+  for (const action of actions) {
+    const params = (action.params ?? {}) as Record<string, unknown>;
+    if (action.type === 'xstate.emit') {
+      emitted.push(params.event as EmittedMessage);
+    } else if (action.type === 'xstate.raise' && typeof params.delay === 'number') {
+      const event = params.event as { type: string };
+      const id = typeof params.id === 'string' ? params.id : event.type;
+      uow.setTimer({
+        timer_id: `${machine.id}:${entityId}:${id}`,
+        machine: machine.id,
+        entity_id: entityId,
+        due_at: new Date(context.now.getTime() + params.delay).toISOString(),
+        event: { type: event.type, correlation_id: context.correlation_id },
+      });
+    } else if (action.type === 'xstate.cancel' && typeof params.sendId === 'string') {
+      uow.cancelTimer(`${machine.id}:${entityId}:${params.sendId}`);
+    }
+  }
+  return emitted;
+}
+
+/**
+ * Applies one delivery. A missing entity is created when the delivery allows it; otherwise
+ * the delivery is refused with ENTITY_NOT_FOUND. A refused event changes nothing.
+ */
+export async function applyDelivery(
+  uow: UnitOfWork,
+  machine: LifecycleMachine,
+  delivery: Delivery,
+  now: Date,
+): Promise<StepResult> {
+  const logic: AnyStateMachine = machine.logic;
+  const { entity_id: entityId, event } = delivery;
+  const base = { machine: machine.id, entity_id: entityId };
+  const existing = await uow.get(machine, entityId);
+  const effects = { now, correlation_id: event.meta.correlation_id };
+  let snapshot: AnyMachineSnapshot;
+  const emitted: EmittedMessage[] = [];
+  if (existing === undefined) {
+    if (delivery.create === undefined) {
+      return {
+        delivery: { ...base, from: null, to: null, outcome: 'refused', code: 'ENTITY_NOT_FOUND', reason: `${machine.id} "${entityId}" does not exist` },
+        emitted,
+      };
+    }
+    const input = delivery.create.input;
+    const [created, actions] = run(machine, entityId, event.type, () => initialTransition(logic, input) as [AnyMachineSnapshot, unknown[]]);
+    emitted.push(...collectEffects(uow, machine, entityId, actions, effects));
+    snapshot = created;
+    if (!delivery.create.applyEvent) {
+      uow.put(machine, entityId, snapshot);
+      return { delivery: { ...base, from: null, to: uow.put(machine, entityId, snapshot).status, outcome: 'accepted' }, emitted };
+    }
+  } else {
+    snapshot = existing.snapshot;
+  }
+  const from = existing?.status ?? null;
+  let accepted: boolean;
+  try {
+    accepted = snapshot.status === 'active' && snapshot.can(event);
+  } catch (error) {
+    throw machineError(machine, entityId, event.type, error);
+  }
+  if (!accepted) {
+    if (existing === undefined) uow.put(machine, entityId, snapshot);
+    const explanation = explainRefusal(logic, snapshot, event, machine.explainGuard?.(snapshot as never, event));
+    return {
+      delivery: { ...base, from, to: from ?? explanation.state, outcome: 'refused', code: 'EVENT_REJECTED', reason: explanation.message, accepting_states: explanation.accepting_states },
+      emitted,
+    };
+  }
+  const [next, actions] = run(machine, entityId, event.type, () => transition(logic, snapshot, event) as [AnyMachineSnapshot, unknown[]]);
+  emitted.push(...collectEffects(uow, machine, entityId, actions, effects));
+  const entity = uow.put(machine, entityId, next);
+  return { delivery: { ...base, from, to: entity.status, outcome: 'accepted' }, emitted };
+}

@@ -1,0 +1,168 @@
+/**
+ * The in-memory working set of one commit: entities loaded (and changed), plus the audit,
+ * outbox, inbox and timer rows to write. Entities are replaced, never mutated, so a
+ * checkpoint is cheap and a failed item of a group can be rolled back without touching the rest.
+ */
+import type { AnyMachineSnapshot, StateValue } from 'xstate';
+import type { LifecycleMachine } from '../../machines/lifecycle-machine.js';
+import type { AuditWrite, CommitBatch, InboxWrite, OutboxWrite, SnapshotStore, TimerWrite } from '../store.js';
+import { persistSnapshot, restoreSnapshot } from './snapshots.js';
+import { statusOfValue } from '../../machines/lifecycle-machine.js';
+
+/** An entity as the unit of work holds it. */
+export interface WorkingEntity {
+  readonly machine: LifecycleMachine;
+  readonly entity_id: string;
+  readonly snapshot: AnyMachineSnapshot;
+  readonly status: string;
+  readonly parent_id: string | null;
+  /** Version in the store when loaded; 0 when created in this unit. */
+  readonly stored_version: number;
+  readonly dirty: boolean;
+}
+
+/** A point to roll back to. */
+export interface Checkpoint {
+  readonly entities: Map<string, WorkingEntity | null>;
+  readonly audit: number;
+  readonly outbox: number;
+  readonly inbox: number;
+  readonly timersSet: Map<string, TimerWrite>;
+  readonly timersCancelled: Set<string>;
+  readonly timersFired: number;
+  readonly eventIds: Set<string>;
+}
+
+const keyOf = (machine: string, entityId: string): string => `${machine}\u0000${entityId}`;
+
+/** Collects one commit's worth of work. */
+export class UnitOfWork {
+  private entities = new Map<string, WorkingEntity | null>();
+  readonly audit: AuditWrite[] = [];
+  readonly outbox: OutboxWrite[] = [];
+  readonly inbox: InboxWrite[] = [];
+  private timersSet = new Map<string, TimerWrite>();
+  private timersCancelled = new Set<string>();
+  readonly timersFired: string[] = [];
+  /** Event ids taken in this unit (a group may carry the same event twice). */
+  private eventIds = new Set<string>();
+
+  constructor(private readonly store: SnapshotStore) {}
+
+  /** The entity, loading it on first use; undefined when it does not exist. */
+  async get(machine: LifecycleMachine, entityId: string): Promise<WorkingEntity | undefined> {
+    const key = keyOf(machine.id, entityId);
+    if (this.entities.has(key)) return this.entities.get(key) ?? undefined;
+    const record = await this.store.load(machine.id, entityId);
+    const entity: WorkingEntity | null =
+      record === undefined
+        ? null
+        : (() => {
+            const snapshot = restoreSnapshot(record, machine);
+            return {
+              machine,
+              entity_id: entityId,
+              snapshot,
+              status: statusOfValue(snapshot.value as StateValue),
+              parent_id: record.parent_id,
+              stored_version: record.version,
+              dirty: false,
+            };
+          })();
+    this.entities.set(key, entity);
+    return entity ?? undefined;
+  }
+
+  /** Records the entity's new snapshot (created when it did not exist). */
+  put(machine: LifecycleMachine, entityId: string, snapshot: AnyMachineSnapshot): WorkingEntity {
+    const key = keyOf(machine.id, entityId);
+    const previous = this.entities.get(key) ?? null;
+    const entity: WorkingEntity = {
+      machine,
+      entity_id: entityId,
+      snapshot,
+      status: statusOfValue(snapshot.value as StateValue),
+      parent_id: machine.parentOf?.(snapshot as never) ?? null,
+      stored_version: previous?.stored_version ?? 0,
+      dirty: true,
+    };
+    this.entities.set(key, entity);
+    return entity;
+  }
+
+  /** True when this event id was already taken in this unit. */
+  hasTaken(eventId: string): boolean {
+    return this.eventIds.has(eventId);
+  }
+
+  /** Marks an event id as taken and records its inbox row. */
+  take(row: InboxWrite): void {
+    this.eventIds.add(row.event_id);
+    this.inbox.push(row);
+  }
+
+  /** Arms (or re-arms) a timer. */
+  setTimer(timer: TimerWrite): void {
+    this.timersCancelled.delete(timer.timer_id);
+    this.timersSet.set(timer.timer_id, timer);
+  }
+
+  /** Cancels a timer, whether armed in this unit or before. */
+  cancelTimer(timerId: string): void {
+    this.timersSet.delete(timerId);
+    this.timersCancelled.add(timerId);
+  }
+
+  checkpoint(): Checkpoint {
+    return {
+      entities: new Map(this.entities),
+      audit: this.audit.length,
+      outbox: this.outbox.length,
+      inbox: this.inbox.length,
+      timersSet: new Map(this.timersSet),
+      timersCancelled: new Set(this.timersCancelled),
+      timersFired: this.timersFired.length,
+      eventIds: new Set(this.eventIds),
+    };
+  }
+
+  rollback(point: Checkpoint): void {
+    this.entities = new Map(point.entities);
+    this.audit.length = point.audit;
+    this.outbox.length = point.outbox;
+    this.inbox.length = point.inbox;
+    this.timersSet = new Map(point.timersSet);
+    this.timersCancelled = new Set(point.timersCancelled);
+    this.timersFired.length = point.timersFired;
+    this.eventIds = new Set(point.eventIds);
+  }
+
+  /** True when there is anything to write. */
+  get isEmpty(): boolean {
+    return this.inbox.length === 0 && this.audit.length === 0 && this.timersFired.length === 0;
+  }
+
+  /** Everything to write, as one atomic batch (one write per changed entity). */
+  toCommitBatch(): CommitBatch {
+    const entities = [...this.entities.values()]
+      .filter((entity): entity is WorkingEntity => entity !== null && entity.dirty)
+      .map((entity) => ({
+        machine: entity.machine.id,
+        entity_id: entity.entity_id,
+        parent_id: entity.parent_id,
+        expected_version: entity.stored_version,
+        machine_version: entity.machine.version,
+        status: entity.status,
+        snapshot: persistSnapshot(entity.machine, entity.snapshot),
+      }));
+    return {
+      entities,
+      audit: this.audit,
+      outbox: this.outbox,
+      inbox: this.inbox,
+      timersSet: [...this.timersSet.values()],
+      timersCancelled: [...this.timersCancelled],
+      timersFired: this.timersFired,
+    };
+  }
+}
