@@ -1,0 +1,8 @@
+/** The wire contracts: statuses, envelope, event schemas, outbound messages. */
+export * from './statuses.js';
+export * from './envelope.js';
+export * from './payloads.js';
+export * from './events.js';
+export * from './messages.js';
+export * from './machine-event.js';
+export { ESSAY_TRIGGERS, type EssayTrigger } from './events-internal.js';
