@@ -166,7 +166,7 @@ export interface ListQuery {
 /** The persistence port of the durable engine. */
 export interface SnapshotStore {
   /** Which implementation this is. */
-  readonly kind: 'sqlite' | 'postgres';
+  readonly kind: 'sqlite' | 'postgres' | 'memory';
 
   /** CONTRACT: returns the committed row of (machine, entity_id), or undefined. Throws SNAPSHOT_CORRUPT when the row is unreadable. */
   load(machine: string, entity_id: string): Promise<EntityRecord | undefined>;

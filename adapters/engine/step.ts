@@ -3,7 +3,8 @@
  * `transition`. Collects what the machine emitted and the timers it armed or cancelled; never
  * performs an effect. An actor error becomes a LifecycleError, never an unobserved throw.
  */
-import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
+import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
+import { pureInitialTransition, pureTransition } from './pure.js';
 import { explainRefusal } from '../../machines/explain.js';
 import type { LifecycleMachine } from '../../machines/lifecycle-machine.js';
 import type { Delivery } from '../../machines/routing.js';
@@ -108,24 +109,23 @@ export async function applyDelivery(
       };
     }
     const input = delivery.create.input;
-    const [created, actions] = run(machine, entityId, event.type, () => initialTransition(logic, input) as [AnyMachineSnapshot, unknown[]]);
+    const [created, actions] = run(machine, entityId, event.type, () => pureInitialTransition(logic, input));
     emitted.push(...collectEffects(uow, machine, entityId, actions, effects));
     snapshot = created;
     if (!delivery.create.applyEvent) {
-      uow.put(machine, entityId, snapshot);
       return { delivery: { ...base, from: null, to: uow.put(machine, entityId, snapshot).status, outcome: 'accepted' }, emitted };
     }
   } else {
     snapshot = existing.snapshot;
   }
   const from = existing?.status ?? null;
-  let accepted: boolean;
-  try {
-    accepted = snapshot.status === 'active' && snapshot.can(event);
-  } catch (error) {
-    throw machineError(machine, entityId, event.type, error);
-  }
-  if (!accepted) {
+  // XState answers an event no transition takes with the very same snapshot and no actions
+  // (what `can()` would say, without computing the step twice).
+  const [next, actions] =
+    snapshot.status === 'active'
+      ? run(machine, entityId, event.type, () => pureTransition(logic, snapshot, event))
+      : [snapshot, []];
+  if (next === snapshot && actions.length === 0) {
     if (existing === undefined) uow.put(machine, entityId, snapshot);
     const explanation = explainRefusal(logic, snapshot, event, machine.explainGuard?.(snapshot as never, event));
     return {
@@ -133,7 +133,6 @@ export async function applyDelivery(
       emitted,
     };
   }
-  const [next, actions] = run(machine, entityId, event.type, () => transition(logic, snapshot, event) as [AnyMachineSnapshot, unknown[]]);
   emitted.push(...collectEffects(uow, machine, entityId, actions, effects));
   const entity = uow.put(machine, entityId, next);
   return { delivery: { ...base, from, to: entity.status, outcome: 'accepted' }, emitted };

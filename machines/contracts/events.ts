@@ -72,23 +72,25 @@ function issuesOf(error: z.ZodError, prefix: readonly PropertyKey[] = []): Contr
  * `event_type`. Never throws; every problem names the field it is about.
  */
 export function parseEnvelope(raw: unknown): ParseResult {
+  const type = typeof raw === 'object' && raw !== null ? (raw as { event_type?: unknown }).event_type : undefined;
+  const known = typeof type === 'string' ? definitionOf(type) : undefined;
+  if (known !== undefined) {
+    // Fast path: one pass over the whole envelope when the event type is known.
+    const parsed = known.envelope.safeParse(raw);
+    if (parsed.success) return { ok: true, envelope: parsed.data as LifecycleEnvelope };
+    return { ok: false, kind: 'INVALID_ENVELOPE', issues: issuesOf(parsed.error) };
+  }
   const header = UntypedEnvelope.safeParse(raw);
   if (!header.success) return { ok: false, kind: 'INVALID_ENVELOPE', issues: issuesOf(header.error) };
-  const definition = definitionOf(header.data.event_type);
-  if (definition === undefined) {
-    return {
-      ok: false,
-      kind: 'UNKNOWN_EVENT_TYPE',
-      issues: [
-        {
-          path: 'event_type',
-          code: 'unknown_event_type',
-          message: `unknown event_type "${header.data.event_type.slice(0, 200)}"`,
-        },
-      ],
-    };
-  }
-  const parsed = definition.envelope.safeParse(raw);
-  if (!parsed.success) return { ok: false, kind: 'INVALID_ENVELOPE', issues: issuesOf(parsed.error) };
-  return { ok: true, envelope: parsed.data as LifecycleEnvelope };
+  return {
+    ok: false,
+    kind: 'UNKNOWN_EVENT_TYPE',
+    issues: [
+      {
+        path: 'event_type',
+        code: 'unknown_event_type',
+        message: `unknown event_type "${header.data.event_type.slice(0, 200)}"`,
+      },
+    ],
+  };
 }
