@@ -39,6 +39,8 @@ export interface RunSummary {
   readonly run_id: number;
   readonly requested_pipeline: string;
   readonly completed_phases: readonly PipelinePhase[];
+  /** Final status of every phase of the run (skipped_due_to_dependency_failure included). */
+  readonly phase_status: Readonly<Partial<Record<PipelinePhase, PipelineExecutionStatus>>>;
   readonly final_status: PhaseOutcomeStatus;
   readonly successful_essay_count: number;
   readonly failed_essay_count: number;

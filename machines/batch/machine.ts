@@ -79,6 +79,24 @@ function promptOf(data: EventData<'BatchPromptAttachedV1'>, context: BatchContex
 }
 
 /**
+ * Transitions every non-final state has (a final state takes nothing): late or duplicate
+ * upstream events are clean no-ops, a critical validation failure and a cancel end the batch.
+ * State-specific handlers of the same event override these.
+ */
+const IN_EVERY_ACTIVE_STATE = {
+  BATCH_REGISTERED: { actions: 'ignore' },
+  CONTENT_PROVISIONING_COMPLETED: { actions: 'ignore' },
+  ASSOCIATIONS_CONFIRMED: { actions: 'ignore' },
+  ESSAYS_READY: { actions: 'ignore' },
+  PHASE_OUTCOME: { actions: 'ignore' },
+  VALIDATION_ERRORS: [
+    { guard: 'isCriticalFailure', target: 'failed_critically', actions: 'failBatchCritically' },
+    { actions: 'recordValidationErrors' },
+  ],
+  CANCEL_REQUESTED: { target: 'cancelled', actions: 'cancelBatch' },
+} as const;
+
+/**
  * Builds the batch machine. `admission` and `pipelines` are the host's hooks; the default
  * machine (`batchMachine`) admits everything and knows the reference's four pipelines.
  */
@@ -209,22 +227,11 @@ export function createBatchMachine(options: BatchMachineOptions = {}) {
     id: 'batch',
     initial: 'awaiting_content_validation',
     context: ({ input }) => contextFromRegistration(input),
-    on: {
-      BATCH_REGISTERED: { actions: 'ignore' },
-      CONTENT_PROVISIONING_COMPLETED: { actions: 'ignore' },
-      ASSOCIATIONS_CONFIRMED: { actions: 'ignore' },
-      ESSAYS_READY: { actions: 'ignore' },
-      PHASE_OUTCOME: { actions: 'ignore' },
-      VALIDATION_ERRORS: [
-        { guard: 'isCriticalFailure', target: '.failed_critically', actions: 'failBatchCritically' },
-        { actions: 'recordValidationErrors' },
-      ],
-      CANCEL_REQUESTED: { target: '.cancelled', actions: 'cancelBatch' },
-    },
     states: {
       awaiting_content_validation: {
         description: 'Registered; waiting until no essay slot is waiting for content.',
         on: {
+          ...IN_EVERY_ACTIVE_STATE,
           CONTENT_PROVISIONING_COMPLETED: [
             { guard: 'noUsableEssays', target: 'content_ingestion_failed', actions: 'recordNoUsableContent' },
             { guard: 'isGuestBatch', target: 'ready_for_pipeline_execution', actions: 'recordProvisionedEssays' },
@@ -237,6 +244,7 @@ export function createBatchMachine(options: BatchMachineOptions = {}) {
       awaiting_student_validation: {
         description: 'REGULAR batch: student matching requested; waiting for confirmed associations and ready essays (either order).',
         on: {
+          ...IN_EVERY_ACTIVE_STATE,
           ASSOCIATIONS_CONFIRMED: [
             { guard: 'essaysAlreadyReady', target: 'ready_for_pipeline_execution', actions: 'recordAssociations' },
             { guard: 'confirmedByTimeout', target: 'validation_timeout_processed', actions: 'recordAssociations' },
@@ -247,15 +255,16 @@ export function createBatchMachine(options: BatchMachineOptions = {}) {
       },
       student_validation_completed: {
         description: 'Associations confirmed by a person; waiting for BatchEssaysReady.',
-        on: { ESSAYS_READY: { target: 'ready_for_pipeline_execution', actions: 'recordReadyEssays' } },
+        on: { ...IN_EVERY_ACTIVE_STATE, ESSAYS_READY: { target: 'ready_for_pipeline_execution', actions: 'recordReadyEssays' } },
       },
       validation_timeout_processed: {
         description: 'Associations confirmed by the 24-hour timeout; waiting for BatchEssaysReady.',
-        on: { ESSAYS_READY: { target: 'ready_for_pipeline_execution', actions: 'recordReadyEssays' } },
+        on: { ...IN_EVERY_ACTIVE_STATE, ESSAYS_READY: { target: 'ready_for_pipeline_execution', actions: 'recordReadyEssays' } },
       },
       ready_for_pipeline_execution: {
         description: 'Accepts a pipeline request, a prompt, close and cancel.',
         on: {
+          ...IN_EVERY_ACTIVE_STATE,
           PIPELINE_REQUESTED: [
             { guard: 'pipelineDenied', actions: 'emitPipelineDenied' },
             { guard: 'pipelineNeedsPrompt', target: 'awaiting_pipeline_configuration', actions: 'parkPipeline' },
@@ -271,6 +280,7 @@ export function createBatchMachine(options: BatchMachineOptions = {}) {
       awaiting_pipeline_configuration: {
         description: 'A pipeline request that needs a prompt is parked until a prompt is attached (then it starts) or it is withdrawn.',
         on: {
+          ...IN_EVERY_ACTIVE_STATE,
           PROMPT_ATTACHED: { target: 'processing_pipelines', actions: 'startParkedPipeline' },
           PIPELINE_REQUEST_WITHDRAWN: { target: 'ready_for_pipeline_execution', actions: 'clearParked' },
         },
@@ -278,6 +288,7 @@ export function createBatchMachine(options: BatchMachineOptions = {}) {
       processing_pipelines: {
         description: 'A pipeline run is in flight; one phase at a time.',
         on: {
+          ...IN_EVERY_ACTIVE_STATE,
           PHASE_OUTCOME: [
             { guard: 'outcomeStartsNextPhase', actions: 'advancePipeline' },
             { guard: 'outcomeEndsPipeline', target: 'ready_for_pipeline_execution', actions: 'advancePipeline' },

@@ -76,7 +76,12 @@ export function pipelineCompleted(context: BatchContext, summary: RunSummary, ca
     processing_duration_seconds: summary.processing_duration_seconds,
     successful_essay_count: summary.successful_essay_count,
     failed_essay_count: summary.failed_essay_count,
-    metadata: { batch_id: context.batch_id, completed_phases: [...summary.completed_phases], final_status: summary.final_status },
+    metadata: {
+      batch_id: context.batch_id,
+      completed_phases: [...summary.completed_phases],
+      final_status: summary.final_status,
+      phase_status: { ...summary.phase_status },
+    },
   });
 }
 

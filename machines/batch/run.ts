@@ -84,6 +84,7 @@ function finish(run: PipelineRun, successful: number, failedCritically: boolean,
     run_id: run.run_id,
     requested_pipeline: run.requested_pipeline,
     completed_phases,
+    phase_status: run.phase_status,
     final_status: failedCritically
       ? 'failed_critically'
       : run.failed_essay_ids.length > 0
