@@ -25,7 +25,7 @@ export interface EngineOptions {
   readonly route?: (envelope: LifecycleEnvelope) => Delivery[];
   /** The clock (timers' due times, store timestamps). Tests inject one and never sleep. */
   readonly clock?: () => Date;
-  /** How often a lost compare-and-set is retried before VERSION_CONFLICT (default 8). */
+  /** How often a lost compare-and-set is retried (with jittered backoff) before VERSION_CONFLICT (default 30). */
   readonly maxRetries?: number;
   /** Upper bound of transitions one event may cause (default 1,000,000). */
   readonly maxSteps?: number;
@@ -61,6 +61,16 @@ function withVersions(batch: CommitBatch): CommitBatch {
   return { ...batch, audit };
 }
 
+/**
+ * Waits before retrying a lost compare-and-set: exponential with full jitter (0 to
+ * 1, 2, 4 ... 64 ms), so writers contending for one hot entity spread out instead of
+ * colliding again in lock step.
+ */
+async function backoff(attempt: number): Promise<void> {
+  const ceiling = Math.min(64, 2 ** attempt);
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}
+
 /** The engine. Create one per store; it holds no state besides its listeners. */
 export class LifecycleEngine {
   readonly store: SnapshotStore;
@@ -76,7 +86,7 @@ export class LifecycleEngine {
     this.machines = options.machines ?? defaultMachines();
     this.route = options.route ?? defaultRoute;
     this.clock = options.clock ?? (() => new Date());
-    this.maxRetries = options.maxRetries ?? 8;
+    this.maxRetries = options.maxRetries ?? 30;
     this.maxSteps = options.maxSteps ?? 1_000_000;
   }
 
@@ -170,7 +180,8 @@ export class LifecycleEngine {
 
   /** Takes one root item into the unit of work, or answers duplicate. */
   private async take(uow: UnitOfWork, root: RootItem, fromOutside: boolean): Promise<DispatchResult> {
-    if (uow.hasTaken(root.event_id)) return this.duplicateOf(root, undefined);
+    const takenHere = uow.takenResult(root.event_id);
+    if (takenHere !== undefined) return this.duplicateOf(root, takenHere);
     const [stored] = (await this.store.findInbox([root.event_id])).values();
     if (stored !== undefined) return this.duplicateOf(root, stored);
     const context: CascadeContext = { machines: this.machines, route: this.route, now: this.clock(), maxSteps: this.maxSteps };
@@ -206,6 +217,7 @@ export class LifecycleEngine {
         await this.store.commit(batch);
       } catch (error) {
         if (!isLifecycleError(error, 'VERSION_CONFLICT') || attempt >= this.maxRetries) throw error;
+        await backoff(attempt);
         continue;
       }
       this.notify(batch.audit);

@@ -3,8 +3,8 @@
  * version is migrated by the machine's registered migrations or refused; a row that does not
  * describe a state of the machine is refused as corrupt. Neither ever crashes the process.
  */
-import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
-import type { Json, LifecycleMachine } from '../../machines/lifecycle-machine.js';
+import type { AnyMachineSnapshot, AnyStateMachine, StateValue } from 'xstate';
+import { statusOfValue, type Json, type LifecycleMachine } from '../../machines/lifecycle-machine.js';
 import { LifecycleError } from '../errors.js';
 import type { EntityRecord } from '../store.js';
 
@@ -47,13 +47,22 @@ export function restoreSnapshot(record: EntityRecord, machine: LifecycleMachine)
   if (!isRecord(persisted) || !('value' in persisted) || !isRecord(persisted.context)) {
     throw corrupt('expected an object with "value" and "context"');
   }
+  const value = persisted.value;
+  if (!(typeof value === 'string' && value.length > 0) && !(isRecord(value) && Object.keys(value).length > 0)) {
+    throw corrupt(`"value" must be a state name or a non-empty object of state names, got ${JSON.stringify(value)}`);
+  }
   const logic: AnyStateMachine = machine.logic;
+  let snapshot: AnyMachineSnapshot;
   try {
-    const snapshot = logic.resolveState({ value: persisted.value as never, context: persisted.context });
-    return snapshot;
+    snapshot = logic.resolveState({ value: value as never, context: persisted.context });
   } catch (error) {
     throw corrupt(error instanceof Error ? error.message : String(error), error);
   }
+  const status = statusOfValue(snapshot.value as StateValue);
+  if (status !== record.status) {
+    throw corrupt(`its state "${status}" disagrees with the row's status "${record.status}"`);
+  }
+  return snapshot;
 }
 
 /** The JSON form of a snapshot, as stored. */

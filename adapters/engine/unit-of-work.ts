@@ -30,7 +30,7 @@ export interface Checkpoint {
   readonly timersSet: Map<string, TimerWrite>;
   readonly timersCancelled: Set<string>;
   readonly timersFired: number;
-  readonly eventIds: Set<string>;
+  readonly eventIds: Map<string, InboxWrite['result']>;
 }
 
 const keyOf = (machine: string, entityId: string): string => `${machine}\u0000${entityId}`;
@@ -45,7 +45,7 @@ export class UnitOfWork {
   private timersCancelled = new Set<string>();
   readonly timersFired: string[] = [];
   /** Event ids taken in this unit (a group may carry the same event twice). */
-  private eventIds = new Set<string>();
+  private eventIds = new Map<string, InboxWrite['result']>();
 
   constructor(private readonly store: SnapshotStore) {}
 
@@ -90,14 +90,14 @@ export class UnitOfWork {
     return entity;
   }
 
-  /** True when this event id was already taken in this unit. */
-  hasTaken(eventId: string): boolean {
-    return this.eventIds.has(eventId);
+  /** The answer an event id got earlier in this unit, or undefined. */
+  takenResult(eventId: string): InboxWrite['result'] | undefined {
+    return this.eventIds.get(eventId);
   }
 
   /** Marks an event id as taken and records its inbox row. */
   take(row: InboxWrite): void {
-    this.eventIds.add(row.event_id);
+    this.eventIds.set(row.event_id, row.result);
     this.inbox.push(row);
   }
 
@@ -122,7 +122,7 @@ export class UnitOfWork {
       timersSet: new Map(this.timersSet),
       timersCancelled: new Set(this.timersCancelled),
       timersFired: this.timersFired.length,
-      eventIds: new Set(this.eventIds),
+      eventIds: new Map(this.eventIds),
     };
   }
 
@@ -134,7 +134,7 @@ export class UnitOfWork {
     this.timersSet = new Map(point.timersSet);
     this.timersCancelled = new Set(point.timersCancelled);
     this.timersFired.length = point.timersFired;
-    this.eventIds = new Set(point.eventIds);
+    this.eventIds = new Map(point.eventIds);
   }
 
   /** True when there is anything to write. */
