@@ -212,6 +212,12 @@ export interface SnapshotStore {
 
   /** CONTRACT: unfired timers with due_at <= now, ascending due_at (ties by timer_id), at most `limit` (max 1000). */
   dueTimers(now: string, limit: number): Promise<TimerRecord[]>;
+  /**
+   * Optional, for stores shared by several workers: like dueTimers, but leases the rows it
+   * returns for `leaseMs` so concurrent callers get disjoint timers. The engine uses it when
+   * present; the inbox stays the final guard against a second firing.
+   */
+  claimDueTimers?(now: string, limit: number, leaseMs: number): Promise<TimerRecord[]>;
 
   /** CONTRACT: the earliest due_at among unfired timers, or undefined when there is none. */
   nextTimerDue(): Promise<string | undefined>;

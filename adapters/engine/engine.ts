@@ -138,7 +138,8 @@ export class LifecycleEngine {
 
   /** Fires every timer due at the engine's clock; each fires exactly once. Returns their answers. */
   async fireDueTimers(limit = 100): Promise<DispatchResult[]> {
-    const due = await this.store.dueTimers(this.clock().toISOString(), limit);
+    const now = this.clock().toISOString();
+    const due = this.store.claimDueTimers ? await this.store.claimDueTimers(now, limit, 60_000) : await this.store.dueTimers(now, limit);
     const answers: DispatchResult[] = [];
     for (const timer of due) {
       const [answer] = await this.commitWithRetry(async (uow) => {

@@ -1,0 +1,3 @@
+/** The PostgreSQL store (the `pg` driver): the scale-out store for several workers. */
+export { openPostgresStore, PostgresStore, type PostgresStoreOptions } from './store.js';
+export { migrations as postgresMigrations, migrate as migratePostgres } from './migrations.js';
