@@ -47,10 +47,19 @@ export const REFERENCE_ESSAY_TRANSITIONS: readonly EssayTransitionRow[] = [
   { event: 'EVT_CRITICAL_FAILURE', from: '*', to: S.ESSAY_CRITICAL_FAILURE },
 ];
 
-/** What ELS does outside the reference's machine: content assignment and validation failure. */
+const INGESTING = [S.UPLOADED, S.CONTENT_INGESTING, S.TEXT_EXTRACTED];
+
+/**
+ * What ELS does outside the reference's machine: content assignment and validation failure
+ * (from `uploaded`, as the reference does by SQL). We also give the reference's two unused
+ * ingestion statuses a meaning: a file service may report progress on a slot it was given
+ * (uploaded -> content_ingesting -> text_extracted); assignment and failure end either.
+ */
 export const CONTENT_ESSAY_TRANSITIONS: readonly EssayTransitionRow[] = [
-  { event: 'SLOT_ASSIGNED', from: [S.UPLOADED], to: S.READY_FOR_PROCESSING },
-  { event: 'CONTENT_FAILED', from: [S.UPLOADED], to: S.CONTENT_INGESTION_FAILED },
+  { event: 'EVT_CONTENT_INGESTION_STARTED', from: [S.UPLOADED], to: S.CONTENT_INGESTING },
+  { event: 'EVT_TEXT_EXTRACTED', from: [S.CONTENT_INGESTING], to: S.TEXT_EXTRACTED },
+  { event: 'SLOT_ASSIGNED', from: INGESTING, to: S.READY_FOR_PROCESSING },
+  { event: 'CONTENT_FAILED', from: INGESTING, to: S.CONTENT_INGESTION_FAILED },
 ];
 
 /**

@@ -547,12 +547,13 @@ describe('essay scenarios (reference.md 2.3)', () => {
     expect(acceptedTypes(at(state))).toEqual(['EVT_CRITICAL_FAILURE']);
   });
 
-  it('uploaded accepts only SLOT_ASSIGNED, CONTENT_FAILED and EVT_CRITICAL_FAILURE', () => {
-    expect(acceptedTypes(fresh())).toEqual(['SLOT_ASSIGNED', 'CONTENT_FAILED', 'EVT_CRITICAL_FAILURE']);
+  it('uploaded accepts only SLOT_ASSIGNED, CONTENT_FAILED, EVT_CRITICAL_FAILURE and EVT_CONTENT_INGESTION_STARTED', () => {
+    expect(acceptedTypes(fresh())).toEqual(['SLOT_ASSIGNED', 'CONTENT_FAILED', 'EVT_CRITICAL_FAILURE', 'EVT_CONTENT_INGESTION_STARTED']);
   });
 
-  it.each([S.TEXT_EXTRACTED, S.CONTENT_INGESTING])('%s (never used) accepts only EVT_CRITICAL_FAILURE', (state) => {
-    expect(acceptedTypes(at(state))).toEqual(['EVT_CRITICAL_FAILURE']);
+  it('content_ingesting moves on to text_extracted and both end in assignment or failure', () => {
+    expect(acceptedTypes(at(S.CONTENT_INGESTING))).toEqual(['SLOT_ASSIGNED', 'CONTENT_FAILED', 'EVT_CRITICAL_FAILURE', 'EVT_TEXT_EXTRACTED']);
+    expect(acceptedTypes(at(S.TEXT_EXTRACTED))).toEqual(['SLOT_ASSIGNED', 'CONTENT_FAILED', 'EVT_CRITICAL_FAILURE']);
   });
 });
 

@@ -7,7 +7,10 @@ import { z } from 'zod';
 import { defineEvent, Id, Text } from './envelope.js';
 import { PipelinePhaseSchema, RunId } from './payloads.js';
 
-/** The reference's 18 essay triggers, plus the editor-revision and grammar-check ones we wire. */
+/**
+ * The reference's 18 essay triggers, plus the editor-revision and grammar-check ones we wire
+ * and the two content-ingestion progress triggers (a file service reporting on a slot).
+ */
 export const ESSAY_TRIGGERS = [
   'CMD_INITIATE_SPELLCHECK',
   'EVT_SPELLCHECK_STARTED',
@@ -35,6 +38,8 @@ export const ESSAY_TRIGGERS = [
   'EVT_GRAMMAR_CHECK_FAILED',
   'CMD_MARK_PIPELINE_COMPLETE',
   'EVT_CRITICAL_FAILURE',
+  'EVT_CONTENT_INGESTION_STARTED',
+  'EVT_TEXT_EXTRACTED',
 ] as const;
 export type EssayTrigger = (typeof ESSAY_TRIGGERS)[number];
 
