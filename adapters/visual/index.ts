@@ -1,0 +1,48 @@
+/**
+ * Visual models of the machines: the graph model every view is built from, the JSON and
+ * source Stately imports, Mermaid, DOT and SVG diagrams (SVG needs @viz-js/viz), and
+ * transition-coverage path generation with @xstate/graph, with the library's sample
+ * events and the replay of generated paths through the durable engine.
+ */
+export { machineDefinition, machineSource, type JsonObject, type MachineSourceOptions } from './definition.js';
+export {
+  describeTransition,
+  machineGraph,
+  transitionIds,
+  transitionLabel,
+  type GraphState,
+  type GraphStateType,
+  type GraphTransition,
+  type GraphTransitionKind,
+  type MachineGraph,
+  type TransitionLabelParts,
+} from './graph.js';
+export { diagramModel, type DiagramEdge, type DiagramModel, type DiagramOptions } from './diagram.js';
+export { mermaidIds, mermaidLabel, mermaidText, toMermaid } from './mermaid.js';
+export { anyStateNodeId, dotLabelLines, dotString, toDot, type DotOptions } from './dot.js';
+export { renderDotToSvg, renderSvg } from './svg.js';
+export {
+  countSimplePaths,
+  isComplete,
+  planPaths,
+  type Coverage,
+  type GeneratedPath,
+  type PathPlan,
+  type PathSeed,
+  type PathStep,
+  type PathSubject,
+  type PlanOptions,
+} from './paths.js';
+export {
+  envelopeOf,
+  projectSubjects,
+  SAMPLE_BATCH_OPTIONS,
+  SAMPLE_CORRELATION_ID,
+  SAMPLE_SOURCE,
+  SAMPLE_TIMEOUT_AT,
+  SAMPLE_TIMESTAMP,
+  USER_WITHOUT_CREDITS,
+  type EngineAction,
+  type ProjectSubject,
+} from './samples.js';
+export { canonicalJson, replayOnEngine, type EngineReplayOptions, type EngineReplayReport } from './replay.js';

@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+/**
+ * lifecycle-export: Stately JSON, Stately source, Mermaid and SVG of the library's machines
+ * or of yours; `--docs` regenerates the README diagrams.
+ *
+ *   export [--out ./exported] [--machine ./path/to/machine.ts[#exportName]]
+ *   export --docs
+ */
+import { processIo } from './lib/cli.js';
+import { runExport } from './lib/export-cli.js';
+
+process.exitCode = await runExport(process.argv.slice(2), processIo());

@@ -1,0 +1,98 @@
+/**
+ * lifecycle-export: writes what Stately imports and the diagrams of the project's machines
+ * (or of a user's machine), and the README diagrams under docs/diagrams.
+ */
+import { join, resolve } from 'node:path';
+import type { AnyStateMachine } from 'xstate';
+import { defaultMachines } from '../../adapters/engine/registry.js';
+import { machineDefinition, machineSource, renderSvg, toMermaid } from '../../adapters/visual/index.js';
+import { EXIT_USAGE, fileNameOf, loadMachineModule, parseCli, PROJECT_ROOT, UsageError, writeOutput, type CliIo } from './cli.js';
+
+/** Usage of the export command. */
+export const EXPORT_USAGE = `usage: lifecycle-export [--out <dir>] [--machine <file.ts>[#export]]
+       lifecycle-export --docs
+
+  (default)   every machine of the library (batch, essay, batch_tracker, associations)
+  --machine   a machine module of yours; the export is "default", else "machine"
+  --out       output folder (default ./exported): <id>.json (Stately JSON), <id>.ts
+              (setup().createMachine source for Stately), <id>.mmd (Mermaid), <id>.svg
+  --docs      regenerate the README diagrams in docs/diagrams (batch and essay)`;
+
+/** One output file: path relative to its folder, and content. */
+export interface OutputFile {
+  readonly name: string;
+  readonly content: string;
+}
+
+/** The four files of one machine: `<id>.json`, `<id>.ts`, `<id>.mmd`, `<id>.svg`. */
+export async function exportFiles(machine: AnyStateMachine, origin: string): Promise<OutputFile[]> {
+  const base = fileNameOf(machine.id);
+  return [
+    { name: `${base}.json`, content: `${JSON.stringify(machineDefinition(machine), null, 2)}\n` },
+    {
+      name: `${base}.ts`,
+      content: machineSource(machine, {
+        header: `The "${machine.id}" machine exported by lifecycle-export from ${origin}.\nPaste into Stately Studio (Import from code). Implementations are stubs; names are the machine's own.`,
+      }),
+    },
+    { name: `${base}.mmd`, content: toMermaid(machine) },
+    { name: `${base}.svg`, content: await renderSvg(machine) },
+  ];
+}
+
+/** Folder of the README diagrams, relative to the repository root. */
+export const DOCS_DIAGRAMS_DIR = 'docs/diagrams';
+
+/** Machines drawn in the README. */
+const DOCS_MACHINES = ['batch', 'essay'] as const;
+
+/** The README diagrams as they should be committed: `docs/diagrams/<id>.svg` and `.mmd` for batch and essay. */
+export async function docsDiagrams(): Promise<Array<{ path: string; content: string }>> {
+  const machines = defaultMachines();
+  const files: Array<{ path: string; content: string }> = [];
+  for (const id of DOCS_MACHINES) {
+    const logic = machines[id]?.logic;
+    if (logic === undefined) throw new Error(`no machine "${id}" in the registry`);
+    files.push({ path: `${DOCS_DIAGRAMS_DIR}/${id}.mmd`, content: toMermaid(logic) });
+    files.push({ path: `${DOCS_DIAGRAMS_DIR}/${id}.svg`, content: await renderSvg(logic) });
+  }
+  return files;
+}
+
+/** Runs the export command; returns the exit code (0 done, 2 bad arguments). */
+export async function runExport(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    const options = parseCli(argv, {
+      out: { type: 'string' },
+      machine: { type: 'string' },
+      docs: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (options.help === true) {
+      io.out(EXPORT_USAGE);
+      return 0;
+    }
+    if (options.docs === true) {
+      if (options.machine !== undefined || options.out !== undefined) throw new UsageError('--docs writes docs/diagrams only; it takes no --machine or --out');
+      for (const file of await docsDiagrams()) io.out(`wrote ${writeOutput(join(PROJECT_ROOT, file.path), file.content, io.cwd)}`);
+      return 0;
+    }
+    const out = resolve(io.cwd, options.out ?? './exported');
+    const machines: Array<{ machine: AnyStateMachine; origin: string }> = [];
+    if (options.machine !== undefined) {
+      const loaded = await loadMachineModule(options.machine, io.cwd);
+      machines.push({ machine: loaded.machine, origin: `${options.machine.split('#')[0] ?? options.machine}#${loaded.exportName}` });
+    } else {
+      for (const lifecycle of Object.values(defaultMachines())) machines.push({ machine: lifecycle.logic, origin: 'the library (defaultMachines())' });
+    }
+    for (const { machine, origin } of machines) {
+      for (const file of await exportFiles(machine, origin)) io.out(`wrote ${writeOutput(join(out, file.name), file.content, io.cwd)}`);
+    }
+    return 0;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.err(`lifecycle-export: ${error.message}`);
+    io.err(EXPORT_USAGE);
+    return EXIT_USAGE;
+  }
+}
