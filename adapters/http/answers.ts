@@ -1,0 +1,44 @@
+/**
+ * How a dispatch result becomes an HTTP answer, in one place for `/events` and the batch
+ * routes: taken -> 200 (201 when it created a batch), refused by the machine -> 409
+ * EVENT_REJECTED with the state and the states that would accept the event, duplicate -> the
+ * status the first delivery got, with `outcome: 'duplicate'` in the result.
+ */
+import type { Response } from 'express';
+import type { DispatchResult } from '../engine/results.js';
+import type { ErrorBody } from './errors.js';
+import { writable } from './limits.js';
+
+/** True when the event was refused, now or (for a duplicate) the first time. */
+export function wasRefused(result: DispatchResult): boolean {
+  return result.outcome === 'refused' || (result.outcome === 'duplicate' && result.first_outcome === 'refused');
+}
+
+/** The 409 body of a refused result. */
+export function rejectionBody(result: DispatchResult): ErrorBody {
+  const first = result.deliveries[0];
+  const accepting = [...(result.accepting_states ?? first?.accepting_states ?? [])];
+  const state = result.from ?? first?.from ?? null;
+  const reason = result.reason ?? first?.reason ?? `${result.event_type} was refused in state "${state ?? 'unknown'}"`;
+  return {
+    code: 'EVENT_REJECTED',
+    message: reason,
+    details: { state, accepting_states: accepting, event_id: result.event_id },
+    state,
+    accepting_states: accepting,
+    result,
+  };
+}
+
+/**
+ * Sends a dispatch answer: `body` (default: the result itself) with `status` when taken, the
+ * 409 rejection body when refused.
+ */
+export function sendDispatchAnswer(res: Response, result: DispatchResult, options: { status?: number; body?: unknown } = {}): void {
+  if (!writable(res)) return;
+  if (wasRefused(result)) {
+    res.status(409).json(rejectionBody(result));
+    return;
+  }
+  res.status(options.status ?? 200).json(options.body ?? result);
+}

@@ -1,0 +1,65 @@
+/**
+ * `createLifecycleRouter(deps)`: the whole HTTP API as one express router, thin over the
+ * engine. Order of the middleware: request log and id, drain (503 while shutting down),
+ * authentication (recorded, not yet enforced), rate limit per principal, the event stream
+ * (exempt from the request timeout), the request timeout, then the routes. Errors raised by
+ * the routes are answered by the router's own error handler (errors.ts), so a host can mount
+ * the router in its own app.
+ */
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import { defaultAuthorize } from './auth.js';
+import type { HttpContext, LifecycleRouterDeps } from './context.js';
+import { RequestDrain } from './drain.js';
+import { errorHandler } from './errors.js';
+import { authenticateRequests } from './guard.js';
+import { rateLimiter, requestTimeout, resolveLimits } from './limits.js';
+import { requestLogging } from './logging.js';
+import { docRoutes } from './openapi.js';
+import { OwnerCache } from './ownership.js';
+import { batchRoutes } from './routes-batches.js';
+import { eventRoutes } from './routes-events.js';
+import { machineRoutes } from './routes-machines.js';
+import { readRoutes } from './routes-reads.js';
+import { StreamHub, streamRoutes } from './sse.js';
+
+/** The router, with its graceful-shutdown hook. */
+export type LifecycleRouter = Router & {
+  /** Refuses new requests (503), ends the event streams, resolves when no request is in flight. */
+  readonly drain: () => Promise<void>;
+  /** Open event streams right now. */
+  readonly streamSubscribers: () => number;
+};
+
+/** Builds the router. Throws INVALID_CONFIGURATION for invalid limits. */
+export function createLifecycleRouter(deps: LifecycleRouterDeps): LifecycleRouter {
+  const ctx: HttpContext = {
+    engine: deps.engine,
+    queries: deps.queries,
+    owners: new OwnerCache(deps.queries),
+    logger: deps.logger,
+    authorize: deps.authorize ?? defaultAuthorize,
+    limits: resolveLimits(deps.limits),
+    clock: deps.clock ?? (() => new Date()),
+    newId: deps.newId ?? randomUUID,
+  };
+  const hub = new StreamHub(ctx);
+  const drain = new RequestDrain();
+  const router = Router();
+  router.use(requestLogging(ctx.logger, ctx.newId));
+  router.use(drain.middleware());
+  router.use(authenticateRequests(deps.authenticate));
+  router.use(rateLimiter(ctx.limits));
+  router.use(streamRoutes(ctx, hub));
+  router.use(requestTimeout(ctx.limits));
+  router.use(docRoutes(ctx));
+  router.use(machineRoutes(ctx));
+  router.use(eventRoutes(ctx));
+  router.use(batchRoutes(ctx));
+  router.use(readRoutes(ctx));
+  router.use(errorHandler(ctx.logger));
+  return Object.assign(router, {
+    drain: () => drain.drain(() => hub.closeAll()),
+    streamSubscribers: () => hub.size,
+  });
+}

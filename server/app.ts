@@ -1,0 +1,57 @@
+/**
+ * `createApp(deps)`: the express application of the server: security headers (helmet), the
+ * lifecycle router (adapters/http), the demo page when `staticDir` is given, and JSON answers
+ * for unknown routes and errors. Reads no environment and does not listen: server/main.ts does.
+ */
+import type { Server } from 'node:http';
+import express from 'express';
+import helmet from 'helmet';
+import type { LifecycleRouterDeps } from '../adapters/http/context.js';
+import { errorHandler, HttpError } from '../adapters/http/errors.js';
+import { createLifecycleRouter } from '../adapters/http/router.js';
+
+/** What the host passes to `createApp`. */
+export interface AppDeps extends LifecycleRouterDeps {
+  /** Directory of the demo page; served at `/` when given. */
+  readonly staticDir?: string;
+}
+
+/** The locals `createApp` sets on the app. */
+export interface AppLocals {
+  /** Refuses new requests (503), ends the event streams, resolves when no request is in flight. */
+  drain: () => Promise<void>;
+}
+
+/** Builds the app. Throws INVALID_CONFIGURATION for invalid limits. */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(helmet());
+  const router = createLifecycleRouter(deps);
+  app.use(router);
+  if (deps.staticDir !== undefined) app.use(express.static(deps.staticDir, { index: 'index.html', dotfiles: 'ignore' }));
+  app.use((req, _res, next) => {
+    next(new HttpError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.path.slice(0, 200)}`));
+  });
+  app.use(errorHandler(deps.logger));
+  (app.locals as AppLocals).drain = router.drain;
+  return app;
+}
+
+/**
+ * Stops `server` gracefully: it stops accepting connections, the app refuses new requests and
+ * ends its event streams, requests in flight (and their commits) finish, idle keep-alive
+ * connections are closed; after `graceMs` (default 10 s) remaining connections are cut.
+ */
+export async function gracefulClose(server: Server, app: express.Express, options: { graceMs?: number } = {}): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const force = setTimeout(() => server.closeAllConnections(), options.graceMs ?? 10_000);
+  force.unref();
+  try {
+    await (app.locals as AppLocals).drain();
+    server.closeIdleConnections();
+    await closed;
+  } finally {
+    clearTimeout(force);
+  }
+}
