@@ -1,0 +1,189 @@
+/**
+ * The server process: the ONLY place that reads the environment. `npm start` runs this file.
+ * It opens the store, the engine, the timer scheduler and (SIMULATE=on) the simulated
+ * downstream services, serves the HTTP API and the demo page, prints one start-up line and
+ * shuts down gracefully on SIGINT/SIGTERM. `startServer` is exported for in-process tests.
+ *
+ * Security rule: a HOST that is not loopback requires AUTH_TOKENS (or SERVICE_TOKENS);
+ * without tokens the server runs open, with a demo principal, and only on loopback.
+ */
+import { mkdirSync, realpathSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { LifecycleEngine } from '../adapters/engine/engine.js';
+import { LifecycleQueries } from '../adapters/engine/queries.js';
+import { startTimerScheduler, type Worker } from '../adapters/engine/workers.js';
+import { bearerTokenAuthenticator, isLoopbackHost, openAuthenticator, type Principal } from '../adapters/http/auth.js';
+import { openSqliteStore, type SqliteStore } from '../adapters/sqlite/store.js';
+import { createApp, gracefulClose } from './app.js';
+import { ConfigError, parseConfig, type ServerConfig } from './config.js';
+import { Simulator } from './simulator.js';
+
+/** Who every request is when the server runs open (loopback, no tokens). */
+export const DEMO_PRINCIPAL: Principal = { user_id: 'demo-teacher', org_id: 'demo-school', roles: ['admin'], kind: 'user' };
+
+/** The directory of the demo page. */
+export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+
+/** How long shutdown waits for in-flight requests before closing their connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** A started server. */
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:3000 */
+  readonly url: string;
+  readonly engine: LifecycleEngine;
+  readonly simulator: Simulator | undefined;
+  /** 'open' (no auth, loopback) or 'tokens' (bearer tokens required). */
+  readonly auth: 'open' | 'tokens';
+  /**
+   * Graceful stop: stops accepting connections, ends the live streams, waits for in-flight
+   * requests (and so their commits), stops the simulator and the scheduler, closes the store.
+   * Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Refuses to run open on an address other machines can reach (issue 8). */
+function checkExposure(config: ServerConfig): void {
+  if (config.tokens.length === 0 && !isLoopbackHost(config.host)) {
+    throw new ConfigError([
+      `HOST="${config.host}" is not a loopback address and AUTH_TOKENS is not set: refusing to serve the API without authentication (set AUTH_TOKENS=token=user_id[:org_id[:roles]], or HOST=127.0.0.1)`,
+    ]);
+  }
+}
+
+function openStore(config: ServerConfig): SqliteStore {
+  const { path } = config.store;
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  return openSqliteStore({ path, synchronous: config.sqliteSynchronous });
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function urlOf(address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
+
+/** Starts everything `config` describes. Throws ConfigError for an exposed open server. */
+export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+  checkExposure(config);
+  const store = openStore(config);
+  const engine = new LifecycleEngine({ store });
+  const onError = (what: string) => (error: unknown) => logger.error({ err: error }, `${what} failed`);
+  const scheduler: Worker = startTimerScheduler(engine, { intervalMs: 1000, onError: onError('timer scheduler round') });
+  const simulator = config.simulate.enabled
+    ? new Simulator({
+        engine,
+        seed: config.simulate.seed ?? Date.now(),
+        failureRate: config.simulate.failureRate,
+        delayMs: config.simulate.delayMs,
+        logger: logger.child({ component: 'simulator' }),
+      })
+    : undefined;
+  const open = config.tokens.length === 0;
+  const authenticate = open ? openAuthenticator(DEMO_PRINCIPAL) : bearerTokenAuthenticator(config.tokens);
+  const app = createApp({ engine, queries: new LifecycleQueries(store), logger, authenticate, staticDir: PUBLIC_DIR });
+  const server = createServer(app);
+  let address: AddressInfo;
+  try {
+    address = await listen(server, config.port, config.host);
+  } catch (error) {
+    await scheduler.stop();
+    await store.close();
+    throw error;
+  }
+  simulator?.start();
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    await gracefulClose(server, app, { graceMs: SHUTDOWN_GRACE_MS });
+    await simulator?.stop();
+    await scheduler.stop();
+    await store.close();
+  };
+  return {
+    url: urlOf(address),
+    engine,
+    simulator,
+    auth: open ? 'open' : 'tokens',
+    close: () => (closing ??= close()),
+  };
+}
+
+/** The process: parse, start, print one line, stop on a signal. Resolves to nothing; sets exitCode. */
+async function run(): Promise<void> {
+  let config: ServerConfig;
+  try {
+    config = parseConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = error.exitCode;
+    return;
+  }
+  const logger = pino({ level: config.logLevel });
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+  let server: RunningServer;
+  try {
+    server = await startServer(config, logger);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`cannot start: ${message}\n`);
+    process.exitCode = error instanceof ConfigError ? error.exitCode : 1;
+    return;
+  }
+  const mode = server.auth === 'open' ? 'open (no auth) on loopback' : 'bearer tokens required';
+  const simulated = server.simulator === undefined ? 'simulator off' : 'simulator on';
+  process.stdout.write(`essay lifecycle server listening on ${server.url} (${mode}; ${simulated}; store ${config.store.path})\n`);
+  let stopping = false;
+  const stop = (signal: string, code: number) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal during shutdown: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    server.close().then(
+      () => process.exit(code),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT', 0));
+  process.on('SIGTERM', () => stop('SIGTERM', 0));
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception');
+    stop('uncaughtException', 1);
+  });
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return pathToFileURL(realpathSync(script)).href === import.meta.url;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  run().catch((error: unknown) => {
+    process.stderr.write(`fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,128 @@
+/**
+ * The demo page in a real browser: the real server in-process (createApp, engine on a temp
+ * SQLite file, simulator with short delays and no failures) and Debian's Chromium driven by
+ * playwright-core. A REGULAR batch is clicked through registration, association confirmation,
+ * an nlp pipeline (parked until a prompt is attached) and close.
+ *
+ * Needs /usr/bin/chromium (Debian package `chromium`); skipped with a message otherwise.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../server/config.js';
+import { startServer, type RunningServer } from '../../server/main.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOT = '/tmp/essay-lifecycle-demo.png';
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) {
+  console.warn(`[test/browser/demo] skipped: ${CHROMIUM} does not exist (install the Debian package: apt-get install -y chromium)`);
+}
+const describeBrowser = hasChromium ? describe : describe.skip;
+
+/** Fill of a highlighted state in the server's SVG (adapters/visual/dot.ts). */
+const LIT_FILL = '#fde68a';
+
+/** The little of the DOM the in-page callback uses (the test project has no DOM lib). */
+interface DomNode {
+  querySelectorAll(selector: string): Iterable<DomNode>;
+  getAttribute(name: string): string | null;
+  readonly textContent: string | null;
+}
+
+/** The labels of the states drawn lit in one machine's SVG. */
+function litStates(page: Page, machine: string): Promise<string[]> {
+  return page.locator(`#diagram-${machine} svg g.node`).evaluateAll(
+    (nodes: DomNode[], fill: string) =>
+      nodes
+        .filter((node) => [...node.querySelectorAll('[fill]')].some((shape) => shape.getAttribute('fill')?.toLowerCase() === fill))
+        .map((node) => [...node.querySelectorAll('text')].map((text) => text.textContent ?? '').join('')),
+    LIT_FILL,
+  );
+}
+
+describeBrowser('demo page (Chromium)', () => {
+  let dir: string;
+  let server: RunningServer;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lifecycle-demo-'));
+    const config = parseConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LIFECYCLE_STORE: `sqlite:${join(dir, 'data', 'lifecycle.db')}`,
+      SIMULATE: 'on',
+      SIMULATE_FAILURE_RATE: '0',
+      SIMULATE_DELAY_MS: '20-80',
+      SIMULATE_SEED: '20260301',
+    });
+    server = await startServer(config, pino({ level: 'silent' }));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1800 } });
+    page.setDefaultTimeout(20_000);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const status = () => page.locator('#batch-status');
+
+  it('runs a REGULAR batch from registration to completed_successfully', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(server.url);
+    await expect.poll(() => page.locator('#live-indicator').textContent()).toBe('live');
+    await page.locator('#diagram-batch svg').waitFor();
+
+    await page.getByLabel('Number of essays').fill('4');
+    await page.getByLabel('Class id (REGULAR)').fill('class-3b');
+    await page.getByRole('button', { name: 'Register REGULAR batch' }).click();
+    await expect.poll(() => status().textContent()).toBe('awaiting_student_validation');
+    await expect.poll(() => page.locator('#association-rows tr').count()).toBeGreaterThanOrEqual(4);
+
+    await page.getByRole('button', { name: 'Confirm associations' }).click();
+    await expect.poll(() => status().textContent()).toBe('ready_for_pipeline_execution');
+    expect(await page.locator('#batch-client-status').textContent()).toBe('ready');
+
+    await page.getByLabel('Pipeline', { exact: true }).selectOption('nlp');
+    await page.getByRole('button', { name: 'Request pipeline' }).click();
+    await expect.poll(() => status().textContent()).toBe('awaiting_pipeline_configuration');
+    await page.getByRole('button', { name: 'Attach prompt' }).click();
+    await expect.poll(() => page.locator('#batch-last-run').textContent()).toMatch(/^run 1 nlp: completed_successfully \(spellcheck → nlp; 4 ok, 0 failed\)$/);
+    await expect.poll(() => status().textContent()).toBe('ready_for_pipeline_execution');
+
+    await page.getByRole('button', { name: 'Close batch' }).click();
+    await expect.poll(() => status().textContent()).toBe('completed_successfully');
+    await expect.poll(() => page.locator('#batch-rows .batch-status').first().textContent()).toBe('completed_successfully');
+
+    // The diagrams are re-fetched with the selected batch's states lit (essays: closed -> all_processing_completed).
+    await expect.poll(() => page.locator('#diagram-batch .active-states').textContent()).toBe('lit: completed_successfully');
+    await expect.poll(() => litStates(page, 'batch')).toEqual(['completed_successfully']);
+    await expect.poll(() => litStates(page, 'essay')).toEqual(['all_processing_completed']);
+    await expect.poll(() => litStates(page, 'associations')).toEqual(['confirmed']);
+    // Live counts across all batches, with the selected batch's states highlighted.
+    const batchCount = page.locator('#counts-batch li[data-state="completed_successfully"]');
+    await expect.poll(() => batchCount.getAttribute('data-count')).toBe('1');
+    expect(await batchCount.getAttribute('class')).toBe('lit');
+    await expect.poll(() => page.locator('#counts-essay li[data-state="all_processing_completed"]').getAttribute('data-count')).toBe('4');
+    expect(await page.locator('#counts-associations li[data-state="confirmed"]').getAttribute('data-count')).toBe('1');
+    expect(await page.locator('#batch-history li').count()).toBeGreaterThanOrEqual(6);
+    for (const id of ['#request-pipeline', '#close-batch', '#cancel-batch', '#confirm-associations']) {
+      expect(await page.locator(id).isDisabled()).toBe(true);
+    }
+
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(errors).toEqual([]);
+  });
+});
