@@ -88,9 +88,29 @@ CREATE TABLE timers (
 CREATE INDEX timers_due ON timers (fired_at, due_at);
 `;
 
+/**
+ * The embedded durable queue (adapters/queue/embedded.ts): one row per enqueued envelope, taken in
+ * ascending id. A row is done when `done_at` is set, with its `outcome` (accepted, refused,
+ * duplicate, invalid, dead) and, for invalid or dead rows, the error in `last_error`.
+ */
+const QUEUE_TABLE = `
+CREATE TABLE queue (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  partition_key TEXT,
+  envelope      TEXT    NOT NULL,
+  enqueued_at   TEXT    NOT NULL,
+  attempts      INTEGER NOT NULL DEFAULT 0,
+  last_error    TEXT,
+  done_at       TEXT,
+  outcome       TEXT
+);
+CREATE INDEX queue_undone ON queue (id) WHERE done_at IS NULL;
+`;
+
 /** Every migration this code knows, ascending by version. */
 export const migrations: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial_schema', sql: INITIAL_SCHEMA },
+  { version: 2, name: 'embedded_queue', sql: QUEUE_TABLE },
 ]);
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -1,0 +1,317 @@
+#!/usr/bin/env node
+/**
+ * lifecycle-worker: takes lifecycle events from a queue and applies them through the durable
+ * engine; also fires due timers and (with NATS) relays the outbox to JetStream.
+ *
+ *   lifecycle-worker --store sqlite:./data/lifecycle.db --queue embedded
+ *   lifecycle-worker --store postgres://user@host/db --queue nats://127.0.0.1:4222 --partitions 4
+ *
+ * SIGINT / SIGTERM stop it gracefully: in-flight commits finish and are acked, the connection
+ * is drained and closed, the store is closed; exit code 0. Bad arguments: exit code 2.
+ * Anything that fails at run time (store cannot be opened): exit code 1.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LifecycleEngine } from '../adapters/engine/engine.js';
+import { startTimerScheduler, type Worker } from '../adapters/engine/workers.js';
+import { isLifecycleError } from '../adapters/errors.js';
+import { EmbeddedQueue, startEmbeddedWorker } from '../adapters/queue/embedded.js';
+import { DEFAULT_DURABLE, DEFAULT_STREAM, startNatsWorker } from '../adapters/queue/nats.js';
+import { messageOf, type QueueLogger } from '../adapters/queue/support.js';
+import { openSqliteStore, SqliteStore } from '../adapters/sqlite/store.js';
+import type { SnapshotStore } from '../adapters/store.js';
+
+const USAGE = `usage: lifecycle-worker [--store sqlite:<path> | postgres://...] [--queue embedded | nats://host:port]
+                        [--concurrency <n>] [--partitions <n>] [--owned <k,k,...>]
+                        [--batch-size <n>] [--interval-ms <n>] [--stream <name>] [--durable <name>]
+                        [--subject-prefix <prefix>] [--schema <name>] [--no-relay] [--no-timers] [--verbose]
+
+  --store           where the state lives (default sqlite:./data/lifecycle.db)
+  --queue           embedded: the queue table of the SQLite store (default); nats://host:port: JetStream
+  --concurrency     NATS: messages applied at once by this process (default: one per owned partition)
+  --partitions      NATS: partitions P of the batch-id space, one consumer each (default 1; all workers must agree)
+  --owned           NATS: partitions this process consumes (default all); overlapping owners are hot standbys
+  --batch-size      embedded: rows per transaction; outbox rows per relay round (default 100)
+  --interval-ms     pause of an idle poll (default 200)
+  --stream          NATS stream (default ${DEFAULT_STREAM}); --durable consumer name (default ${DEFAULT_DURABLE})
+  --subject-prefix  NATS: put in front of every subject (default none)
+  --schema          PostgreSQL schema (default public)
+  --no-relay        NATS: do not relay the outbox to JetStream
+  --no-timers       do not fire due timers in this process`;
+
+class UsageError extends Error {}
+
+type StoreSetting = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string };
+type QueueSetting = { readonly kind: 'embedded' } | { readonly kind: 'nats'; readonly url: string };
+
+interface Options {
+  readonly store: StoreSetting;
+  readonly queue: QueueSetting;
+  readonly concurrency: number | undefined;
+  readonly partitions: number;
+  readonly owned: number[] | undefined;
+  readonly batchSize: number;
+  readonly intervalMs: number;
+  readonly stream: string;
+  readonly durable: string;
+  readonly subjectPrefix: string;
+  readonly schema: string | undefined;
+  readonly relay: boolean;
+  readonly timers: boolean;
+  readonly verbose: boolean;
+}
+
+function intOption(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  return Number(raw);
+}
+
+function parseStore(raw: string): StoreSetting {
+  if (/^postgres(ql)?:\/\//i.test(raw)) return { kind: 'postgres', url: raw };
+  const match = /^sqlite:(.+)$/.exec(raw);
+  if (match?.[1] === undefined) throw new UsageError(`--store must be sqlite:<path> or postgres://..., got "${raw}"`);
+  return { kind: 'sqlite', path: match[1] };
+}
+
+function parseQueue(raw: string): QueueSetting {
+  if (raw === 'embedded') return { kind: 'embedded' };
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`--queue must be "embedded" or nats://host:port, got "${raw}"`);
+  }
+  if (url.protocol !== 'nats:' || url.hostname === '' || (url.pathname !== '' && url.pathname !== '/') || url.search !== '') {
+    throw new UsageError(`--queue must be "embedded" or nats://host:port, got "${raw}"`);
+  }
+  if (url.username !== '' || url.password !== '') throw new UsageError('--queue: credentials in the NATS URL are not supported');
+  return { kind: 'nats', url: `nats://${url.host}` };
+}
+
+function parseOwned(raw: string | undefined, partitions: number): number[] | undefined {
+  if (raw === undefined) return undefined;
+  const parts = raw.split(',').map((part) => part.trim());
+  if (parts.some((part) => !/^\d+$/.test(part) || Number(part) >= partitions)) {
+    throw new UsageError(`--owned must list partitions from 0 to ${partitions - 1} separated by commas, got "${raw}"`);
+  }
+  return [...new Set(parts.map(Number))];
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: false,
+      strict: true,
+      options: {
+        store: { type: 'string' },
+        queue: { type: 'string' },
+        concurrency: { type: 'string' },
+        partitions: { type: 'string' },
+        owned: { type: 'string' },
+        'batch-size': { type: 'string' },
+        'interval-ms': { type: 'string' },
+        stream: { type: 'string' },
+        durable: { type: 'string' },
+        'subject-prefix': { type: 'string' },
+        schema: { type: 'string' },
+        'no-relay': { type: 'boolean' },
+        'no-timers': { type: 'boolean' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(messageOf(error));
+  }
+  const { values } = parsed;
+  if (values.help === true) throw new UsageError('');
+  const store = parseStore(values.store ?? 'sqlite:./data/lifecycle.db');
+  const queue = parseQueue(values.queue ?? 'embedded');
+  const concurrency = intOption('concurrency', values.concurrency, 1, 1024);
+  const partitions = intOption('partitions', values.partitions, 1, 1024) ?? 1;
+  const owned = parseOwned(values.owned, partitions);
+  if (queue.kind === 'embedded') {
+    if (store.kind === 'postgres') throw new UsageError('--queue embedded lives in the SQLite store\'s database; with a postgres:// store use --queue nats://host:port');
+    if ((concurrency ?? 1) > 1) throw new UsageError('--concurrency > 1 needs --queue nats://...: the embedded queue applies its rows in one SQLite transaction at a time');
+    if (partitions > 1 || owned !== undefined) throw new UsageError('--partitions and --owned apply to --queue nats://... only');
+  }
+  for (const name of ['stream', 'durable'] as const) {
+    const value = values[name];
+    if (value !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(value)) throw new UsageError(`--${name} must be 1 to 64 letters, digits, _ or -, got "${value}"`);
+  }
+  const subjectPrefix = values['subject-prefix'] ?? '';
+  if (subjectPrefix !== '' && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.$/.test(subjectPrefix)) {
+    throw new UsageError(`--subject-prefix must be dot-separated tokens ending with a dot (e.g. "staging."), got "${subjectPrefix}"`);
+  }
+  if (values.schema !== undefined && store.kind !== 'postgres') throw new UsageError('--schema applies to a postgres:// store only');
+  return {
+    store,
+    queue,
+    concurrency,
+    partitions,
+    owned,
+    batchSize: intOption('batch-size', values['batch-size'], 1, 1000) ?? 100,
+    intervalMs: intOption('interval-ms', values['interval-ms'], 10, 60_000) ?? 200,
+    stream: values.stream ?? DEFAULT_STREAM,
+    durable: values.durable ?? DEFAULT_DURABLE,
+    subjectPrefix,
+    schema: values.schema,
+    relay: values['no-relay'] !== true,
+    timers: values['no-timers'] !== true,
+    verbose: values.verbose === true,
+  };
+}
+
+function consoleLogger(verbose: boolean): QueueLogger & { debug(message: string): void } {
+  const line = (level: string, message: string): void => {
+    console.error(`lifecycle-worker: ${level}: ${message}`);
+  };
+  return {
+    debug: (message) => {
+      if (verbose) line('debug', message);
+    },
+    info: (message) => line('info', message),
+    warn: (message) => line('warn', message),
+    error: (message) => line('error', message),
+  };
+}
+
+function describeStore(setting: StoreSetting): string {
+  if (setting.kind === 'sqlite') return `sqlite:${setting.path}`;
+  const url = new URL(setting.url);
+  if (url.password !== '') url.password = '***';
+  return url.toString();
+}
+
+async function openStore(options: Options): Promise<SnapshotStore> {
+  if (options.store.kind === 'sqlite') {
+    if (options.store.path !== ':memory:') mkdirSync(dirname(resolve(options.store.path)), { recursive: true });
+    return openSqliteStore({ path: options.store.path });
+  }
+  // Loaded only when asked for, so a SQLite-only installation needs no `pg`.
+  const { openPostgresStore } = await import('../adapters/postgres/store.js');
+  return openPostgresStore({ connectionString: options.store.url, ...(options.schema === undefined ? {} : { schema: options.schema }) });
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let options: Options;
+  try {
+    options = parseOptions(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    if (error.message === '') {
+      console.log(USAGE);
+      return 0;
+    }
+    console.error(`lifecycle-worker: ${error.message}\n(lifecycle-worker --help lists the options)`);
+    return 2;
+  }
+  const log = consoleLogger(options.verbose);
+  let store: SnapshotStore;
+  try {
+    store = await openStore(options);
+  } catch (error) {
+    log.error(`cannot open the store ${describeStore(options.store)}: ${messageOf(error)}`);
+    return 1;
+  }
+  const engine = new LifecycleEngine({ store });
+  const workers: Worker[] = [];
+  let exitCode = 0;
+  let stopping: Promise<void> | undefined;
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+
+  const shutdown = (reason: string, code: number): Promise<void> => {
+    if (stopping !== undefined) return stopping;
+    exitCode = code;
+    log.info(`stopping (${reason}): finishing in-flight work`);
+    stopping = (async () => {
+      // Consumers first (they finish their commit and ack), then the timer scheduler, then the store.
+      for (const worker of workers) {
+        try {
+          await worker.stop();
+        } catch (error) {
+          log.error(`while stopping: ${messageOf(error)}`);
+        }
+      }
+      await store.close().catch((error: unknown) => log.error(`closing the store: ${messageOf(error)}`));
+      log.info('stopped');
+      resolveDone();
+    })();
+    return stopping;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping !== undefined) {
+        log.warn(`${signal} again: exiting at once`);
+        process.exit(1);
+      }
+      void shutdown(signal, 0);
+    });
+  }
+
+  const where = `store ${describeStore(options.store)}, queue ${options.queue.kind === 'embedded' ? 'embedded' : options.queue.url}`;
+  if (options.queue.kind === 'embedded') {
+    if (!(store instanceof SqliteStore)) throw new Error('the embedded queue needs the SQLite store');
+    const queue = new EmbeddedQueue(store, { logger: log });
+    let busy = false;
+    let total = 0;
+    const worker = startEmbeddedWorker(engine, queue, {
+      intervalMs: options.intervalMs,
+      batchSize: options.batchSize,
+      onError: (error) => log.warn(`queue drain failed, will retry: ${messageOf(error)}`),
+      onDrained: (report) => {
+        busy = true;
+        total += report.taken;
+        log.debug(`applied ${report.taken} rows (accepted ${report.accepted}, refused ${report.refused}, duplicate ${report.duplicate}, invalid ${report.invalid}, dead ${report.dead})`);
+      },
+    });
+    workers.push(worker);
+    const watchIdle = (): void => {
+      void worker.idle().then(async () => {
+        if (stopping !== undefined) return;
+        if (busy) {
+          const counts = await queue.counts();
+          log.info(`queue empty: ${total} rows applied since start (${counts.done} done, ${counts.invalid} invalid, ${counts.dead} dead in all)`);
+          busy = false;
+        }
+        watchIdle();
+      });
+    };
+    watchIdle();
+    log.info(`ready: ${where}; the outbox is not relayed with the embedded queue`);
+  } else {
+    const worker = startNatsWorker({
+      url: options.queue.url,
+      engine,
+      logger: log,
+      partitions: options.partitions,
+      stream: { name: options.stream },
+      durable: options.durable,
+      subjectPrefix: options.subjectPrefix,
+      relay: options.relay ? { batchSize: options.batchSize } : false,
+      ...(options.owned === undefined ? {} : { owned: options.owned }),
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    });
+    workers.push(worker);
+    worker.ready.then(
+      () => log.info(`ready: ${where}, partitions ${options.partitions}${options.owned === undefined ? '' : ` (owned ${options.owned.join(',')})`}`),
+      (error: unknown) => {
+        if (isLifecycleError(error, 'SHUTTING_DOWN')) return;
+        log.error(`cannot start the NATS worker: ${messageOf(error)}`);
+        void shutdown('start failed', 1);
+      },
+    );
+  }
+  if (options.timers) {
+    workers.push(startTimerScheduler(engine, { intervalMs: 1000, onError: (error) => log.warn(`timer scheduler: ${messageOf(error)}`) }));
+  }
+  await done;
+  return exitCode;
+}
+
+process.exitCode = await main(process.argv.slice(2));
