@@ -7,7 +7,8 @@
  * - PORT                   0..65535 (default 3000; 0 = any free port)
  * - HOST                   interface to listen on (default 127.0.0.1)
  * - LIFECYCLE_STORE        sqlite:<path> (default sqlite:./data/lifecycle.db; sqlite::memory: for a
- *                          throw-away store). postgres://... is refused: not available in this version.
+ *                          throw-away store), or a postgres://user@host:port/db URL (the PostgreSQL store;
+ *                          add ?schema=<name> to use a schema other than public).
  * - SIMULATE               on | off (default on): the demo's simulated downstream services
  * - SIMULATE_FAILURE_RATE  number in [0, 1] (default 0.1)
  * - SIMULATE_DELAY_MS      <ms> or <min>-<max> (default 300-1500), at most 60000
@@ -39,7 +40,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface ServerConfig {
   readonly port: number;
   readonly host: string;
-  readonly store: { readonly kind: 'sqlite'; readonly path: string };
+  readonly store: { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string; readonly schema: string };
   readonly sqliteSynchronous: 'NORMAL' | 'FULL';
   readonly simulate: {
     readonly enabled: boolean;
@@ -81,12 +82,32 @@ function parseHost(value: string): Parsed<string> {
   return /^[A-Za-z0-9.:[\]%_-]{1,253}$/.test(value) ? ok(value) : bad('HOST', value, 'a host name or IP address, e.g. 127.0.0.1 or 0.0.0.0');
 }
 
+/** A store URL with its password replaced, for messages and logs. */
+export function redactUrl(value: string): string {
+  return value.replace(/^(\w+:\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}
+
+/** How the start-up line names a store (never its password). */
+export function describeStore(store: ServerConfig['store']): string {
+  return store.kind === 'sqlite' ? store.path : `${redactUrl(store.url)} (schema ${store.schema})`;
+}
+
 function parseStore(value: string): Parsed<ServerConfig['store']> {
+  const form = 'sqlite:<path>, e.g. sqlite:./data/lifecycle.db, or postgres://user@host:5432/db[?schema=name]';
   if (/^postgres(ql)?:\/\//i.test(value)) {
-    return { ok: false, problem: 'LIFECYCLE_STORE: PostgreSQL store not available in this version; use sqlite:<path>' };
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return bad('LIFECYCLE_STORE', redactUrl(value), form);
+    }
+    const schema = url.searchParams.get('schema') ?? 'public';
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) return bad('LIFECYCLE_STORE', redactUrl(value), form);
+    url.searchParams.delete('schema');
+    return ok({ kind: 'postgres', url: url.toString(), schema });
   }
   const match = /^sqlite:(.+)$/.exec(value);
-  return match?.[1] === undefined ? bad('LIFECYCLE_STORE', value, 'sqlite:<path>, e.g. sqlite:./data/lifecycle.db') : ok({ kind: 'sqlite', path: match[1] });
+  return match?.[1] === undefined ? bad('LIFECYCLE_STORE', value, form) : ok({ kind: 'sqlite', path: match[1] });
 }
 
 function parseSwitch(value: string): Parsed<boolean> {

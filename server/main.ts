@@ -17,9 +17,10 @@ import { LifecycleEngine } from '../adapters/engine/engine.js';
 import { LifecycleQueries } from '../adapters/engine/queries.js';
 import { startTimerScheduler, type Worker } from '../adapters/engine/workers.js';
 import { bearerTokenAuthenticator, isLoopbackHost, openAuthenticator, type Principal } from '../adapters/http/auth.js';
-import { openSqliteStore, type SqliteStore } from '../adapters/sqlite/store.js';
+import { openSqliteStore } from '../adapters/sqlite/store.js';
+import type { SnapshotStore } from '../adapters/store.js';
 import { createApp, gracefulClose } from './app.js';
-import { ConfigError, parseConfig, type ServerConfig } from './config.js';
+import { ConfigError, describeStore, parseConfig, type ServerConfig } from './config.js';
 import { Simulator } from './simulator.js';
 
 /** Who every request is when the server runs open (loopback, no tokens). */
@@ -56,10 +57,14 @@ function checkExposure(config: ServerConfig): void {
   }
 }
 
-function openStore(config: ServerConfig): SqliteStore {
-  const { path } = config.store;
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  return openSqliteStore({ path, synchronous: config.sqliteSynchronous });
+async function openStore(config: ServerConfig): Promise<SnapshotStore> {
+  const store = config.store;
+  if (store.kind === 'postgres') {
+    const { openPostgresStore } = await import('../adapters/postgres/store.js');
+    return openPostgresStore({ connectionString: store.url, schema: store.schema });
+  }
+  if (store.path !== ':memory:') mkdirSync(dirname(store.path), { recursive: true });
+  return openSqliteStore({ path: store.path, synchronous: config.sqliteSynchronous });
 }
 
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
@@ -80,7 +85,7 @@ function urlOf(address: AddressInfo): string {
 /** Starts everything `config` describes. Throws ConfigError for an exposed open server. */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   checkExposure(config);
-  const store = openStore(config);
+  const store = await openStore(config);
   const engine = new LifecycleEngine({ store });
   const onError = (what: string) => (error: unknown) => logger.error({ err: error }, `${what} failed`);
   const scheduler: Worker = startTimerScheduler(engine, { intervalMs: 1000, onError: onError('timer scheduler round') });
@@ -146,7 +151,7 @@ async function run(): Promise<void> {
   }
   const mode = server.auth === 'open' ? 'open (no auth) on loopback' : 'bearer tokens required';
   const simulated = server.simulator === undefined ? 'simulator off' : 'simulator on';
-  process.stdout.write(`essay lifecycle server listening on ${server.url} (${mode}; ${simulated}; store ${config.store.path})\n`);
+  process.stdout.write(`essay lifecycle server listening on ${server.url} (${mode}; ${simulated}; store ${describeStore(config.store)})\n`);
   let stopping = false;
   const stop = (signal: string, code: number) => {
     if (stopping) {

@@ -1,6 +1,6 @@
 /** parseConfig: defaults, every variable, every bad value with the message naming it. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, type Environment } from '../../server/config.js';
+import { ConfigError, describeStore, parseConfig, type Environment } from '../../server/config.js';
 
 const TOKEN_A = 'aaaaaaaaaaaaaaaa-1';
 const TOKEN_B = 'bbbbbbbbbbbbbbbb-2';
@@ -15,6 +15,18 @@ function problemsOf(env: Environment): readonly string[] {
   }
   throw new Error('parseConfig accepted a bad environment');
 }
+
+describe('LIFECYCLE_STORE with PostgreSQL', () => {
+  it('accepts a postgres URL, takes the schema from ?schema= and never shows the password', () => {
+    const config = parseConfig({ LIFECYCLE_STORE: 'postgres://app:secret@db.local:5432/lifecycle?schema=tenant_1' });
+    expect(config.store).toEqual({ kind: 'postgres', url: 'postgres://app:secret@db.local:5432/lifecycle', schema: 'tenant_1' });
+    expect(describeStore(config.store)).toBe('postgres://app:***@db.local:5432/lifecycle (schema tenant_1)');
+  });
+
+  it('defaults the schema to public', () => {
+    expect(parseConfig({ LIFECYCLE_STORE: 'postgresql://app@db/lifecycle' }).store).toMatchObject({ kind: 'postgres', schema: 'public' });
+  });
+});
 
 describe('parseConfig', () => {
   it('has a default for every variable', () => {
@@ -68,7 +80,7 @@ describe('parseConfig', () => {
     expect(parseConfig({ SIMULATE_FAILURE_RATE: '0' }).simulate.failureRate).toBe(0);
     expect(parseConfig({ SIMULATE_FAILURE_RATE: '1' }).simulate.failureRate).toBe(1);
     expect(parseConfig({ SIMULATE_DELAY_MS: '0-60000' }).simulate.delayMs).toEqual({ min: 0, max: 60_000 });
-    expect(parseConfig({ LIFECYCLE_STORE: 'sqlite::memory:' }).store.path).toBe(':memory:');
+    expect(parseConfig({ LIFECYCLE_STORE: 'sqlite::memory:' }).store).toEqual({ kind: 'sqlite', path: ':memory:' });
     expect(parseConfig({ SIMULATE: 'on' }).simulate.enabled).toBe(true);
     expect(parseConfig({ SQLITE_SYNCHRONOUS: 'NORMAL' }).sqliteSynchronous).toBe('NORMAL');
   });
@@ -78,10 +90,9 @@ describe('parseConfig', () => {
     ['PORT', '65536', 'PORT="65536" is invalid: expected an integer from 0 to 65535'],
     ['PORT', '-1', 'PORT="-1" is invalid: expected an integer from 0 to 65535'],
     ['HOST', 'bad host', 'HOST="bad host" is invalid: expected a host name or IP address, e.g. 127.0.0.1 or 0.0.0.0'],
-    ['LIFECYCLE_STORE', 'mysql://x', 'LIFECYCLE_STORE="mysql://x" is invalid: expected sqlite:<path>, e.g. sqlite:./data/lifecycle.db'],
-    ['LIFECYCLE_STORE', 'sqlite:', 'LIFECYCLE_STORE="sqlite:" is invalid: expected sqlite:<path>, e.g. sqlite:./data/lifecycle.db'],
-    ['LIFECYCLE_STORE', 'postgres://u@h/db', 'LIFECYCLE_STORE: PostgreSQL store not available in this version; use sqlite:<path>'],
-    ['LIFECYCLE_STORE', 'postgresql://u@h/db', 'LIFECYCLE_STORE: PostgreSQL store not available in this version; use sqlite:<path>'],
+    ['LIFECYCLE_STORE', 'mysql://x', 'LIFECYCLE_STORE="mysql://x" is invalid: expected sqlite:<path>, e.g. sqlite:./data/lifecycle.db, or postgres://user@host:5432/db[?schema=name]'],
+    ['LIFECYCLE_STORE', 'sqlite:', 'LIFECYCLE_STORE="sqlite:" is invalid: expected sqlite:<path>, e.g. sqlite:./data/lifecycle.db, or postgres://user@host:5432/db[?schema=name]'],
+    ['LIFECYCLE_STORE', 'postgres://u:secret@h/db?schema=1bad', 'LIFECYCLE_STORE="postgres://u:***@h/db?schema=1bad" is invalid: expected sqlite:<path>, e.g. sqlite:./data/lifecycle.db, or postgres://user@host:5432/db[?schema=name]'],
     ['SIMULATE', 'yes', 'SIMULATE="yes" is invalid: expected on or off'],
     ['SIMULATE_FAILURE_RATE', '1.5', 'SIMULATE_FAILURE_RATE="1.5" is invalid: expected a number from 0 to 1, e.g. 0.1'],
     ['SIMULATE_FAILURE_RATE', '-0.1', 'SIMULATE_FAILURE_RATE="-0.1" is invalid: expected a number from 0 to 1, e.g. 0.1'],

@@ -82,10 +82,7 @@ describe('server/main.ts as a process', () => {
     expect(exit.stdout).toBe('');
   });
 
-  it('exits 2 for a PostgreSQL store and for an exposed host without tokens', async () => {
-    const postgres = await runMain({ LIFECYCLE_STORE: 'postgres://db/lifecycle' });
-    expect(postgres.code).toBe(2);
-    expect(postgres.stderr).toContain('PostgreSQL store not available in this version');
+  it('exits 2 for an exposed host without tokens', async () => {
     const exposed = await runMain({ HOST: '0.0.0.0', PORT: '0', LIFECYCLE_STORE: `sqlite:${join(dir, 'p', 'db.sqlite')}` });
     expect(exposed.code).toBe(2);
     expect(exposed.stderr).toContain('refusing to serve the API without authentication');
