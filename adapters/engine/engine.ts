@@ -114,18 +114,21 @@ export class LifecycleEngine {
    * or one for a missing entity is answered `invalid` and skipped; the others still commit.
    */
   async dispatchMany(raws: readonly unknown[]): Promise<BatchItemResult[]> {
+    const parsed = raws.map((raw) => parseEnvelope(raw));
+    const ids = parsed.flatMap((item) => (item.ok ? [item.envelope.event_id] : []));
     return this.commitWithRetry(async (uow) => {
+      // One inbox query for the whole group instead of one per item.
+      const seenBefore = await this.store.findInbox(ids);
       const results: BatchItemResult[] = [];
-      for (const [index, raw] of raws.entries()) {
-        const parsed = parseEnvelope(raw);
-        if (!parsed.ok) {
-          const error = invalidInput(raw);
+      for (const [index, item] of parsed.entries()) {
+        if (!item.ok) {
+          const error = invalidInput(raws[index]);
           results.push({ outcome: 'invalid', index, code: error.code, message: error.message, details: error.details });
           continue;
         }
         const point = uow.checkpoint();
         try {
-          results.push(await this.take(uow, this.rootOf(parsed.envelope), true));
+          results.push(await this.take(uow, this.rootOf(item.envelope), true, seenBefore));
         } catch (error) {
           if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', 'MACHINE_ERROR', 'SNAPSHOT_CORRUPT', 'SNAPSHOT_INCOMPATIBLE')) throw error;
           uow.rollback(point);
@@ -180,10 +183,10 @@ export class LifecycleEngine {
   }
 
   /** Takes one root item into the unit of work, or answers duplicate. */
-  private async take(uow: UnitOfWork, root: RootItem, fromOutside: boolean): Promise<DispatchResult> {
+  private async take(uow: UnitOfWork, root: RootItem, fromOutside: boolean, seenBefore?: ReadonlyMap<string, Json>): Promise<DispatchResult> {
     const takenHere = uow.takenResult(root.event_id);
     if (takenHere !== undefined) return this.duplicateOf(root, takenHere);
-    const [stored] = (await this.store.findInbox([root.event_id])).values();
+    const stored = seenBefore !== undefined ? seenBefore.get(root.event_id) : (await this.store.findInbox([root.event_id])).get(root.event_id);
     if (stored !== undefined) return this.duplicateOf(root, stored);
     const context: CascadeContext = { machines: this.machines, route: this.route, now: this.clock(), maxSteps: this.maxSteps };
     return runCascade(uow, { ...root, strict: root.strict && fromOutside }, context);
