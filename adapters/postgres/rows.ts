@@ -1,0 +1,57 @@
+/**
+ * Row mapping of the PostgreSQL store: the raw row shapes, JSON text out (`stringify`) and in
+ * (`parse*`, corruption reported as SNAPSHOT_CORRUPT or STORE_FAILURE), and the entity map key.
+ */
+import { LifecycleError } from '../errors.js';
+import type { AuditRecord, EntityRecord, Json, OutboxRecord, TimerRecord } from '../store.js';
+
+export type EntityRow = Omit<EntityRecord, 'snapshot'> & { snapshot: string };
+export type AuditRow = Omit<AuditRecord, 'envelope' | 'position'> & { envelope: string; position: string };
+export type OutboxRow = Omit<OutboxRecord, 'envelope' | 'id'> & { envelope: string; id: string };
+export type TimerRow = Omit<TimerRecord, 'event'> & { event: string };
+export type StatusCount = { machine: string; status: string; count: number };
+
+/** `value` as JSON text; a value that is not JSON fails like a driver would (STORE_FAILURE). */
+export function stringify(value: Json, what: string): string {
+  const text = JSON.stringify(value) as string | undefined;
+  if (text === undefined) throw new LifecycleError('STORE_FAILURE', `${what} is not a JSON value`, { details: { what } });
+  return text;
+}
+
+export function parseEntity(row: EntityRow): EntityRecord {
+  let snapshot: Json;
+  try {
+    snapshot = JSON.parse(row.snapshot) as Json;
+  } catch (error) {
+    throw new LifecycleError('SNAPSHOT_CORRUPT', `stored snapshot of ${row.machine} '${row.entity_id}' is not valid JSON`, {
+      details: { machine: row.machine, entity_id: row.entity_id },
+      cause: error,
+    });
+  }
+  return { ...row, snapshot };
+}
+
+/** Parses a non-entity JSON column; corruption there is a store failure naming the table and row. */
+export function parseColumn(text: string, table: string, key: string | number): Json {
+  try {
+    return JSON.parse(text) as Json;
+  } catch (error) {
+    throw new LifecycleError('STORE_FAILURE', `${table} row ${key} holds invalid JSON`, { details: { table, key }, cause: error });
+  }
+}
+
+export function parseAudit(row: AuditRow): AuditRecord {
+  const position = Number(row.position);
+  return { ...row, position, envelope: parseColumn(row.envelope, 'audit', position) };
+}
+
+export function parseOutbox(row: OutboxRow): OutboxRecord {
+  const id = Number(row.id);
+  return { ...row, id, envelope: parseColumn(row.envelope, 'outbox', id) };
+}
+
+export function parseTimer(row: TimerRow): TimerRecord {
+  return { ...row, event: parseColumn(row.event, 'timers', row.timer_id) };
+}
+
+export const keyOf = (machine: string, entity_id: string): string => `${machine}\u0000${entity_id}`;

@@ -1,0 +1,157 @@
+/**
+ * The SQL of the PostgreSQL store: every statement with its schema-qualified text and prepared-statement
+ * name, and the helpers that shape statement parameters (page sizes, lease ends). See store.ts for the
+ * storage decisions behind them.
+ */
+import { createHash } from 'node:crypto';
+import { LifecycleError } from '../errors.js';
+import { quoteIdent } from './errors.js';
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+/** First key of the feed lock (the second is `hashtext(schema)`); see the module comment of store.ts. */
+export const FEED_LOCK_KEY = 727_310_002;
+
+const ENTITY_COLUMNS = 'machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at';
+const AUDIT_COLUMNS =
+  'position, event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason, entity_version, envelope, recorded_at';
+const OUTBOX_COLUMNS = 'id, event_id, event_type, aggregate_id, envelope, internal, created_at, published_at, attempts, last_error';
+const TIMER_COLUMNS = 'timer_id, machine, entity_id, due_at, event, created_at, fired_at';
+
+/** The statements on entities: load, compare-and-set writes, listing and counting. */
+function entityStatements(s: string) {
+  const listBy = (where: string, args: number): string =>
+    `SELECT ${ENTITY_COLUMNS} FROM ${s}.entities WHERE machine = $1${where} ORDER BY created_at, entity_id LIMIT $${args + 1} OFFSET $${args + 2}`;
+  return {
+    loadEntity: `SELECT ${ENTITY_COLUMNS} FROM ${s}.entities WHERE machine = $1 AND entity_id = $2`,
+    loadMany: `SELECT ${ENTITY_COLUMNS} FROM ${s}.entities WHERE (machine, entity_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    entityVersions: `SELECT machine, entity_id, version FROM ${s}.entities WHERE (machine, entity_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    insertEntities: `INSERT INTO ${s}.entities (${ENTITY_COLUMNS})
+      SELECT u.machine, u.entity_id, u.parent_id, u.machine_version, u.version, u.status, u.snapshot, $8, $8
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::integer[], $6::text[], $7::text[])
+        AS u(machine, entity_id, parent_id, machine_version, version, status, snapshot)
+      ON CONFLICT (machine, entity_id) DO NOTHING
+      RETURNING machine, entity_id`,
+    updateEntities: `UPDATE ${s}.entities AS e
+      SET parent_id = u.parent_id, machine_version = u.machine_version, status = u.status, snapshot = u.snapshot,
+          updated_at = $9, version = u.next_version
+      FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::text[], $6::integer[], $7::text[], $8::text[])
+        AS u(machine, entity_id, expected_version, next_version, parent_id, machine_version, status, snapshot)
+      WHERE e.machine = u.machine AND e.entity_id = u.entity_id AND e.version = u.expected_version
+      RETURNING e.machine, e.entity_id`,
+    listAll: listBy('', 1),
+    listByStatus: listBy(' AND status = $2', 2),
+    listByParent: listBy(' AND parent_id = $2', 2),
+    listByStatusAndParent: listBy(' AND status = $2 AND parent_id = $3', 3),
+    countAll: `SELECT machine, status, COUNT(*)::integer AS count FROM ${s}.entities GROUP BY machine, status ORDER BY machine, status`,
+    countMachine: `SELECT machine, status, COUNT(*)::integer AS count FROM ${s}.entities WHERE machine = $1
+      GROUP BY machine, status ORDER BY machine, status`,
+  };
+}
+
+/** The statements of the ordered feeds: the feed lock, audit and outbox. */
+function feedStatements(s: string, schema: string) {
+  return {
+    feedLock: `SELECT pg_advisory_xact_lock(${FEED_LOCK_KEY}, hashtext('${schema}'))`,
+    insertAudit: `INSERT INTO ${s}.audit (event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status,
+        outcome, reason, entity_version, envelope, recorded_at)
+      SELECT u.event_id, u.event_type, u.correlation_id, u.causation_id, u.machine, u.entity_id, u.from_status, u.to_status,
+        u.outcome, u.reason, u.entity_version, u.envelope, $13
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+        $11::integer[], $12::text[]) WITH ORDINALITY
+        AS u(event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason,
+          entity_version, envelope, ord)
+      ORDER BY u.ord
+      RETURNING position`,
+    history: `SELECT ${AUDIT_COLUMNS} FROM ${s}.audit WHERE machine = $1 AND entity_id = $2 AND position > $3 ORDER BY position LIMIT $4`,
+    auditSince: `SELECT ${AUDIT_COLUMNS} FROM ${s}.audit WHERE position > $1 ORDER BY position LIMIT $2`,
+    insertOutbox: `INSERT INTO ${s}.outbox (event_id, event_type, aggregate_id, envelope, internal, created_at)
+      SELECT u.event_id, u.event_type, u.aggregate_id, u.envelope, u.internal, $6
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[]) WITH ORDINALITY
+        AS u(event_id, event_type, aggregate_id, envelope, internal, ord)
+      ORDER BY u.ord
+      ON CONFLICT (event_id) DO NOTHING`,
+    pendingOutbox: `SELECT ${OUTBOX_COLUMNS} FROM ${s}.outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`,
+    claimOutbox: `WITH next AS (
+        SELECT id FROM ${s}.outbox WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $1)
+        ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+      ), claimed AS (
+        UPDATE ${s}.outbox AS o SET claimed_until = $3 FROM next WHERE o.id = next.id RETURNING ${OUTBOX_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')}
+      )
+      SELECT ${OUTBOX_COLUMNS} FROM claimed ORDER BY id`,
+    markPublished: `UPDATE ${s}.outbox SET published_at = $1 WHERE id = ANY($2::bigint[]) AND published_at IS NULL`,
+    markPublishFailed: `UPDATE ${s}.outbox SET attempts = attempts + 1, last_error = $1, claimed_until = NULL WHERE id = $2 AND published_at IS NULL`,
+    outboxCountAll: `SELECT COUNT(*) AS n FROM ${s}.outbox`,
+    outboxCountPublished: `SELECT COUNT(*) AS n FROM ${s}.outbox WHERE published_at IS NOT NULL`,
+    outboxCountPending: `SELECT COUNT(*) AS n FROM ${s}.outbox WHERE published_at IS NULL`,
+  };
+}
+
+/** The statements on the inbox and on timers. */
+function inboxAndTimerStatements(s: string) {
+  const due = `fired_at IS NULL AND due_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)`;
+  return {
+    insertInbox: `INSERT INTO ${s}.inbox (event_id, event_type, result, received_at)
+      SELECT u.event_id, u.event_type, u.result, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS u(event_id, event_type, result)
+      ON CONFLICT (event_id) DO NOTHING
+      RETURNING event_id`,
+    findInbox: `SELECT event_id, result FROM ${s}.inbox WHERE event_id = ANY($1::text[])`,
+    upsertTimers: `INSERT INTO ${s}.timers (timer_id, machine, entity_id, due_at, event, created_at)
+      SELECT u.timer_id, u.machine, u.entity_id, u.due_at, u.event, $6
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(timer_id, machine, entity_id, due_at, event)
+      ON CONFLICT (timer_id) DO UPDATE SET machine = excluded.machine, entity_id = excluded.entity_id,
+        due_at = excluded.due_at, event = excluded.event, fired_at = NULL, claimed_until = NULL`,
+    deleteTimers: `DELETE FROM ${s}.timers WHERE timer_id = ANY($1::text[])`,
+    fireTimers: `UPDATE ${s}.timers SET fired_at = $1 WHERE timer_id = ANY($2::text[]) AND fired_at IS NULL`,
+    dueTimers: `SELECT ${TIMER_COLUMNS} FROM ${s}.timers WHERE ${due} ORDER BY due_at, timer_id LIMIT $2 FOR KEY SHARE SKIP LOCKED`,
+    claimDueTimers: `WITH next AS (
+        SELECT timer_id FROM ${s}.timers WHERE ${due} ORDER BY due_at, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED
+      ), claimed AS (
+        UPDATE ${s}.timers AS t SET claimed_until = $3 FROM next WHERE t.timer_id = next.timer_id
+        RETURNING ${TIMER_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ')}
+      )
+      SELECT ${TIMER_COLUMNS} FROM claimed ORDER BY due_at, timer_id`,
+    nextTimerDue: `SELECT MIN(due_at) AS due FROM ${s}.timers WHERE fired_at IS NULL`,
+  };
+}
+
+/** Every statement of the store, with its schema-qualified text. */
+function statements(schema: string) {
+  const s = quoteIdent(schema);
+  return { ...entityStatements(s), ...feedStatements(s, schema), ...inboxAndTimerStatements(s) };
+}
+export type StatementKey = keyof ReturnType<typeof statements>;
+export type Statement = { name: string; text: string };
+
+/** A short, stable prepared-statement name for a statement text (unique per text, so stores on other schemas never clash). */
+function statementName(text: string): string {
+  return `lc_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+}
+
+/** Every statement of the store on `schema`, each with its prepared-statement name. */
+export function namedStatements(schema: string): Record<StatementKey, Statement> {
+  const texts = statements(schema);
+  return Object.fromEntries(
+    Object.entries(texts).map(([key, text]) => [key, { name: statementName(text), text }]),
+  ) as Record<StatementKey, Statement>;
+}
+
+/** A page size: the default when absent or not a number, clamped to [0, MAX_LIMIT]. */
+export function pageLimit(limit: number | undefined, fallback: number = DEFAULT_LIMIT): number {
+  if (limit === undefined || !Number.isFinite(limit)) return fallback;
+  return Math.min(MAX_LIMIT, Math.max(0, Math.floor(limit)));
+}
+
+export function nonNegative(value: number | undefined): number {
+  return value === undefined || !Number.isFinite(value) ? 0 : Math.max(0, Math.floor(value));
+}
+
+export function leaseEnd(fromMs: number, leaseMs: number, operation: string): string {
+  if (!Number.isFinite(fromMs) || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+    throw new LifecycleError('STORE_FAILURE', `postgres store ${operation} failed: needs a valid ISO time and a positive leaseMs`, {
+      details: { operation, leaseMs },
+    });
+  }
+  return new Date(fromMs + leaseMs).toISOString();
+}
