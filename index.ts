@@ -1,6 +1,12 @@
 /**
  * essay-lifecycle-statecharts: XState v5 machines for an essay-grading pipeline and the
- * durable engine that runs them. Subpaths: `./sqlite` (embedded store).
+ * durable engine that runs them. This entry point needs only xstate and zod at run time.
+ *
+ * Subpaths, each with its own optional peer: `./sqlite` (embedded store, better-sqlite3),
+ * `./memory` (in-memory store, none), `./postgres` (pg), `./http` (express router, express and
+ * express-rate-limit), `./queue` (embedded SQLite queue, better-sqlite3), `./queue/nats`
+ * (JetStream, @nats-io/jetstream and @nats-io/transport-node), `./visual` (diagrams and path
+ * generation, @xstate/graph; SVG also @viz-js/viz).
  */
 export * from './machines/index.js';
 export * from './adapters/engine/index.js';

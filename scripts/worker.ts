@@ -16,10 +16,8 @@ import { parseArgs } from 'node:util';
 import { LifecycleEngine } from '../adapters/engine/engine.js';
 import { startTimerScheduler, type Worker } from '../adapters/engine/workers.js';
 import { isLifecycleError } from '../adapters/errors.js';
-import { EmbeddedQueue, startEmbeddedWorker } from '../adapters/queue/embedded.js';
-import { DEFAULT_DURABLE, DEFAULT_STREAM, startNatsWorker } from '../adapters/queue/nats.js';
+import { DEFAULT_DURABLE, DEFAULT_STREAM } from '../adapters/queue/nats/names.js';
 import { messageOf, type QueueLogger } from '../adapters/queue/support.js';
-import { openSqliteStore, SqliteStore } from '../adapters/sqlite/store.js';
 import type { SnapshotStore } from '../adapters/store.js';
 
 const USAGE = `usage: lifecycle-worker [--store sqlite:<path> | postgres://...] [--queue embedded | nats://host:port]
@@ -188,11 +186,13 @@ function describeStore(setting: StoreSetting): string {
 }
 
 async function openStore(options: Options): Promise<SnapshotStore> {
+  // Each store and queue is loaded only when asked for, so an installation needs only the
+  // optional peers of what it uses (better-sqlite3, pg, @nats-io/*).
   if (options.store.kind === 'sqlite') {
     if (options.store.path !== ':memory:') mkdirSync(dirname(resolve(options.store.path)), { recursive: true });
+    const { openSqliteStore } = await import('../adapters/sqlite/store.js');
     return openSqliteStore({ path: options.store.path });
   }
-  // Loaded only when asked for, so a SQLite-only installation needs no `pg`.
   const { openPostgresStore } = await import('../adapters/postgres/store.js');
   return openPostgresStore({ connectionString: options.store.url, ...(options.schema === undefined ? {} : { schema: options.schema }) });
 }
@@ -256,6 +256,8 @@ async function main(argv: readonly string[]): Promise<number> {
 
   const where = `store ${describeStore(options.store)}, queue ${options.queue.kind === 'embedded' ? 'embedded' : options.queue.url}`;
   if (options.queue.kind === 'embedded') {
+    const { SqliteStore } = await import('../adapters/sqlite/store.js');
+    const { EmbeddedQueue, startEmbeddedWorker } = await import('../adapters/queue/embedded.js');
     if (!(store instanceof SqliteStore)) throw new Error('the embedded queue needs the SQLite store');
     const queue = new EmbeddedQueue(store, { logger: log });
     let busy = false;
@@ -285,6 +287,7 @@ async function main(argv: readonly string[]): Promise<number> {
     watchIdle();
     log.info(`ready: ${where}; the outbox is not relayed with the embedded queue`);
   } else {
+    const { startNatsWorker } = await import('../adapters/queue/nats.js');
     const worker = startNatsWorker({
       url: options.queue.url,
       engine,

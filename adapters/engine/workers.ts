@@ -7,6 +7,7 @@ import type { LifecycleEngine } from './engine.js';
 
 /** A running loop. `stop()` resolves when the current round has finished. */
 export interface Worker {
+  /** Stops the loop; resolves when the current round has finished (nothing is cut off mid-commit). */
   stop(): Promise<void>;
 }
 

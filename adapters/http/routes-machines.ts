@@ -5,7 +5,8 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { LifecycleError } from '../errors.js';
-import { machineDefinition, renderSvg } from '../visual/index.js';
+import { machineDefinition } from '../visual/definition.js';
+import { renderSvg } from '../visual/svg.js';
 import { parseWith, pathId } from './access.js';
 import type { HttpContext } from './context.js';
 import { writable } from './limits.js';

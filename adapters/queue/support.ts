@@ -8,8 +8,11 @@ import { isLifecycleError } from '../errors.js';
 
 /** Where the queue adapters report what they do. Library code never writes to the console. */
 export interface QueueLogger {
+  /** Progress worth a line: connected, ready, stopped. */
   info(message: string, details?: Readonly<Record<string, unknown>>): void;
+  /** Something went wrong and is retried (waiting for the server, a failed round). */
   warn(message: string, details?: Readonly<Record<string, unknown>>): void;
+  /** A failure someone should look at: an input dead-lettered or set aside as dead, a connection error. */
   error(message: string, details?: Readonly<Record<string, unknown>>): void;
 }
 

@@ -61,6 +61,7 @@ export interface SettledMessage {
 
 /** A running consumer. */
 export interface JetStreamConsumer extends Worker {
+  /** What this consumer did so far (a copy). */
   stats(): ConsumerStats;
 }
 

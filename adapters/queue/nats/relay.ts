@@ -64,7 +64,9 @@ export function jetStreamPublisher(js: JetStreamClient, options: PublishOptions 
 
 /** Options of the JetStream relay. */
 export interface RelayOptions extends PublishOptions {
+  /** Outbox rows per relay round (default 100). */
   readonly batchSize?: number;
+  /** The clock of the `published_at` timestamps (default the system clock). */
   readonly clock?: () => Date;
 }
 

@@ -34,6 +34,7 @@ export interface NatsWorkerOptions extends Omit<JetStreamConsumerOptions, 'strea
 export interface NatsWorker extends Worker {
   /** Resolves once connected, the stream and consumers exist and consuming started. */
   readonly ready: Promise<void>;
+  /** What the consumer did so far (zeros until it started). */
   stats(): ConsumerStats;
   /** The connection, once connected. */
   connection(): NatsConnection | undefined;
