@@ -62,13 +62,14 @@ export const CONTENT_ESSAY_TRANSITIONS: readonly EssayTransitionRow[] = [
   { event: 'CONTENT_FAILED', from: INGESTING, to: S.CONTENT_INGESTION_FAILED },
 ];
 
+/** The four pipeline-phase success states (where a further phase may start). */
+const PHASE_SUCCESS_STATES = [S.SPELLCHECKED_SUCCESS, S.AI_FEEDBACK_SUCCESS, S.CJ_ASSESSMENT_SUCCESS, S.NLP_SUCCESS];
 /**
  * Editor revision and grammar check: declared by the reference, never wired. Same four-state
  * pattern as the other phases: initiate from any of the four pipeline-phase success states;
  * started; succeeded or failed from awaiting or in progress. Their success states accept only
  * EVT_CRITICAL_FAILURE (the reference's table gives them no way on), so they are end states.
  */
-const PHASE_SUCCESS_STATES = [S.SPELLCHECKED_SUCCESS, S.AI_FEEDBACK_SUCCESS, S.CJ_ASSESSMENT_SUCCESS, S.NLP_SUCCESS];
 export const EXTRA_PHASE_ESSAY_TRANSITIONS: readonly EssayTransitionRow[] = [
   { event: 'CMD_INITIATE_EDITOR_REVISION', from: PHASE_SUCCESS_STATES, to: S.AWAITING_EDITOR_REVISION },
   { event: 'EVT_EDITOR_REVISION_STARTED', from: [S.AWAITING_EDITOR_REVISION], to: S.EDITOR_REVISION_IN_PROGRESS },

@@ -41,6 +41,7 @@ export const ESSAY_TRIGGERS = [
   'EVT_CONTENT_INGESTION_STARTED',
   'EVT_TEXT_EXTRACTED',
 ] as const;
+/** One trigger of the essay machine (its event type). */
 export type EssayTrigger = (typeof ESSAY_TRIGGERS)[number];
 
 /** ELS tracker -> essay: a slot exists for this essay (creates the essay in `uploaded`). */

@@ -107,6 +107,7 @@ export type PhaseName = (typeof PhaseName)[keyof typeof PhaseName];
 
 /** The phases a pipeline may run (student matching is part of registration, not of a pipeline). */
 export const PIPELINE_PHASES = ['spellcheck', 'nlp', 'cj_assessment', 'ai_feedback'] as const;
+/** A phase a pipeline may run. */
 export type PipelinePhase = (typeof PIPELINE_PHASES)[number];
 
 /** Per-phase status inside a pipeline run (reference.md 1.4). */
