@@ -15,6 +15,7 @@
  * never interleave.
  */
 import { LifecycleError } from '../errors.js';
+import { compareText } from '../store-support.js';
 import type {
   AuditRecord,
   CommitBatch,
@@ -50,21 +51,6 @@ function nonNegative(value: number | undefined): number {
   return value === undefined || !Number.isFinite(value) ? 0 : Math.max(0, Math.floor(value));
 }
 
-/** Compares text by Unicode code point (= SQLite BINARY collation of UTF-8), not by UTF-16 unit. */
-function compareText(a: string, b: string): number {
-  if (a === b) return 0;
-  const left = a[Symbol.iterator]();
-  const right = b[Symbol.iterator]();
-  for (;;) {
-    const x = left.next();
-    const y = right.next();
-    if (x.done === true) return y.done === true ? 0 : -1;
-    if (y.done === true) return 1;
-    const cx = x.value.codePointAt(0) ?? 0;
-    const cy = y.value.codePointAt(0) ?? 0;
-    if (cx !== cy) return cx < cy ? -1 : 1;
-  }
-}
 
 function toStoreError(error: unknown, operation: string): LifecycleError {
   if (error instanceof LifecycleError) return error;

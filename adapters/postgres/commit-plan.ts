@@ -5,22 +5,8 @@
  */
 import type { CommitBatch, EntityWrite } from '../store.js';
 import { keyOf, stringify } from './rows.js';
+import { compareText } from '../store-support.js';
 
-/** Compares text by Unicode code point (= PostgreSQL "C" collation of UTF-8 = SQLite BINARY). */
-function compareText(a: string, b: string): number {
-  if (a === b) return 0;
-  const left = a[Symbol.iterator]();
-  const right = b[Symbol.iterator]();
-  for (;;) {
-    const x = left.next();
-    const y = right.next();
-    if (x.done === true) return y.done === true ? 0 : -1;
-    if (y.done === true) return 1;
-    const cx = x.value.codePointAt(0) ?? 0;
-    const cy = y.value.codePointAt(0) ?? 0;
-    if (cx !== cy) return cx < cy ? -1 : 1;
-  }
-}
 
 /**
  * The writes to one entity in one batch, folded into one row write: `expected` of the first write,

@@ -16,20 +16,9 @@ import type { Pool, PoolClient } from 'pg';
 import { LifecycleError } from '../errors.js';
 import { quoteIdent, SCHEMA_NAME, toStoreError } from './errors.js';
 
-/** One schema step. `version` is strictly increasing along the list. `sql` runs with `search_path` set to the target schema. */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration, MigrationReport } from '../store-support.js';
 
-/** What `migrate` did. */
-export interface MigrationReport {
-  /** Versions applied by this call, ascending (empty when the schema was current). */
-  applied: number[];
-  /** The schema version after the call. */
-  version: number;
-}
+export type { Migration, MigrationReport };
 
 const INITIAL_SCHEMA = `
 CREATE TABLE entities (

@@ -3,9 +3,10 @@
  * (`parse*`, corruption reported as SNAPSHOT_CORRUPT or STORE_FAILURE), and the entity map key.
  */
 import { LifecycleError } from '../errors.js';
-import type { AuditRecord, EntityRecord, Json, OutboxRecord, TimerRecord } from '../store.js';
+import { parseEntityRow } from '../store-support.js';
+import type { AuditRecord, Json, OutboxRecord, TimerRecord } from '../store.js';
 
-export type EntityRow = Omit<EntityRecord, 'snapshot'> & { snapshot: string };
+export type { EntityRow } from '../store-support.js';
 export type AuditRow = Omit<AuditRecord, 'envelope' | 'position'> & { envelope: string; position: string };
 export type OutboxRow = Omit<OutboxRecord, 'envelope' | 'id'> & { envelope: string; id: string };
 export type TimerRow = Omit<TimerRecord, 'event'> & { event: string };
@@ -18,18 +19,6 @@ export function stringify(value: Json, what: string): string {
   return text;
 }
 
-export function parseEntity(row: EntityRow): EntityRecord {
-  let snapshot: Json;
-  try {
-    snapshot = JSON.parse(row.snapshot) as Json;
-  } catch (error) {
-    throw new LifecycleError('SNAPSHOT_CORRUPT', `stored snapshot of ${row.machine} '${row.entity_id}' is not valid JSON`, {
-      details: { machine: row.machine, entity_id: row.entity_id },
-      cause: error,
-    });
-  }
-  return { ...row, snapshot };
-}
 
 /** Parses a non-entity JSON column; corruption there is a store failure naming the table and row. */
 export function parseColumn(text: string, table: string, key: string | number): Json {
@@ -55,3 +44,6 @@ export function parseTimer(row: TimerRow): TimerRecord {
 }
 
 export const keyOf = (machine: string, entity_id: string): string => `${machine}\u0000${entity_id}`;
+
+/** Parses an entity row (the shared rule: unreadable JSON is SNAPSHOT_CORRUPT). */
+export const parseEntity = parseEntityRow;

@@ -5,20 +5,9 @@
 import type Database from 'better-sqlite3';
 import { LifecycleError } from '../errors.js';
 
-/** One schema step. `version` is strictly increasing along the list. */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration, MigrationReport } from '../store-support.js';
 
-/** What `migrate` did. */
-export interface MigrationReport {
-  /** Versions applied by this call, ascending (empty when the schema was current). */
-  applied: number[];
-  /** The schema version after the call. */
-  version: number;
-}
+export type { Migration, MigrationReport };
 
 const INITIAL_SCHEMA = `
 CREATE TABLE entities (

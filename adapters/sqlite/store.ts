@@ -5,6 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { LifecycleError } from '../errors.js';
+import { parseEntityRow, type EntityRow } from '../store-support.js';
 import type {
   AuditRecord,
   CommitBatch,
@@ -34,7 +35,6 @@ export interface SqliteStoreOptions {
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
-type EntityRow = Omit<EntityRecord, 'snapshot'> & { snapshot: string };
 type AuditRow = Omit<AuditRecord, 'envelope'> & { envelope: string };
 type OutboxRow = Omit<OutboxRecord, 'envelope' | 'internal'> & { envelope: string; internal: number };
 type TimerRow = Omit<TimerRecord, 'event'> & { event: string };
@@ -139,18 +139,6 @@ function toStoreError(error: unknown, operation: string): LifecycleError {
   });
 }
 
-function parseEntity(row: EntityRow): EntityRecord {
-  let snapshot: Json;
-  try {
-    snapshot = JSON.parse(row.snapshot) as Json;
-  } catch (error) {
-    throw new LifecycleError('SNAPSHOT_CORRUPT', `stored snapshot of ${row.machine} '${row.entity_id}' is not valid JSON`, {
-      details: { machine: row.machine, entity_id: row.entity_id },
-      cause: error,
-    });
-  }
-  return { ...row, snapshot };
-}
 
 /** Parses a non-entity JSON column; corruption there is a store failure naming the table and row. */
 function parseColumn(text: string, table: string, key: string | number): Json {
@@ -197,7 +185,7 @@ export class SqliteStore implements SnapshotStore {
       const found = new Map<string, EntityRecord>();
       for (const { machine, entity_id } of keys) {
         const row = this.s.loadEntity.get(machine, entity_id);
-        if (row !== undefined) found.set(`${machine}\u0000${entity_id}`, parseEntity(row));
+        if (row !== undefined) found.set(`${machine}\u0000${entity_id}`, parseEntityRow(row));
       }
       return found;
     });
@@ -209,7 +197,7 @@ export class SqliteStore implements SnapshotStore {
   load(machine: string, entity_id: string): Promise<EntityRecord | undefined> {
     return this.run('load', () => {
       const row = this.s.loadEntity.get(machine, entity_id);
-      return row === undefined ? undefined : parseEntity(row);
+      return row === undefined ? undefined : parseEntityRow(row);
     });
   }
 
@@ -259,7 +247,7 @@ export class SqliteStore implements SnapshotStore {
       else if (status !== undefined) rows = this.s.listByStatus.all(machine, status, limit, offset);
       else if (parent_id !== undefined) rows = this.s.listByParent.all(machine, parent_id, limit, offset);
       else rows = this.s.listAll.all(machine, limit, offset);
-      return rows.map(parseEntity);
+      return rows.map(parseEntityRow);
     });
   }
 

@@ -1,0 +1,54 @@
+/** Pieces every store implementation shares: migration types, row parsing, text ordering. */
+import { LifecycleError } from './errors.js';
+import type { EntityRecord, Json } from './store.js';
+
+/** One schema step. `version` is strictly increasing along the list. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** What a store's `migrate` did. */
+export interface MigrationReport {
+  /** Versions applied by this call, ascending (empty when the schema was current). */
+  applied: number[];
+  /** The schema version after the call. */
+  version: number;
+}
+
+/** An entity row as a driver returns it: the snapshot still JSON text. */
+export type EntityRow = Omit<EntityRecord, 'snapshot'> & { snapshot: string };
+
+/** Parses an entity row; unreadable JSON is SNAPSHOT_CORRUPT naming the entity. */
+export function parseEntityRow(row: EntityRow): EntityRecord {
+  let snapshot: Json;
+  try {
+    snapshot = JSON.parse(row.snapshot) as Json;
+  } catch (error) {
+    throw new LifecycleError('SNAPSHOT_CORRUPT', `stored snapshot of ${row.machine} '${row.entity_id}' is not valid JSON`, {
+      details: { machine: row.machine, entity_id: row.entity_id },
+      cause: error,
+    });
+  }
+  return { ...row, snapshot };
+}
+
+/**
+ * Compares text by Unicode code point: the order of SQLite's BINARY collation and of
+ * PostgreSQL's "C" collation of UTF-8 (not JavaScript's UTF-16 unit order).
+ */
+export function compareText(a: string, b: string): number {
+  if (a === b) return 0;
+  const left = a[Symbol.iterator]();
+  const right = b[Symbol.iterator]();
+  for (;;) {
+    const x = left.next();
+    const y = right.next();
+    if (x.done === true) return y.done === true ? 0 : -1;
+    if (y.done === true) return 1;
+    const cx = x.value.codePointAt(0) ?? 0;
+    const cy = y.value.codePointAt(0) ?? 0;
+    if (cx !== cy) return cx < cy ? -1 : 1;
+  }
+}
