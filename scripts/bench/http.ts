@@ -1,0 +1,222 @@
+/**
+ * HTTP throughput with autocannon (in this process, 10 connections) against the real `createApp`
+ * (SQLite file store, synchronous NORMAL, no simulator, an open authenticator, rate limit lifted,
+ * silent logger, listening on 127.0.0.1:0), and against a bare express floor measured in the same
+ * run: one `POST` route doing the same durable transition by hand (load the row, hydrate an actor,
+ * send, persist snapshot + audit row in one transaction: the engine bench's raw durable floor).
+ *
+ * Every request carries fresh event ids (`setupRequest`); the events are `prompt.attached` on
+ * ready batches, one transition each. After each run the audit is counted: every 2xx answer must
+ * have committed its events as accepted.
+ */
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import type Database from 'better-sqlite3';
+import express from 'express';
+import { pino } from 'pino';
+import { createActor } from 'xstate';
+import { LifecycleEngine } from '../../adapters/engine/engine.js';
+import { deterministicUuid } from '../../adapters/engine/ids.js';
+import { LifecycleQueries } from '../../adapters/engine/queries.js';
+import { openAuthenticator } from '../../adapters/http/auth.js';
+import { openSqliteStore, type SqliteStore } from '../../adapters/sqlite/store.js';
+import { batchMachine } from '../../machines/batch/index.js';
+import { createApp } from '../../server/app.js';
+
+/** One measured HTTP run. */
+export interface HttpRate {
+  readonly name: string;
+  /** 2xx answers per second. */
+  readonly requestsPerSecond: number;
+  /** Events committed per second (requests x events per request). */
+  readonly eventsPerSecond: number;
+  readonly p99Ms: number;
+  readonly p50Ms: number;
+  readonly requests: number;
+  readonly seconds: number;
+}
+
+const BATCHES = 200;
+const GROUP = 200;
+const CONNECTIONS = 10;
+const T0 = '2026-01-01T10:00:00.000Z';
+const PROMPT_ATTACHED = 'huleedu.batch.prompt.attached.v1';
+const RUN = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+let sequence = 0;
+
+function envelope(event_type: string, data: Record<string, unknown>): Record<string, unknown> {
+  sequence += 1;
+  return {
+    event_id: deterministicUuid(`bench-http:${RUN}:${sequence}`),
+    event_type,
+    event_timestamp: T0,
+    source_service: 'bench',
+    schema_version: 1,
+    correlation_id: deterministicUuid('bench-http-correlation'),
+    data,
+  };
+}
+
+const batchId = (b: number): string => `bench-http-batch-${b}`;
+
+function promptAttached(): Record<string, unknown> {
+  return envelope(PROMPT_ATTACHED, { batch_id: batchId(sequence % BATCHES), user_id: 'bench', student_prompt_ref: `prompt-${sequence}` });
+}
+
+async function seed(engine: LifecycleEngine): Promise<void> {
+  const events: Record<string, unknown>[] = [];
+  for (let b = 0; b < BATCHES; b += 1) {
+    events.push(envelope('huleedu.batch.essays.registered.v1', { entity_id: batchId(b), expected_essay_count: 1, essay_ids: [`${batchId(b)}-essay`], course_code: 'ENG5', user_id: 'bench' }));
+    events.push(
+      envelope('huleedu.file.essay.content.provisioned.v1', {
+        entity_id: batchId(b),
+        file_upload_id: `upload-${b}`,
+        original_file_name: `essay-${b}.txt`,
+        raw_file_storage_id: `raw-${b}`,
+        text_storage_id: `text-${b}`,
+        file_size_bytes: 100,
+      }),
+    );
+  }
+  const results = await engine.dispatchMany(events);
+  const bad = results.find((r) => r.outcome !== 'accepted');
+  if (bad !== undefined) throw new Error(`bench seed failed: ${JSON.stringify(bad)}`);
+}
+
+function acceptedCount(db: Database.Database): number {
+  return db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM audit WHERE event_type = ? AND outcome = 'accepted'").get(PROMPT_ATTACHED)?.n ?? 0;
+}
+
+async function listen(handler: express.Express): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+async function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** autocannon on POST /events with a fresh body per request; checks that every 2xx committed. */
+async function load(name: string, url: string, db: Database.Database, seconds: number, body: () => unknown, eventsPerRequest: number): Promise<HttpRate> {
+  const before = acceptedCount(db);
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        path: '/events',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request) => ({ ...request, body: JSON.stringify(body()) }),
+      },
+    ],
+  });
+  const ok = result['2xx'];
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: ${result.non2xx} non-2xx answers and ${result.errors} errors in ${ok + result.non2xx} requests`);
+  // Requests still in flight when autocannon stops are committed but not counted: at most one per connection.
+  const committed = acceptedCount(db) - before;
+  if (committed < ok * eventsPerRequest || committed > (ok + CONNECTIONS) * eventsPerRequest) {
+    throw new Error(`${name}: ${ok} answers of ${eventsPerRequest} events but ${committed} accepted audit rows`);
+  }
+  return {
+    name,
+    requestsPerSecond: ok / result.duration,
+    eventsPerSecond: (ok * eventsPerRequest) / result.duration,
+    p99Ms: result.latency.p99,
+    p50Ms: result.latency.p50,
+    requests: ok,
+    seconds: result.duration,
+  };
+}
+
+function tempStore(): { store: SqliteStore; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'lifecycle-bench-http-'));
+  return { store: openSqliteStore({ path: join(dir, 'http.db') }), dir };
+}
+
+/** The real app on a SQLite file: single events, then groups of GROUP. */
+async function realApp(seconds: number): Promise<HttpRate[]> {
+  const { store, dir } = tempStore();
+  const engine = new LifecycleEngine({ store });
+  await seed(engine);
+  const app = createApp({
+    engine,
+    queries: new LifecycleQueries(store),
+    logger: pino({ level: 'silent' }),
+    authenticate: openAuthenticator({ user_id: 'bench-service', org_id: null, roles: [], kind: 'service' }),
+    limits: { ratePerWindow: 1_000_000_000 },
+  });
+  const { server, url } = await listen(app);
+  try {
+    const single = await load('createApp POST /events, 1 event', url, store.db, seconds, promptAttached, 1);
+    const grouped = await load(`createApp POST /events, { events: [${GROUP}] }`, url, store.db, seconds, () => ({ events: Array.from({ length: GROUP }, promptAttached) }), GROUP);
+    return [single, grouped];
+  } finally {
+    await close(server);
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The floor: bare express, one route doing the raw durable transition by hand. */
+async function bareExpress(seconds: number): Promise<HttpRate> {
+  const { store, dir } = tempStore();
+  await seed(new LifecycleEngine({ store }));
+  const db = store.db;
+  const loadRow = db.prepare<[string, string], { snapshot: string; version: number }>('SELECT snapshot, version FROM entities WHERE machine = ? AND entity_id = ?');
+  const save = db.prepare('UPDATE entities SET snapshot = ?, status = ?, version = version + 1, updated_at = ? WHERE machine = ? AND entity_id = ?');
+  const audit = db.prepare(
+    "INSERT INTO audit (event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason, entity_version, envelope, recorded_at) VALUES (?, ?, ?, NULL, 'batch', ?, ?, ?, 'accepted', NULL, ?, ?, ?)",
+  );
+  const step = db.transaction((env: Record<string, unknown>) => {
+    const data = env.data as Record<string, unknown>;
+    const id = String(data.batch_id);
+    const row = loadRow.get('batch', id);
+    if (row === undefined) throw new Error(`missing ${id}`);
+    const persisted = JSON.parse(row.snapshot) as { value: string };
+    const actor = createActor(batchMachine, { snapshot: batchMachine.resolveState(persisted as never), input: undefined as never }).start();
+    const meta = { event_id: env.event_id, event_type: env.event_type, correlation_id: env.correlation_id, timestamp: env.event_timestamp, source_service: env.source_service };
+    actor.send({ type: 'PROMPT_ATTACHED', data, meta } as never);
+    const snapshot = actor.getPersistedSnapshot() as unknown as { value: string };
+    actor.stop();
+    const now = new Date().toISOString();
+    save.run(JSON.stringify(snapshot), snapshot.value, now, 'batch', id);
+    audit.run(env.event_id, env.event_type, env.correlation_id, id, persisted.value, snapshot.value, row.version + 1, JSON.stringify(env), now);
+    return { from: persisted.value, to: snapshot.value };
+  });
+  const app = express();
+  app.use(express.json({ limit: '1mb' }));
+  app.post('/events', (req, res) => {
+    const env = req.body as Record<string, unknown>;
+    const { from, to } = step(env);
+    res.status(200).json({ event_id: env.event_id, outcome: 'accepted', from, to });
+  });
+  const { server, url } = await listen(app);
+  try {
+    return await load('bare express + raw durable transition, 1 event', url, db, seconds, promptAttached, 1);
+  } finally {
+    await close(server);
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every HTTP measurement of the run: [bare floor, app single, app grouped]. */
+export async function benchHttp(scale: number): Promise<HttpRate[]> {
+  const seconds = Math.max(2, Math.round(5 * scale));
+  const floor = await bareExpress(seconds);
+  const [single, grouped] = await realApp(seconds);
+  return [floor, single!, grouped!];
+}
+
+export { GROUP as HTTP_GROUP, CONNECTIONS as HTTP_CONNECTIONS };
