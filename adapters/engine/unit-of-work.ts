@@ -21,33 +21,54 @@ export interface WorkingEntity {
   readonly dirty: boolean;
 }
 
-/** A point to roll back to. */
+/** A point to roll back to (O(1) to take: changes after it are undone from a journal). */
 export interface Checkpoint {
-  readonly entities: Map<string, WorkingEntity | null>;
+  readonly journal: number;
   readonly audit: number;
   readonly outbox: number;
   readonly inbox: number;
-  readonly timersSet: Map<string, TimerWrite>;
-  readonly timersCancelled: Set<string>;
   readonly timersFired: number;
-  readonly eventIds: Map<string, InboxWrite['result']>;
 }
 
 const keyOf = (machine: string, entityId: string): string => `${machine}\u0000${entityId}`;
 
 /** Collects one commit's worth of work. */
 export class UnitOfWork {
-  private entities = new Map<string, WorkingEntity | null>();
+  private readonly entities = new Map<string, WorkingEntity | null>();
   readonly audit: AuditWrite[] = [];
   readonly outbox: OutboxWrite[] = [];
   readonly inbox: InboxWrite[] = [];
-  private timersSet = new Map<string, TimerWrite>();
-  private timersCancelled = new Set<string>();
+  private readonly timersSet = new Map<string, TimerWrite>();
+  private readonly timersCancelled = new Set<string>();
   readonly timersFired: string[] = [];
   /** Event ids taken in this unit (a group may carry the same event twice). */
-  private eventIds = new Map<string, InboxWrite['result']>();
+  private readonly eventIds = new Map<string, InboxWrite['result']>();
+  /** Undo steps for every map change, so a checkpoint costs nothing per item of a group. */
+  private readonly journal: Array<() => void> = [];
 
   constructor(private readonly store: SnapshotStore) {}
+
+  private setIn<K, V>(map: Map<K, V>, key: K, value: V): void {
+    const had = map.has(key);
+    const previous = map.get(key);
+    this.journal.push(() => (had ? map.set(key, previous as V) : map.delete(key)));
+    map.set(key, value);
+  }
+
+  private deleteIn<K, V>(map: Map<K, V>, key: K): void {
+    if (!map.has(key)) return;
+    const previous = map.get(key) as V;
+    this.journal.push(() => map.set(key, previous));
+    map.delete(key);
+  }
+
+  private addCancel(id: string, add: boolean): void {
+    const had = this.timersCancelled.has(id);
+    if (had === add) return;
+    this.journal.push(() => (had ? this.timersCancelled.add(id) : this.timersCancelled.delete(id)));
+    if (add) this.timersCancelled.add(id);
+    else this.timersCancelled.delete(id);
+  }
 
   /** The entity, loading it on first use; undefined when it does not exist. */
   async get(machine: LifecycleMachine, entityId: string): Promise<WorkingEntity | undefined> {
@@ -69,7 +90,7 @@ export class UnitOfWork {
               dirty: false,
             };
           })();
-    this.entities.set(key, entity);
+    this.setIn(this.entities, key, entity);
     return entity ?? undefined;
   }
 
@@ -86,7 +107,7 @@ export class UnitOfWork {
       stored_version: previous?.stored_version ?? 0,
       dirty: true,
     };
-    this.entities.set(key, entity);
+    this.setIn(this.entities, key, entity);
     return entity;
   }
 
@@ -97,44 +118,38 @@ export class UnitOfWork {
 
   /** Marks an event id as taken and records its inbox row. */
   take(row: InboxWrite): void {
-    this.eventIds.set(row.event_id, row.result);
+    this.setIn(this.eventIds, row.event_id, row.result);
     this.inbox.push(row);
   }
 
   /** Arms (or re-arms) a timer. */
   setTimer(timer: TimerWrite): void {
-    this.timersCancelled.delete(timer.timer_id);
-    this.timersSet.set(timer.timer_id, timer);
+    this.addCancel(timer.timer_id, false);
+    this.setIn(this.timersSet, timer.timer_id, timer);
   }
 
   /** Cancels a timer, whether armed in this unit or before. */
   cancelTimer(timerId: string): void {
-    this.timersSet.delete(timerId);
-    this.timersCancelled.add(timerId);
+    this.deleteIn(this.timersSet, timerId);
+    this.addCancel(timerId, true);
   }
 
   checkpoint(): Checkpoint {
     return {
-      entities: new Map(this.entities),
+      journal: this.journal.length,
       audit: this.audit.length,
       outbox: this.outbox.length,
       inbox: this.inbox.length,
-      timersSet: new Map(this.timersSet),
-      timersCancelled: new Set(this.timersCancelled),
       timersFired: this.timersFired.length,
-      eventIds: new Map(this.eventIds),
     };
   }
 
   rollback(point: Checkpoint): void {
-    this.entities = new Map(point.entities);
+    while (this.journal.length > point.journal) this.journal.pop()?.();
     this.audit.length = point.audit;
     this.outbox.length = point.outbox;
     this.inbox.length = point.inbox;
-    this.timersSet = new Map(point.timersSet);
-    this.timersCancelled = new Set(point.timersCancelled);
     this.timersFired.length = point.timersFired;
-    this.eventIds = new Map(point.eventIds);
   }
 
   /** True when there is anything to write. */
