@@ -17,6 +17,18 @@ export interface MigrationReport {
   version: number;
 }
 
+/** Refuses a migration list whose versions are not positive integers in strictly ascending order. */
+export function assertMigrationsOrdered(list: readonly Migration[]): void {
+  list.forEach((m, i) => {
+    const previous = list[i - 1];
+    if (!Number.isInteger(m.version) || m.version < 1 || (previous !== undefined && m.version <= previous.version)) {
+      throw new LifecycleError('STORE_FAILURE', `migration list is not strictly ascending at version ${m.version} (${m.name})`, {
+        details: { version: m.version, name: m.name },
+      });
+    }
+  });
+}
+
 /** An entity row as a driver returns it: the snapshot still JSON text. */
 export type EntityRow = Omit<EntityRecord, 'snapshot'> & { snapshot: string };
 

@@ -16,7 +16,7 @@ import type { Pool, PoolClient } from 'pg';
 import { LifecycleError } from '../errors.js';
 import { quoteIdent, SCHEMA_NAME, toStoreError } from './errors.js';
 
-import type { Migration, MigrationReport } from '../store-support.js';
+import { assertMigrationsOrdered as assertOrdered, type Migration, type MigrationReport } from '../store-support.js';
 
 export type { Migration, MigrationReport };
 
@@ -102,16 +102,6 @@ const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
   applied_at text NOT NULL
 )`;
 
-function assertOrdered(list: readonly Migration[]): void {
-  list.forEach((m, i) => {
-    const previous = list[i - 1];
-    if (!Number.isInteger(m.version) || m.version < 1 || (previous !== undefined && m.version <= previous.version)) {
-      throw new LifecycleError('STORE_FAILURE', `migration list is not strictly ascending at version ${m.version} (${m.name})`, {
-        details: { version: m.version, name: m.name },
-      });
-    }
-  });
-}
 
 /** Options of `migrate`. */
 export interface MigrateOptions {
