@@ -21,7 +21,7 @@ import express from 'express';
 import { pino } from 'pino';
 import { createActor } from 'xstate';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
-import { deterministicUuid } from '../../adapters/engine/ids.js';
+import { benchEnvelopes } from './envelopes.js';
 import { LifecycleQueries } from '../../adapters/engine/queries.js';
 import { openAuthenticator } from '../../adapters/http/auth.js';
 import { openSqliteStore, type SqliteStore } from '../../adapters/sqlite/store.js';
@@ -44,28 +44,15 @@ export interface HttpRate {
 const BATCHES = 200;
 const GROUP = 200;
 const CONNECTIONS = 10;
-const T0 = '2026-01-01T10:00:00.000Z';
 const PROMPT_ATTACHED = 'huleedu.batch.prompt.attached.v1';
-const RUN = `${Date.now().toString(36)}${process.pid.toString(36)}`;
-let sequence = 0;
 
-function envelope(event_type: string, data: Record<string, unknown>): Record<string, unknown> {
-  sequence += 1;
-  return {
-    event_id: deterministicUuid(`bench-http:${RUN}:${sequence}`),
-    event_type,
-    event_timestamp: T0,
-    source_service: 'bench',
-    schema_version: 1,
-    correlation_id: deterministicUuid('bench-http-correlation'),
-    data,
-  };
-}
+const bench = benchEnvelopes('bench-http');
+const envelope = bench.envelope;
 
 const batchId = (b: number): string => `bench-http-batch-${b}`;
 
 function promptAttached(): Record<string, unknown> {
-  return envelope(PROMPT_ATTACHED, { batch_id: batchId(sequence % BATCHES), user_id: 'bench', student_prompt_ref: `prompt-${sequence}` });
+  return envelope(PROMPT_ATTACHED, { batch_id: batchId(bench.sequence % BATCHES), user_id: 'bench', student_prompt_ref: `prompt-${bench.sequence}` });
 }
 
 async function seed(engine: LifecycleEngine): Promise<void> {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
-import { deterministicUuid } from '../../adapters/engine/ids.js';
+import { benchEnvelopes } from './envelopes.js';
 import { drainOnce, EmbeddedQueue } from '../../adapters/queue/embedded.js';
 import { openSqliteStore } from '../../adapters/sqlite/store.js';
 import type { Rate } from './engine.js';
@@ -40,24 +40,11 @@ const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'
 const WORKER = join(PROJECT_ROOT, 'scripts', 'worker.ts');
 const BATCHES = 200;
 const PARTITIONS = 4;
-const T0 = '2026-01-01T10:00:00.000Z';
 const PROMPT_ATTACHED = 'huleedu.batch.prompt.attached.v1';
-const RUN = `${Date.now().toString(36)}${process.pid.toString(36)}`;
 
-let sequence = 0;
-
-function envelope(event_type: string, data: Record<string, unknown>): Record<string, unknown> {
-  sequence += 1;
-  return {
-    event_id: deterministicUuid(`bench-queue:${RUN}:${sequence}`),
-    event_type,
-    event_timestamp: T0,
-    source_service: 'bench',
-    schema_version: 1,
-    correlation_id: deterministicUuid('bench-queue-correlation'),
-    data,
-  };
-}
+const bench = benchEnvelopes('bench-queue');
+const envelope = bench.envelope;
+const RUN = bench.run;
 
 const batchId = (b: number): string => `bench-queue-batch-${b}`;
 
