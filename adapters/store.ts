@@ -50,6 +50,12 @@ export interface EntityWrite {
   machine_version: number;
   status: string;
   snapshot: Json;
+  /**
+   * Status and parent_id of the row at `expected_version`, when the writer read them: a store may
+   * then leave those (indexed) columns alone when they did not change. Only a hint: the
+   * compare-and-set on the version still guards the write.
+   */
+  stored?: { status: string; parent_id: string | null };
 }
 
 /** One audit entry: an event applied to (or refused by) one entity. */
@@ -141,6 +147,19 @@ export interface CommitBatch {
   timersCancelled: string[];
   /** timer_ids to mark fired_at = commit time (missing ids ignored). */
   timersFired: string[];
+  /**
+   * Rows the batch relied on without writing them (an event refused by a remembered snapshot):
+   * the commit fails with VERSION_CONFLICT and writes nothing unless each is still at `version`.
+   * Honoured by stores whose `checksUnchanged` is true; the engine sends it only to those.
+   */
+  unchanged?: EntityVersion[];
+}
+
+/** An entity row at a version. */
+export interface EntityVersion {
+  machine: string;
+  entity_id: string;
+  version: number;
 }
 
 /** What a successful commit reports. */
@@ -167,6 +186,8 @@ export interface ListQuery {
 export interface SnapshotStore {
   /** Which implementation this is. */
   readonly kind: 'sqlite' | 'postgres' | 'memory';
+  /** True when `commit` checks `CommitBatch.unchanged` (the engine keeps entities in memory only then). */
+  readonly checksUnchanged?: boolean;
 
   /** CONTRACT: returns the committed row of (machine, entity_id), or undefined. Throws SNAPSHOT_CORRUPT when the row is unreadable. */
   load(machine: string, entity_id: string): Promise<EntityRecord | undefined>;

@@ -141,11 +141,66 @@ describe('SqliteStore migrations', () => {
     db.close();
   });
 
+  it('migration 3 (lean inbox) keeps the outcomes recorded before it: findInbox answers them, new ones live on the audit row', async () => {
+    const path = tempPath();
+    const old = new Database(path);
+    migrate(old, migrations.filter((m) => m.version < 3));
+    old.prepare("INSERT INTO inbox (event_id, event_type, result, received_at) VALUES ('ev-old', 't', '{\"outcome\":\"accepted\",\"to\":\"x\"}', 'then')").run();
+    old.close();
+    const store = openSqliteStore({ path });
+    expect(versions(store.db)).toEqual(migrations.map((m) => m.version));
+    expect(await store.findInbox(['ev-old', 'ev-missing'])).toEqual(new Map([['ev-old', { outcome: 'accepted', to: 'x' }]]));
+    const audit = { event_id: 'ev-new', event_type: 't', correlation_id: 'c', causation_id: null, machine: 'essay', entity_id: 'e1', from_status: null, to_status: 'pending', outcome: 'accepted' as const, reason: null, entity_version: 1, envelope: {} };
+    await store.commit(batch({ entities: [entity('e1')], audit: [audit, { ...audit, entity_id: 'e2' }], inbox: [{ event_id: 'ev-new', event_type: 't', result: { n: 1 } }, { event_id: 'ev-unaudited', event_type: 't', result: { n: 2 } }] }));
+    const [first] = store.db.prepare<[], { position: number }>('SELECT position FROM audit ORDER BY position').all();
+    expect(store.db.prepare('SELECT event_id, result, audit_position FROM inbox ORDER BY event_id').all()).toEqual([
+      { event_id: 'ev-new', result: null, audit_position: first!.position },
+      { event_id: 'ev-old', result: '{"outcome":"accepted","to":"x"}', audit_position: null },
+      { event_id: 'ev-unaudited', result: '{"n":2}', audit_position: null },
+    ]);
+    expect(store.db.prepare('SELECT entity_id, result FROM audit ORDER BY position').all()).toEqual([{ entity_id: 'e1', result: '{"n":1}' }, { entity_id: 'e2', result: null }]);
+    expect(store.db.prepare("SELECT name FROM sqlite_master WHERE name = 'audit_event_id'").all()).toEqual([]);
+    expect(await store.findInbox(['ev-new', 'ev-unaudited'])).toEqual(new Map<string, unknown>([['ev-new', { n: 1 }], ['ev-unaudited', { n: 2 }]]));
+    expect((await store.history('essay', 'e1'))[0]).not.toHaveProperty('result');
+    await store.close();
+  });
+
+  it('an inbox row whose outcome is nowhere is a STORE_FAILURE naming the event', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    store.db.prepare("INSERT INTO inbox (event_id, event_type, result, audit_position, received_at) VALUES ('ev-lost', 't', NULL, 999, 'x')").run();
+    const error = await rejection(store.findInbox(['ev-lost']), 'STORE_FAILURE');
+    expect(error.message).toMatch(/inbox row ev-lost has no recorded outcome/);
+    await store.close();
+  });
+
   it('a migration list that is not strictly ascending is refused', () => {
     const db = new Database(':memory:');
     const list = [{ version: 2, name: 'b', sql: '' }, { version: 1, name: 'a', sql: '' }];
     lifecycleError(() => migrate(db, list), 'STORE_FAILURE');
     db.close();
+  });
+});
+
+describe('SqliteStore entity updates', () => {
+  it('an update whose stored status and parent are unchanged leaves the indexed columns alone; a changed one rewrites them', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    await store.commit(batch({ entities: [entity('e1')] }));
+    // A trigger on "UPDATE OF status, parent_id" fires exactly when the statement sets those columns.
+    store.db.exec(`CREATE TABLE indexed_writes (version INTEGER);
+      CREATE TRIGGER count_indexed AFTER UPDATE OF status, parent_id ON entities BEGIN INSERT INTO indexed_writes VALUES (new.version); END;`);
+    const indexedWrites = (): number[] => store.db.prepare<[], { version: number }>('SELECT version FROM indexed_writes').all().map((r) => r.version);
+    await store.commit(batch({ entities: [entity('e1', { expected_version: 1, snapshot: { n: 2 }, stored: { status: 'pending', parent_id: 'b1' } })] }));
+    expect(await store.load('essay', 'e1')).toMatchObject({ version: 2, status: 'pending', parent_id: 'b1', snapshot: { n: 2 } });
+    expect(indexedWrites()).toEqual([]);
+    await store.commit(batch({ entities: [entity('e1', { expected_version: 2, status: 'done', parent_id: 'b2', stored: { status: 'pending', parent_id: 'b1' } })] }));
+    expect(await store.load('essay', 'e1')).toMatchObject({ version: 3, status: 'done', parent_id: 'b2' });
+    expect(await store.list({ machine: 'essay', status: 'done', parent_id: 'b2' })).toHaveLength(1);
+    await store.commit(batch({ entities: [entity('e1', { expected_version: 3, status: 'done', parent_id: 'b2' })] }));
+    expect(indexedWrites()).toEqual([3, 4]);
+    const stale = entity('e1', { expected_version: 2, status: 'done', parent_id: 'b2', stored: { status: 'done', parent_id: 'b2' } });
+    await rejection(store.commit(batch({ entities: [stale] })), 'VERSION_CONFLICT');
+    expect(await store.load('essay', 'e1')).toMatchObject({ version: 4 });
+    await store.close();
   });
 });
 

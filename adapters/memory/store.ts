@@ -68,6 +68,7 @@ function toJson(value: unknown, what: string): Json {
 /** The `SnapshotStore` that keeps everything in memory. Build it with `createMemoryStore`. */
 export class MemoryStore implements SnapshotStore {
   readonly kind = 'memory' as const;
+  readonly checksUnchanged = true;
   private readonly now: () => Date;
   private closed = false;
 
@@ -261,6 +262,14 @@ export class MemoryStore implements SnapshotStore {
         throw new LifecycleError('VERSION_CONFLICT', `event ${event_id} was already processed`, { details: { event_id, duplicate: true } });
       }
       seen.add(event_id);
+    }
+    for (const row of batch.unchanged ?? []) {
+      const actual = this.entities.get(keyOf(row.machine, row.entity_id))?.version ?? 0;
+      if (actual !== row.version) {
+        throw new LifecycleError('VERSION_CONFLICT', `${row.machine} '${row.entity_id}': expected version ${row.version}, found ${actual === 0 ? 'no row' : `version ${actual}`}`, {
+          details: { machine: row.machine, entity_id: row.entity_id, expected_version: row.version, actual_version: actual },
+        });
+      }
     }
     const versions = new Map<string, number>();
     for (const w of batch.entities) {

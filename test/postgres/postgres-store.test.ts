@@ -427,7 +427,10 @@ async function dump(store: SnapshotStore) {
   return {
     entities: entities.flat(),
     counts: await store.countByStatus(),
-    audit: await store.auditSince(0, 1000),
+    // Positions by rank: a PostgreSQL sequence is not transactional, so a commit lost to a
+    // duplicate (the redelivered registration) leaves a gap there and none on SQLite; both are
+    // within the contract (strictly increasing, gaps allowed).
+    audit: (await store.auditSince(0, 1000)).map((row, rank) => ({ ...row, position: rank + 1 })),
     outbox: await store.pendingOutbox(1000),
     timers: await store.dueTimers(FAR_FUTURE, 1000),
     nextTimer: await store.nextTimerDue(),

@@ -284,7 +284,12 @@ export function dumpStore(store: SqliteStore): DbDump {
         'SELECT position, event_id, event_type, machine, entity_id, from_status, to_status, outcome, entity_version FROM audit ORDER BY position',
       )
       .all() as AuditRow[],
-    inbox: db.prepare('SELECT event_id, result FROM inbox ORDER BY event_id').all() as DbDump['inbox'],
+    inbox: db
+      .prepare(
+        `SELECT i.event_id, coalesce(i.result, a.result) AS result
+         FROM inbox i LEFT JOIN audit a ON a.position = i.audit_position ORDER BY i.event_id`,
+      )
+      .all() as DbDump['inbox'],
     timers: db.prepare('SELECT timer_id, due_at, fired_at IS NOT NULL AS fired FROM timers ORDER BY timer_id').all() as DbDump['timers'],
   };
 }
