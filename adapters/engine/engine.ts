@@ -14,6 +14,7 @@ import { timerEventId } from './ids.js';
 import { defaultMachines, machineOf, type MachineRegistry } from './registry.js';
 import type { BatchItemResult, DispatchResult } from './results.js';
 import { UnitOfWork } from './unit-of-work.js';
+import { DEFAULT_ENTITY_CACHE_SIZE, EntityCache } from './entity-cache.js';
 
 /** Options of an engine. */
 export interface EngineOptions {
@@ -29,7 +30,15 @@ export interface EngineOptions {
   readonly maxRetries?: number;
   /** Upper bound of transitions one event may cause (default 1,000,000). */
   readonly maxSteps?: number;
+  /**
+   * Entities kept in memory between events (default 5,000; 0 turns it off): an entity the engine
+   * committed or read is not read and restored again. Safe with other writers on the same store:
+   * a stale entry loses its compare-and-set, is dropped, and the event is retried from the store.
+   */
+  readonly entityCacheSize?: number;
 }
+
+const NOTHING_SEEN: ReadonlyMap<string, Json> = new Map();
 
 /** Receives the audit rows of every commit, after it is durable. */
 export type CommitListener = (rows: readonly AuditWrite[]) => void;
@@ -80,6 +89,7 @@ export class LifecycleEngine {
   private readonly maxRetries: number;
   private readonly maxSteps: number;
   private readonly listeners = new Set<CommitListener>();
+  private readonly cache: EntityCache;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -88,6 +98,14 @@ export class LifecycleEngine {
     this.clock = options.clock ?? (() => new Date());
     this.maxRetries = options.maxRetries ?? 30;
     this.maxSteps = options.maxSteps ?? 1_000_000;
+    const cacheSize = options.entityCacheSize ?? DEFAULT_ENTITY_CACHE_SIZE;
+    if (!Number.isInteger(cacheSize) || cacheSize < 0) {
+      throw new LifecycleError('INVALID_CONFIGURATION', `entityCacheSize must be a non-negative integer, got ${cacheSize}`, {
+        details: { entityCacheSize: cacheSize },
+      });
+    }
+    // Only a store that checks `unchanged` rows can tell a refusal based on a stale entry.
+    this.cache = new EntityCache(this.store.checksUnchanged === true ? cacheSize : 0);
   }
 
   /** Calls `listener` after every commit; returns the unsubscribe function. */
@@ -104,7 +122,12 @@ export class LifecycleEngine {
    */
   async dispatch(raw: unknown): Promise<DispatchResult> {
     const envelope = parseOrThrow(raw);
-    const [result] = await this.commitWithRetry(async (uow) => [await this.take(uow, this.rootOf(envelope), true)]);
+    const root = this.rootOf(envelope);
+    // Optimistic: the first attempt skips the inbox read; a duplicate then loses the commit on the
+    // inbox key (VERSION_CONFLICT, retried at once) and the retry reads the inbox.
+    const [result] = await this.commitWithRetry(async (uow, attempt) => [
+      attempt === 0 ? await this.takeOptimistically(uow, root) : await this.take(uow, root, true),
+    ]);
     if (result === undefined) throw new LifecycleError('STORE_FAILURE', 'dispatch produced no result');
     return result;
   }
@@ -116,9 +139,11 @@ export class LifecycleEngine {
   async dispatchMany(raws: readonly unknown[]): Promise<BatchItemResult[]> {
     const parsed = raws.map((raw) => parseEnvelope(raw));
     const ids = parsed.flatMap((item) => (item.ok ? [item.envelope.event_id] : []));
+    const roots = parsed.map((item) => (item.ok ? this.rootOf(item.envelope) : undefined));
     return this.commitWithRetry(async (uow) => {
-      // One inbox query for the whole group instead of one per item.
+      // One inbox query and one entity read for the whole group instead of one of each per item.
       const seenBefore = await this.store.findInbox(ids);
+      await uow.prefetch(roots.flatMap((root) => (root === undefined || seenBefore.has(root.event_id) ? [] : root.deliveries)), this.machines);
       const results: BatchItemResult[] = [];
       for (const [index, item] of parsed.entries()) {
         if (!item.ok) {
@@ -128,7 +153,7 @@ export class LifecycleEngine {
         }
         const point = uow.checkpoint();
         try {
-          results.push(await this.take(uow, this.rootOf(item.envelope), true, seenBefore));
+          results.push(await this.take(uow, roots[index] ?? this.rootOf(item.envelope), true, seenBefore));
         } catch (error) {
           if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', 'MACHINE_ERROR', 'SNAPSHOT_CORRUPT', 'SNAPSHOT_INCOMPATIBLE')) throw error;
           uow.rollback(point);
@@ -182,6 +207,20 @@ export class LifecycleEngine {
     };
   }
 
+  /**
+   * `take` without reading the inbox first. A duplicate is caught by the commit (the inbox key),
+   * or here when the cascade fails where the first delivery of that event did not.
+   */
+  private async takeOptimistically(uow: UnitOfWork, root: RootItem): Promise<DispatchResult> {
+    try {
+      return await this.take(uow, root, true, NOTHING_SEEN);
+    } catch (error) {
+      const stored = (await this.store.findInbox([root.event_id])).get(root.event_id);
+      if (stored !== undefined) return this.duplicateOf(root, stored);
+      throw error;
+    }
+  }
+
   /** Takes one root item into the unit of work, or answers duplicate. */
   private async take(uow: UnitOfWork, root: RootItem, fromOutside: boolean, seenBefore?: ReadonlyMap<string, Json>): Promise<DispatchResult> {
     const takenHere = uow.takenResult(root.event_id);
@@ -211,17 +250,26 @@ export class LifecycleEngine {
     };
   }
 
-  private async commitWithRetry<T>(work: (uow: UnitOfWork) => Promise<T[]>): Promise<T[]> {
+  private async commitWithRetry<T>(work: (uow: UnitOfWork, attempt: number) => Promise<T[]>): Promise<T[]> {
     for (let attempt = 0; ; attempt += 1) {
-      const uow = new UnitOfWork(this.store);
-      const results = await work(uow);
+      const uow = new UnitOfWork(this.store, this.cache);
+      let results: T[];
+      try {
+        results = await work(uow, attempt);
+      } catch (error) {
+        uow.forget();
+        throw error;
+      }
       if (uow.isEmpty) return results;
       const batch = withVersions(uow.toCommitBatch());
       try {
         await this.store.commit(batch);
+        uow.remember();
       } catch (error) {
+        uow.forget();
         if (!isLifecycleError(error, 'VERSION_CONFLICT') || attempt >= this.maxRetries) throw error;
-        await backoff(attempt);
+        // A lost inbox key is a duplicate: the retry answers it at once. A lost entity row backs off.
+        if (error.details.duplicate !== true) await backoff(attempt);
         continue;
       }
       this.notify(batch.audit);

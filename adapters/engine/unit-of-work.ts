@@ -5,7 +5,12 @@
  */
 import type { AnyMachineSnapshot, StateValue } from 'xstate';
 import type { LifecycleMachine } from '../../machines/lifecycle-machine.js';
-import type { AuditWrite, CommitBatch, InboxWrite, OutboxWrite, SnapshotStore, TimerWrite } from '../store.js';
+import type { AuditWrite, CommitBatch, EntityRecord, EntityVersion, InboxWrite, OutboxWrite, SnapshotStore, TimerWrite } from '../store.js';
+import { isLifecycleError } from '../errors.js';
+import { EntityCache } from './entity-cache.js';
+import type { MachineRegistry } from './registry.js';
+
+const NO_CACHE = new EntityCache(0);
 import { persistSnapshot, restoreSnapshot } from './snapshots.js';
 import { statusOfValue } from '../../machines/lifecycle-machine.js';
 
@@ -18,6 +23,8 @@ export interface WorkingEntity {
   readonly parent_id: string | null;
   /** Version in the store when loaded; 0 when created in this unit. */
   readonly stored_version: number;
+  /** Status and parent_id of the stored row (undefined when created in this unit). */
+  readonly stored?: { readonly status: string; readonly parent_id: string | null };
   readonly dirty: boolean;
 }
 
@@ -32,6 +39,21 @@ export interface Checkpoint {
 
 const keyOf = (machine: string, entityId: string): string => `${machine}\u0000${entityId}`;
 
+/** A stored row as the unit holds it (its snapshot restored and checked). */
+function working(record: EntityRecord, machine: LifecycleMachine): WorkingEntity {
+  const snapshot = restoreSnapshot(record, machine);
+  return {
+    machine,
+    entity_id: record.entity_id,
+    snapshot,
+    status: statusOfValue(snapshot.value as StateValue),
+    parent_id: record.parent_id,
+    stored_version: record.version,
+    stored: { status: record.status, parent_id: record.parent_id },
+    dirty: false,
+  };
+}
+
 /** Collects one commit's worth of work. */
 export class UnitOfWork {
   private readonly entities = new Map<string, WorkingEntity | null>();
@@ -43,10 +65,17 @@ export class UnitOfWork {
   readonly timersFired: string[] = [];
   /** Event ids taken in this unit (a group may carry the same event twice). */
   private readonly eventIds = new Map<string, InboxWrite['result']>();
+  /** Entities served from the cache: the commit checks those it does not write are still current. */
+  private readonly fromCache = new Set<string>();
+  /** Rows read ahead by `prefetch` (never changed; `entities` holds what the unit made of them). */
+  private readonly prefetched = new Map<string, EntityRecord>();
   /** Undo steps for every map change, so a checkpoint costs nothing per item of a group. */
   private readonly journal: Array<() => void> = [];
 
-  constructor(private readonly store: SnapshotStore) {}
+  constructor(
+    private readonly store: SnapshotStore,
+    private readonly cache: EntityCache = NO_CACHE,
+  ) {}
 
   private setIn<K, V>(map: Map<K, V>, key: K, value: V): void {
     const had = map.has(key);
@@ -74,24 +103,40 @@ export class UnitOfWork {
   async get(machine: LifecycleMachine, entityId: string): Promise<WorkingEntity | undefined> {
     const key = keyOf(machine.id, entityId);
     if (this.entities.has(key)) return this.entities.get(key) ?? undefined;
-    const record = await this.store.load(machine.id, entityId);
-    const entity: WorkingEntity | null =
-      record === undefined
-        ? null
-        : (() => {
-            const snapshot = restoreSnapshot(record, machine);
-            return {
-              machine,
-              entity_id: entityId,
-              snapshot,
-              status: statusOfValue(snapshot.value as StateValue),
-              parent_id: record.parent_id,
-              stored_version: record.version,
-              dirty: false,
-            };
-          })();
+    const cached = this.cache.get(key);
+    if (cached !== undefined && cached.machine === machine) {
+      this.setIn(this.entities, key, cached);
+      this.fromCache.add(key);
+      return cached;
+    }
+    const record = this.prefetched.get(key) ?? (await this.store.load(machine.id, entityId));
+    const entity = record === undefined ? null : working(record, machine);
     this.setIn(this.entities, key, entity);
     return entity ?? undefined;
+  }
+
+  /**
+   * Reads the stored rows of these entities in one store call, for `get` to use. Only rows: their
+   * snapshots are restored (and checked) when `get` asks, so a bad row fails only its own item.
+   */
+  async prefetch(keys: ReadonlyArray<{ readonly machine: string; readonly entity_id: string }>, machines: MachineRegistry): Promise<void> {
+    const wanted = new Map<string, { machine: string; entity_id: string }>();
+    for (const { machine, entity_id } of keys) {
+      const key = keyOf(machine, entity_id);
+      if (machines[machine] !== undefined && !this.entities.has(key) && !this.prefetched.has(key) && !this.cache.has(key)) {
+        wanted.set(key, { machine, entity_id });
+      }
+    }
+    if (wanted.size < 2) return;
+    let rows: Map<string, EntityRecord>;
+    try {
+      rows = await this.store.loadMany([...wanted.values()]);
+    } catch (error) {
+      // An unreadable row: read one by one instead, so it fails only the items that touch it.
+      if (isLifecycleError(error, 'SNAPSHOT_CORRUPT')) return;
+      throw error;
+    }
+    for (const [key, record] of rows) this.prefetched.set(key, record);
   }
 
   /** Records the entity's new snapshot (created when it did not exist). */
@@ -105,6 +150,7 @@ export class UnitOfWork {
       status: statusOfValue(snapshot.value as StateValue),
       parent_id: machine.parentOf?.(snapshot as never) ?? null,
       stored_version: previous?.stored_version ?? 0,
+      ...(previous?.stored === undefined ? {} : { stored: previous.stored }),
       dirty: true,
     };
     this.setIn(this.entities, key, entity);
@@ -152,6 +198,24 @@ export class UnitOfWork {
     this.timersFired.length = point.timersFired;
   }
 
+  /** After the commit: remember every entity of the unit as the store now holds it. */
+  remember(): void {
+    for (const [key, entity] of this.entities) {
+      if (entity === null) continue;
+      this.cache.set(
+        key,
+        entity.dirty
+          ? { ...entity, stored_version: entity.stored_version + 1, stored: { status: entity.status, parent_id: entity.parent_id }, dirty: false }
+          : entity,
+      );
+    }
+  }
+
+  /** After a failed commit: forget every entity the unit touched (the store may hold newer rows). */
+  forget(): void {
+    for (const key of this.entities.keys()) this.cache.delete(key);
+  }
+
   /** True when there is anything to write. */
   get isEmpty(): boolean {
     return this.inbox.length === 0 && this.audit.length === 0 && this.timersFired.length === 0;
@@ -169,9 +233,18 @@ export class UnitOfWork {
         machine_version: entity.machine.version,
         status: entity.status,
         snapshot: persistSnapshot(entity.machine, entity.snapshot),
+        ...(entity.stored === undefined ? {} : { stored: { ...entity.stored } }),
       }));
+    const unchanged: EntityVersion[] = [];
+    for (const key of this.fromCache) {
+      const entity = this.entities.get(key);
+      if (entity !== undefined && entity !== null && !entity.dirty) {
+        unchanged.push({ machine: entity.machine.id, entity_id: entity.entity_id, version: entity.stored_version });
+      }
+    }
     return {
       entities,
+      ...(unchanged.length === 0 ? {} : { unchanged }),
       audit: this.audit,
       outbox: this.outbox,
       inbox: this.inbox,
