@@ -4,6 +4,7 @@
  * figures measured in this same run on this machine.
  *   BENCH_SCALE=0.25 npm run bench   (quicker, noisier)
  *   BENCH_ONLY=queue,http npm run bench   (sections: engine, queue, http, paths; default all)
+ *   BENCH_ROUNDS=5 npm run bench   (engine figures: median of this many interleaved rounds, default 3)
  *   BENCH_POSTGRES_URL / BENCH_NATS_URL (else TEST_POSTGRES_URL / TEST_NATS_URL, else
  *   postgres://postgres@127.0.0.1:5432/test and nats://127.0.0.1:4222): the queue section's servers;
  *   its PostgreSQL and NATS rows are skipped, with the reason printed, when they are unreachable.
@@ -54,7 +55,10 @@ function sectionsOf(raw: string | undefined): Set<Section> {
 
 async function engineSection(scale: number): Promise<void> {
   console.log(`# engine (node ${process.version}, scale ${scale})`);
-  const rates = await benchEngine(scale);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`BENCH_ROUNDS must be a positive integer, got ${process.env.BENCH_ROUNDS}`);
+  console.log(`(each figure: median of ${rounds} interleaved rounds)`);
+  const rates = await benchEngine(scale, rounds);
   for (const rate of rates) console.log(line(rate));
   console.log('');
   console.log('# ratios (same run)');
@@ -63,6 +67,7 @@ async function engineSection(scale: number): Promise<void> {
   console.log(ratio('engine dispatch / raw durable floor, NORMAL', find(rates, 'engine dispatch (synchronous NORMAL)'), floorNormal, 0.8));
   console.log(ratio('engine dispatch / raw durable floor, FULL', find(rates, 'engine dispatch (synchronous FULL)'), floorFull, 0.8));
   console.log(ratio('engine dispatchMany x200 FULL / raw durable floor NORMAL', find(rates, 'engine dispatchMany x200 (synchronous FULL)'), floorNormal, 2));
+  console.log(info('engine dispatch, entity cache off / raw durable floor, NORMAL (context)', find(rates, 'engine dispatch (synchronous NORMAL, entity cache off)'), floorNormal));
   console.log(ratio('engine dispatch NORMAL / raw XState transition (memory)', find(rates, 'engine dispatch (synchronous NORMAL)'), find(rates, 'raw XState transition (memory)'), 0));
   console.log(ratio('engine dispatch NORMAL / raw better-sqlite3 row update NORMAL', find(rates, 'engine dispatch (synchronous NORMAL)'), find(rates, 'raw better-sqlite3 row update (synchronous NORMAL)'), 0));
 }
