@@ -620,6 +620,7 @@ describe('e2e (e): refusal', () => {
         from_status: 'awaiting_student_validation', to_status: 'awaiting_student_validation', entity_version: null, correlation_id: request.correlation_id,
       }),
     ]);
-    expect((await s.store.findInbox([request.event_id])).get(request.event_id)).toMatchObject({ outcome: 'refused', code: 'EVENT_REJECTED' });
+    expect((await s.store.findInbox([request.event_id])).get(request.event_id)).toMatchObject({ deliveries: [{ outcome: 'refused', code: 'EVENT_REJECTED' }] });
+    expect(await s.engine.dispatch(request)).toMatchObject({ outcome: 'duplicate', first_outcome: 'refused', code: 'EVENT_REJECTED', reason: refused.reason });
   });
 });

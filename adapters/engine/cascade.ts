@@ -9,7 +9,7 @@ import { parseEnvelope, type LifecycleEnvelope } from '../../machines/contracts/
 import type { Json } from '../../machines/lifecycle-machine.js';
 import { LifecycleError } from '../errors.js';
 import { emittedEventId } from './ids.js';
-import type { DeliveryResult, DispatchResult, EmittedSummary } from './results.js';
+import { answerOf, storedAnswerOf, type DeliveryResult, type DispatchResult, type EmittedSummary } from './results.js';
 import { applyDelivery, type EmittedMessage } from './step.js';
 import type { UnitOfWork } from './unit-of-work.js';
 import { machineOf, type MachineRegistry } from './registry.js';
@@ -40,24 +40,6 @@ interface QueueItem extends RootItem {
 function toEnvelope(message: EmittedMessage, eventId: string, causationId: string): Record<string, unknown> {
   const { type, ...body } = message;
   return { event_id: eventId, event_type: type, ...body, metadata: { causation_id: causationId } };
-}
-
-function summarize(results: readonly DeliveryResult[], root: RootItem, emitted: EmittedSummary[], steps: number): DispatchResult {
-  const first = results[0];
-  return {
-    event_id: root.event_id,
-    event_type: root.event_type,
-    outcome: first === undefined || first.outcome === 'accepted' ? 'accepted' : 'refused',
-    entity: first === undefined ? null : { machine: first.machine, entity_id: first.entity_id },
-    from: first?.from ?? null,
-    to: first?.to ?? null,
-    ...(first?.reason === undefined ? {} : { reason: first.reason }),
-    ...(first?.code === undefined ? {} : { code: first.code }),
-    ...(first?.accepting_states === undefined ? {} : { accepting_states: first.accepting_states }),
-    deliveries: results,
-    emitted,
-    steps,
-  };
 }
 
 async function deliverAll(uow: UnitOfWork, item: QueueItem, ctx: CascadeContext): Promise<{ results: DeliveryResult[]; emitted: EmittedMessage[][] }> {
@@ -143,7 +125,7 @@ export async function runCascade(uow: UnitOfWork, root: RootItem, ctx: CascadeCo
     if (rootResults === undefined) rootResults = results;
     else uow.take({ event_id: item.event_id, event_type: item.event_type, result: { outcome: results[0]?.outcome ?? 'accepted', internal: true } });
   }
-  const answer = summarize(rootResults ?? [], root, sink.emitted, steps);
-  uow.take({ event_id: root.event_id, event_type: root.event_type, result: answer as unknown as Json });
+  const answer = answerOf(root, rootResults ?? [], sink.emitted, steps);
+  uow.take({ event_id: root.event_id, event_type: root.event_type, result: storedAnswerOf(answer) as unknown as Json });
   return answer;
 }

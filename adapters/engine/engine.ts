@@ -12,7 +12,7 @@ import type { AuditWrite, CommitBatch, SnapshotStore, TimerRecord } from '../sto
 import { runCascade, type CascadeContext, type RootItem } from './cascade.js';
 import { timerEventId } from './ids.js';
 import { defaultMachines, machineOf, type MachineRegistry } from './registry.js';
-import type { BatchItemResult, DispatchResult } from './results.js';
+import { duplicateAnswer, type BatchItemResult, type DispatchResult } from './results.js';
 import { UnitOfWork } from './unit-of-work.js';
 import { DEFAULT_ENTITY_CACHE_SIZE, EntityCache } from './entity-cache.js';
 
@@ -216,7 +216,7 @@ export class LifecycleEngine {
       return await this.take(uow, root, true, NOTHING_SEEN);
     } catch (error) {
       const stored = (await this.store.findInbox([root.event_id])).get(root.event_id);
-      if (stored !== undefined) return this.duplicateOf(root, stored);
+      if (stored !== undefined) return duplicateAnswer(root, stored);
       throw error;
     }
   }
@@ -224,30 +224,11 @@ export class LifecycleEngine {
   /** Takes one root item into the unit of work, or answers duplicate. */
   private async take(uow: UnitOfWork, root: RootItem, fromOutside: boolean, seenBefore?: ReadonlyMap<string, Json>): Promise<DispatchResult> {
     const takenHere = uow.takenResult(root.event_id);
-    if (takenHere !== undefined) return this.duplicateOf(root, takenHere);
+    if (takenHere !== undefined) return duplicateAnswer(root, takenHere);
     const stored = seenBefore !== undefined ? seenBefore.get(root.event_id) : (await this.store.findInbox([root.event_id])).get(root.event_id);
-    if (stored !== undefined) return this.duplicateOf(root, stored);
+    if (stored !== undefined) return duplicateAnswer(root, stored);
     const context: CascadeContext = { machines: this.machines, route: this.route, now: this.clock(), maxSteps: this.maxSteps };
     return runCascade(uow, { ...root, strict: root.strict && fromOutside }, context);
-  }
-
-  private duplicateOf(root: RootItem, stored: Json | undefined): DispatchResult {
-    const first = (stored ?? {}) as Partial<DispatchResult>;
-    return {
-      event_id: root.event_id,
-      event_type: root.event_type,
-      outcome: 'duplicate',
-      entity: first.entity ?? null,
-      from: first.from ?? null,
-      to: first.to ?? null,
-      ...(first.reason === undefined ? {} : { reason: first.reason }),
-      ...(first.code === undefined ? {} : { code: first.code }),
-      ...(first.accepting_states === undefined ? {} : { accepting_states: first.accepting_states }),
-      deliveries: first.deliveries ?? [],
-      emitted: first.emitted ?? [],
-      steps: 0,
-      first_outcome: first.outcome === 'refused' ? 'refused' : 'accepted',
-    };
   }
 
   private async commitWithRetry<T>(work: (uow: UnitOfWork, attempt: number) => Promise<T[]>): Promise<T[]> {

@@ -60,3 +60,53 @@ export interface InvalidItemResult {
 
 /** One item of dispatchMany's answer. */
 export type BatchItemResult = DispatchResult | InvalidItemResult;
+
+/** The answer to an event from what its deliveries did: the first delivery speaks for the event. */
+export function answerOf(
+  event: { readonly event_id: string; readonly event_type: string },
+  deliveries: readonly DeliveryResult[],
+  emitted: readonly EmittedSummary[],
+  steps: number,
+): DispatchResult {
+  const first = deliveries[0];
+  return {
+    event_id: event.event_id,
+    event_type: event.event_type,
+    outcome: first === undefined || first.outcome === 'accepted' ? 'accepted' : 'refused',
+    entity: first === undefined ? null : { machine: first.machine, entity_id: first.entity_id },
+    from: first?.from ?? null,
+    to: first?.to ?? null,
+    ...(first?.reason === undefined ? {} : { reason: first.reason }),
+    ...(first?.code === undefined ? {} : { code: first.code }),
+    ...(first?.accepting_states === undefined ? {} : { accepting_states: first.accepting_states }),
+    deliveries,
+    emitted,
+    steps,
+  };
+}
+
+/**
+ * The first answer as the inbox keeps it: only what `answerOf` cannot derive (event id and type
+ * are the inbox key's, the top-level fields are the first delivery's).
+ */
+export interface StoredAnswer {
+  readonly deliveries: readonly DeliveryResult[];
+  readonly emitted: readonly EmittedSummary[];
+  readonly steps: number;
+}
+
+export function storedAnswerOf(answer: DispatchResult): StoredAnswer {
+  return { deliveries: answer.deliveries, emitted: answer.emitted, steps: answer.steps };
+}
+
+/**
+ * The answer to a duplicate of `event` from what the inbox kept: a StoredAnswer, the
+ * `{ outcome, internal }` of an internal message, or a whole DispatchResult as stored before
+ * StoredAnswer existed (its top-level fields are its first delivery's, so they derive the same).
+ */
+export function duplicateAnswer(event: { readonly event_id: string; readonly event_type: string }, stored: unknown): DispatchResult {
+  const kept = (typeof stored === 'object' && stored !== null ? stored : {}) as Partial<DispatchResult>;
+  const derived = answerOf(event, kept.deliveries ?? [], kept.emitted ?? [], 0);
+  const firstOutcome = kept.outcome ?? derived.outcome;
+  return { ...derived, outcome: 'duplicate', first_outcome: firstOutcome === 'refused' ? 'refused' : 'accepted' };
+}
