@@ -18,11 +18,13 @@ export type {
   CommitResult,
   EntityRecord,
   EntityWrite,
+  EntityVersion,
   InboxWrite,
   ListQuery,
   OutboxRecord,
   OutboxWrite,
   SnapshotStore,
+  StatusCountRow,
   TimerRecord,
   TimerWrite,
 } from './adapters/store.js';

@@ -15,8 +15,10 @@
  *   STORE_FAILURE for everything the driver, disk or connection raises (the original in `cause`).
  */
 
-/** Any JSON value. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+import type { Json } from '../machines/lifecycle-machine.js';
+
+/** Any JSON value (the machines' own Json type). */
+export type { Json };
 
 /** One entity row: the persisted actor snapshot of one machine instance. */
 export interface EntityRecord {
@@ -155,6 +157,13 @@ export interface CommitBatch {
   unchanged?: EntityVersion[];
 }
 
+/** How many entities of a machine are in a status. */
+export interface StatusCountRow {
+  machine: string;
+  status: string;
+  count: number;
+}
+
 /** An entity row at a version. */
 export interface EntityVersion {
   machine: string;
@@ -229,7 +238,7 @@ export interface SnapshotStore {
   list(query: ListQuery): Promise<EntityRecord[]>;
 
   /** CONTRACT: row counts per (machine, status), ordered by machine then status; only one machine when given. */
-  countByStatus(machine?: string): Promise<Array<{ machine: string; status: string; count: number }>>;
+  countByStatus(machine?: string): Promise<StatusCountRow[]>;
 
   /** CONTRACT: unfired timers with due_at <= now, ascending due_at (ties by timer_id), at most `limit` (max 1000). */
   dueTimers(now: string, limit: number): Promise<TimerRecord[]>;

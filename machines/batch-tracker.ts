@@ -48,10 +48,17 @@ import {
   type TrackerStep,
 } from './batch-tracker/types.js';
 
-// The public face of the tracker; the context's parts (Slot, PhaseAggregation, ...) stay in
-// ./batch-tracker/types.js so their generic names never clash in the package index.
+// The public face of the tracker; the context's parts are exported under Tracker* names so
+// their generic names (Slot, PhaseAggregation, ...) never clash in the package index.
 export {
   BATCH_TRACKER_EVENT_TYPES,
+  type AggregationKey as TrackerAggregationKey,
+  type HeldItem as TrackerHeldItem,
+  type PhaseAggregation as TrackerPhaseAggregation,
+  type ProcessedEssay as TrackerProcessedEssay,
+  type Slot as TrackerSlot,
+  type SlotState as TrackerSlotState,
+  type TrackerRegistration,
   type BatchTrackerContext,
   type BatchTrackerEmitted,
   type BatchTrackerEvent,

@@ -40,13 +40,14 @@ export interface EssayInput {
   readonly meta: EventMeta;
 }
 
-type TriggerEvent = { [T in EssayTrigger]: MachineEvent<T, EventData<'EssayTransitionRequestedV1'>> }[EssayTrigger];
+/** An essay event that asks for one of the trigger transitions (EssayTransitionRequestedV1). */
+export type EssayTriggerEvent = { [T in EssayTrigger]: MachineEvent<T, EventData<'EssayTransitionRequestedV1'>> }[EssayTrigger];
 
 /** Every event the essay machine takes. */
 export type EssayEvent =
   | MachineEvent<'SLOT_ASSIGNED', EventData<'EssaySlotAssignedV1'>>
   | MachineEvent<'CONTENT_FAILED', EventData<'EssayContentFailedV1'>>
-  | TriggerEvent;
+  | EssayTriggerEvent;
 
 /** Every event type of the essay machine. */
 export const ESSAY_EVENT_TYPES = ['SLOT_ASSIGNED', 'CONTENT_FAILED', ...ESSAY_TRIGGERS] as const;
@@ -126,7 +127,8 @@ const essaySetup = setup({
 });
 
 /** Names of the essay machine's actions. */
-type EssayAction = 'assignContent' | 'recordContentFailure' | 'recordPhaseCommand' | 'recordPhaseSuccess' | 'recordPhaseFailure' | 'emitPhaseResult' | 'emitCriticalFailure';
+/** The actions of the essay machine's generated transitions. */
+export type EssayAction = 'assignContent' | 'recordContentFailure' | 'recordPhaseCommand' | 'recordPhaseSuccess' | 'recordPhaseFailure' | 'emitPhaseResult' | 'emitCriticalFailure';
 
 function actionsOf(row: EssayTransitionRow): EssayAction[] {
   if (row.event === 'SLOT_ASSIGNED') return ['assignContent'];
@@ -144,7 +146,8 @@ function actionsOf(row: EssayTransitionRow): EssayAction[] {
   }
 }
 
-type EssayStateConfig = { on: Record<string, { target: EssayStatus; actions: EssayAction[] }> };
+/** One state of the essay machine's generated config: its transitions by event type. */
+export type EssayStateConfig = { on: Record<string, { target: EssayStatus; actions: EssayAction[] }> };
 
 function buildEssayStates(): Record<EssayStatus, EssayStateConfig> {
   const states = {} as Record<EssayStatus, EssayStateConfig>;

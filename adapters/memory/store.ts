@@ -25,6 +25,7 @@ import type {
   ListQuery,
   OutboxRecord,
   SnapshotStore,
+  StatusCountRow as StatusCount,
   TimerRecord,
 } from '../store.js';
 
@@ -37,7 +38,6 @@ export interface MemoryStoreOptions {
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
-type StatusCount = { machine: string; status: string; count: number };
 
 const keyOf = (machine: string, entity_id: string): string => `${machine}\u0000${entity_id}`;
 

@@ -6,7 +6,7 @@ import { LifecycleError } from '../errors.js';
 import { SCHEMA_NAME } from './errors.js';
 
 /** Options shared by both ways of opening a store. */
-interface CommonOptions {
+export interface PostgresCommonOptions {
   /** Schema holding the tables (created and migrated on open); default 'public'. A plain identifier. */
   schema?: string;
   /** Clock for every timestamp the store writes (default `() => new Date()`). */
@@ -19,7 +19,7 @@ interface CommonOptions {
 }
 
 /** Options of `openPostgresStore`: a connection string (the store owns its pool) or a pool (the caller owns it). */
-export type PostgresStoreOptions = CommonOptions &
+export type PostgresStoreOptions = PostgresCommonOptions &
   (
     | {
         /** e.g. postgres://user@host:5432/db */

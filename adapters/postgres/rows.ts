@@ -10,7 +10,7 @@ export type { EntityRow } from '../store-support.js';
 export type AuditRow = Omit<AuditRecord, 'envelope' | 'position'> & { envelope: string; position: string };
 export type OutboxRow = Omit<OutboxRecord, 'envelope' | 'id'> & { envelope: string; id: string };
 export type TimerRow = Omit<TimerRecord, 'event'> & { event: string };
-export type StatusCount = { machine: string; status: string; count: number };
+export type { StatusCountRow as StatusCount } from '../store.js';
 
 /** `value` as JSON text; a value that is not JSON fails like a driver would (STORE_FAILURE). */
 export function stringify(value: Json, what: string): string {

@@ -17,6 +17,7 @@ import type {
   ListQuery,
   OutboxRecord,
   SnapshotStore,
+  StatusCountRow as StatusCount,
   TimerRecord,
 } from '../store.js';
 import { migrate, migrations } from './migrations.js';
@@ -39,7 +40,6 @@ const MAX_LIMIT = 1000;
 type AuditRow = Omit<AuditRecord, 'envelope'> & { envelope: string };
 type OutboxRow = Omit<OutboxRecord, 'envelope' | 'internal'> & { envelope: string; internal: number };
 type TimerRow = Omit<TimerRecord, 'event'> & { event: string };
-type StatusCount = { machine: string; status: string; count: number };
 
 const AUDIT_COLUMNS =
   'position, event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason, entity_version, envelope, recorded_at';

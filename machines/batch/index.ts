@@ -6,7 +6,7 @@ import { evaluatePipelineRequest, type BatchMachineOptions } from './request.js'
 
 export * from './context.js';
 export * from './pipelines.js';
-export { applyOutcome, isCurrentOutcome } from './run.js';
+export { applyOutcome, isCurrentOutcome, type OutcomeStep } from './run.js';
 export type { BatchEmitted, BatchEmittedTopic } from './messages.js';
 export { evaluatePipelineRequest, hasPromptFor, type BatchMachineOptions, type PipelinePlan, type RequestEvaluation } from './request.js';
 export { BATCH_EVENT_TYPES, BATCH_MACHINE_VERSION, createBatchMachine, type BatchEvent, type BatchEventTable } from './machine.js';
