@@ -4,7 +4,7 @@
  * figures measured in this same run on this machine.
  *   BENCH_SCALE=0.25 npm run bench   (quicker, noisier)
  *   BENCH_ONLY=queue,http npm run bench   (sections: engine, queue, http, paths; default all)
- *   BENCH_ROUNDS=5 npm run bench   (engine figures: median of this many interleaved rounds, default 3)
+ *   BENCH_ROUNDS=5 npm run bench   (engine and http figures: median of this many interleaved rounds, default 3)
  *   BENCH_POSTGRES_URL / BENCH_NATS_URL (else TEST_POSTGRES_URL / TEST_NATS_URL, else
  *   postgres://postgres@127.0.0.1:5432/test and nats://127.0.0.1:4222): the queue section's servers;
  *   its PostgreSQL and NATS rows are skipped, with the reason printed, when they are unreachable.
@@ -53,10 +53,8 @@ function sectionsOf(raw: string | undefined): Set<Section> {
   return new Set(names as Section[]);
 }
 
-async function engineSection(scale: number): Promise<void> {
+async function engineSection(scale: number, rounds: number): Promise<void> {
   console.log(`# engine (node ${process.version}, scale ${scale})`);
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`BENCH_ROUNDS must be a positive integer, got ${process.env.BENCH_ROUNDS}`);
   console.log(`(each figure: median of ${rounds} interleaved rounds)`);
   const rates = await benchEngine(scale, rounds);
   for (const rate of rates) console.log(line(rate));
@@ -92,9 +90,9 @@ async function queueSection(scale: number): Promise<void> {
   if (one !== undefined && four !== undefined) console.log(info('PostgreSQL + NATS, 4 worker processes / 1 worker process', four, one));
 }
 
-async function httpSection(scale: number): Promise<void> {
-  console.log(`# http (autocannon in this process, ${HTTP_CONNECTIONS} connections, scale ${scale})`);
-  const [floor, single, grouped] = await benchHttp(scale);
+async function httpSection(scale: number, rounds: number): Promise<void> {
+  console.log(`# http (autocannon in this process, ${HTTP_CONNECTIONS} connections, scale ${scale}; median of ${rounds} interleaved rounds)`);
+  const [floor, single, grouped] = await benchHttp(scale, rounds);
   if (floor === undefined || single === undefined || grouped === undefined) throw new Error('the http bench measured nothing');
   for (const rate of [floor, single, grouped]) console.log(httpLine(rate));
   console.log('');
@@ -121,12 +119,14 @@ async function pathsSection(): Promise<void> {
 
 async function main(): Promise<void> {
   const scale = Number(process.env.BENCH_SCALE ?? '1');
+  const rounds = Number(process.env.BENCH_ROUNDS ?? '3');
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`BENCH_ROUNDS must be a positive integer, got "${process.env.BENCH_ROUNDS}"`);
   if (!Number.isFinite(scale) || scale <= 0) throw new Error(`BENCH_SCALE must be a positive number, got "${process.env.BENCH_SCALE}"`);
   const only = sectionsOf(process.env.BENCH_ONLY);
   const run: Array<() => Promise<void>> = [];
-  if (only.has('engine')) run.push(() => engineSection(scale));
+  if (only.has('engine')) run.push(() => engineSection(scale, rounds));
   if (only.has('queue')) run.push(() => queueSection(scale));
-  if (only.has('http')) run.push(() => httpSection(scale));
+  if (only.has('http')) run.push(() => httpSection(scale, rounds));
   if (only.has('paths')) run.push(() => pathsSection());
   for (const [i, section] of run.entries()) {
     if (i > 0) console.log('');

@@ -4,7 +4,7 @@
  * for unknown routes and errors. Reads no environment and does not listen: server/main.ts does.
  */
 import type { Server } from 'node:http';
-import express from 'express';
+import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { LifecycleRouterDeps } from '../adapters/http/context.js';
 import { errorHandler, HttpError } from '../adapters/http/errors.js';
@@ -22,11 +22,35 @@ export interface AppLocals {
   drain: () => Promise<void>;
 }
 
+/**
+ * helmet's default security headers, worked out once: helmet's middleware runs against a
+ * recorder at startup and each request gets the recorded headers in one loop (the same names
+ * and values, without a dozen middleware calls per request). helmet's defaults are static
+ * strings; nothing depends on the request.
+ */
+export function securityHeaders(): RequestHandler {
+  const headers = new Map<string, string>();
+  const recorder = {
+    setHeader: (name: string, value: unknown) => headers.set(name, String(value)),
+    removeHeader: (name: string) => headers.delete(name),
+  };
+  let failure: unknown;
+  helmet()({} as never, recorder as never, (error?: unknown) => {
+    failure = error;
+  });
+  if (failure !== undefined) throw failure instanceof Error ? failure : new Error('helmet refused its default options');
+  const list = [...headers];
+  return (_req, res, next) => {
+    for (const [name, value] of list) res.setHeader(name, value);
+    next();
+  };
+}
+
 /** Builds the app. Throws INVALID_CONFIGURATION for invalid limits. */
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(helmet());
+  app.use(securityHeaders());
   const router = createLifecycleRouter(deps);
   app.use(router);
   if (deps.staticDir !== undefined) app.use(express.static(deps.staticDir, { index: 'index.html', dotfiles: 'ignore' }));

@@ -31,14 +31,23 @@ export function rejectionBody(result: DispatchResult): ErrorBody {
 }
 
 /**
+ * Sends `body` as JSON, serialised once and written in one piece. For answers to writes: no
+ * ETag (express's `res.json` hashes every body for one; a write's answer is never revalidated).
+ */
+export function sendJson(res: Response, status: number, body: unknown): void {
+  if (!writable(res)) return;
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text, 'utf8'));
+  res.end(text, 'utf8');
+}
+
+/**
  * Sends a dispatch answer: `body` (default: the result itself) with `status` when taken, the
  * 409 rejection body when refused.
  */
 export function sendDispatchAnswer(res: Response, result: DispatchResult, options: { status?: number; body?: unknown } = {}): void {
-  if (!writable(res)) return;
-  if (wasRefused(result)) {
-    res.status(409).json(rejectionBody(result));
-    return;
-  }
-  res.status(options.status ?? 200).json(options.body ?? result);
+  if (wasRefused(result)) sendJson(res, 409, rejectionBody(result));
+  else sendJson(res, options.status ?? 200, options.body ?? result);
 }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { LifecycleEngine } from '../engine/engine.js';
 import type { LifecycleQueries } from '../engine/queries.js';
 import type { Authenticator, AuthorizePolicy } from './auth.js';
+import type { DispatchCoalescer } from './coalesce.js';
 import type { HttpLimits } from './limits.js';
 import type { OwnerCache } from './ownership.js';
 
@@ -36,6 +37,8 @@ export interface LifecycleRouterDeps {
 /** The resolved dependencies every route handler receives. */
 export interface HttpContext {
   readonly engine: EnginePort;
+  /** Every dispatch of the routes goes through it: concurrent requests share one commit (coalesce.ts). */
+  readonly dispatcher: Pick<DispatchCoalescer, 'dispatch' | 'dispatchMany'>;
   readonly queries: QueriesPort;
   readonly owners: OwnerCache;
   readonly logger: Logger;

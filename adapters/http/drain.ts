@@ -27,15 +27,11 @@ export class RequestDrain {
         return;
       }
       this.inFlight += 1;
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
+      // 'close' ends every response: after 'finish' when answered, alone when the client went away.
+      res.once('close', () => {
         this.inFlight -= 1;
         if (this.inFlight === 0) for (const resolve of this.idle) resolve();
-      };
-      res.once('finish', finish);
-      res.once('close', finish);
+      });
       next();
     };
   }

@@ -19,6 +19,12 @@ export interface HttpLimits {
   readonly ratePerWindow: number;
   /** The rate window in milliseconds (default 60,000). */
   readonly rateWindowMs: number;
+  /**
+   * Most events of concurrent requests committed together in one transaction (default 1,000):
+   * requests arriving in the same event-loop turn share one group commit, each answered on its
+   * own (coalesce.ts). 1 commits every request on its own.
+   */
+  readonly groupCommitEvents: number;
   /** Longest time a request may take before the server answers 503 (default 30,000 ms; the stream is exempt). */
   readonly requestTimeoutMs: number;
   /** Most concurrent `GET /stream` subscribers (default 100) -> 503. */
@@ -35,6 +41,7 @@ export const DEFAULT_LIMITS: HttpLimits = {
   eventsPerRequest: 1000,
   ratePerWindow: 600,
   rateWindowMs: 60_000,
+  groupCommitEvents: 1000,
   requestTimeoutMs: 30_000,
   streamSubscribers: 100,
   streamHeartbeatMs: 15_000,
@@ -85,9 +92,7 @@ export function requestTimeout(limits: HttpLimits): RequestHandler {
       sendError(res, limitExceeded(LimitKind.REQUEST_TIMEOUT, `request took longer than ${limits.requestTimeoutMs} ms`, { timeout_ms: limits.requestTimeoutMs }));
     }, limits.requestTimeoutMs);
     timer.unref();
-    const clear = () => clearTimeout(timer);
-    res.once('finish', clear);
-    res.once('close', clear);
+    res.once('close', () => clearTimeout(timer));
     next();
   };
 }

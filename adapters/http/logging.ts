@@ -15,32 +15,29 @@ function pathOf(req: Request): string {
   return path.length > 200 ? `${path.slice(0, 200)}…` : path;
 }
 
-/** Sets X-Request-ID and logs the request when its response finishes (or the client goes away). */
+function levelOf(status: number): 'error' | 'warn' | 'info' {
+  if (status >= 500) return 'error';
+  return status >= 400 ? 'warn' : 'info';
+}
+
+/**
+ * Sets X-Request-ID and logs the request when its response is done: 'close' follows 'finish'
+ * for every answered response and alone marks a client that went away (499). The line is built
+ * only when the logger's level lets it through.
+ */
 export function requestLogging(logger: Logger, newId: () => string): RequestHandler {
   return (req, res, next) => {
     const header = req.headers['x-request-id'];
     const id = typeof header === 'string' && REQUEST_ID.test(header) ? header : newId();
     res.setHeader('X-Request-ID', id);
-    const started = process.hrtime.bigint();
-    let logged = false;
-    const log = () => {
-      if (logged) return;
-      logged = true;
+    const started = performance.now();
+    res.once('close', () => {
       const status = res.writableFinished ? res.statusCode : 499;
-      const line = {
-        req_id: id,
-        method: req.method,
-        path: pathOf(req),
-        status,
-        duration_ms: Number(process.hrtime.bigint() - started) / 1e6,
-        principal: principalOf(res)?.user_id ?? null,
-      };
-      if (status >= 500) logger.error(line, 'request');
-      else if (status >= 400) logger.warn(line, 'request');
-      else logger.info(line, 'request');
-    };
-    res.once('finish', log);
-    res.once('close', log);
+      const level = levelOf(status);
+      if (!logger.isLevelEnabled(level)) return;
+      const line = { req_id: id, method: req.method, path: pathOf(req), status, duration_ms: performance.now() - started, principal: principalOf(res)?.user_id ?? null };
+      logger[level](line, 'request');
+    });
     next();
   };
 }

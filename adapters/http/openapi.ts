@@ -4,7 +4,7 @@
  * contracts, the route bodies and queries, the error body); only the list of operations is
  * written here. `/docs` is a small HTML page rendered on the server from that document.
  */
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import { LifecycleEvents } from '../../machines/contracts/events.js';
 import type { HttpContext } from './context.js';
@@ -137,9 +137,8 @@ ${rows}
 </body></html>`;
 }
 
-/** The `/openapi.json` and `/docs` routes (the document is built once, on first use). */
-export function docRoutes(ctx: HttpContext): Router {
-  const router = Router();
+/** Adds the `/openapi.json` and `/docs` routes to `router` (the document is built once, on first use). */
+export function docRoutes(router: Router, ctx: HttpContext): void {
   let document: JsonObject | undefined;
   const get = (): JsonObject => (document ??= openApiDocument(ctx));
   router.get('/openapi.json', (_req, res) => {
@@ -148,5 +147,4 @@ export function docRoutes(ctx: HttpContext): Router {
   router.get('/docs', (_req, res) => {
     res.status(200).type('text/html; charset=utf-8').send(docsPage(get()));
   });
-  return router;
 }

@@ -35,6 +35,11 @@ export class OwnerCache {
     private readonly capacity = 10_000,
   ) {}
 
+  /** The cached owner of a batch, without a lookup (undefined when not cached or ownerless). */
+  known(batchId: string): Owner | undefined {
+    return this.owners.get(batchId) ?? undefined;
+  }
+
   /** The batch's owner; undefined when the batch does not exist (yet). */
   async ownerOf(batchId: string): Promise<Owner | null | undefined> {
     const cached = this.owners.get(batchId);
@@ -67,7 +72,7 @@ export async function targetOf(envelope: LifecycleEnvelope, owners: OwnerCache, 
   if (first === undefined) return { kind: 'none' };
   const batchId = first.machine === 'essay' ? await batchIdOfEntity(owners.queries, 'essay', first.entity_id) : first.entity_id;
   if (batchId === undefined) return { kind: 'unknown', machine: first.machine, entity_id: first.entity_id, batch_id: null };
-  const owner = (await owners.ownerOf(batchId)) ?? pending.get(batchId);
+  const owner = owners.known(batchId) ?? (await owners.ownerOf(batchId)) ?? pending.get(batchId);
   if (owner !== undefined) return { kind: 'batch', resource: { kind: 'batch', batch_id: batchId, owner }, exists: true };
   if (envelope.event_type === LifecycleEvents.BatchEssaysRegistered.topic) {
     const data = envelope.data;

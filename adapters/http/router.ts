@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { defaultAuthorize } from './auth.js';
+import { DispatchCoalescer } from './coalesce.js';
 import type { HttpContext, LifecycleRouterDeps } from './context.js';
 import { RequestDrain } from './drain.js';
 import { errorHandler } from './errors.js';
@@ -33,13 +34,15 @@ export type LifecycleRouter = Router & {
 
 /** Builds the router. Throws INVALID_CONFIGURATION for invalid limits. */
 export function createLifecycleRouter(deps: LifecycleRouterDeps): LifecycleRouter {
+  const limits = resolveLimits(deps.limits);
   const ctx: HttpContext = {
     engine: deps.engine,
+    dispatcher: new DispatchCoalescer(deps.engine, limits.groupCommitEvents),
     queries: deps.queries,
     owners: new OwnerCache(deps.queries),
     logger: deps.logger,
     authorize: deps.authorize ?? defaultAuthorize,
-    limits: resolveLimits(deps.limits),
+    limits,
     clock: deps.clock ?? (() => new Date()),
     newId: deps.newId ?? randomUUID,
   };
@@ -50,13 +53,14 @@ export function createLifecycleRouter(deps: LifecycleRouterDeps): LifecycleRoute
   router.use(drain.middleware());
   router.use(authenticateRequests(deps.authenticate));
   router.use(rateLimiter(ctx.limits));
-  router.use(streamRoutes(ctx, hub));
+  streamRoutes(router, ctx, hub);
   router.use(requestTimeout(ctx.limits));
-  router.use(docRoutes(ctx));
-  router.use(machineRoutes(ctx));
-  router.use(eventRoutes(ctx));
-  router.use(batchRoutes(ctx));
-  router.use(readRoutes(ctx));
+  // One flat router (no nested routers to walk), the intake route first.
+  eventRoutes(router, ctx);
+  batchRoutes(router, ctx);
+  readRoutes(router, ctx);
+  machineRoutes(router, ctx);
+  docRoutes(router, ctx);
   router.use(errorHandler(ctx.logger));
   return Object.assign(router, {
     drain: () => drain.drain(() => hub.closeAll()),

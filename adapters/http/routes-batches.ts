@@ -2,7 +2,7 @@
  * The user routes of a batch. Each builds the SAME envelope a queue would carry and dispatches
  * it; user_id and org_id always come from the authenticated principal, never from the body.
  */
-import { Router, type Request, type Response } from 'express';
+import type { Request, Response, Router } from 'express';
 import type { LifecycleEnvelope } from '../../machines/contracts/events.js';
 import { authorizedBatch, parseWith, pathId } from './access.js';
 import { sendDispatchAnswer } from './answers.js';
@@ -21,7 +21,7 @@ import {
 } from './schemas.js';
 
 async function dispatchCommand(ctx: HttpContext, res: Response, batchId: string, envelope: LifecycleEnvelope): Promise<void> {
-  const result = await ctx.engine.dispatch(envelope);
+  const result = await ctx.dispatcher.dispatch(envelope);
   sendDispatchAnswer(res, result, {
     body: { batch_id: batchId, event_id: envelope.event_id, correlation_id: envelope.correlation_id, status: result.to, result },
   });
@@ -45,7 +45,7 @@ async function registerBatch(ctx: HttpContext, req: Request, res: Response): Pro
     ...(body.class_id === undefined ? {} : { class_id: body.class_id }),
     ...(body.student_prompt_ref === undefined ? {} : { student_prompt_ref: body.student_prompt_ref }),
   });
-  const result = await ctx.engine.dispatch(envelope);
+  const result = await ctx.dispatcher.dispatch(envelope);
   if (writable(res)) res.setHeader('Location', `/batches/${encodeURIComponent(batchId)}`);
   sendDispatchAnswer(res, result, {
     status: 201,
@@ -103,9 +103,8 @@ function commandHandler(ctx: HttpContext, build: CommandBuilder) {
   };
 }
 
-/** The batch write routes. */
-export function batchRoutes(ctx: HttpContext): Router {
-  const router = Router();
+/** Adds the batch write routes to `router`. */
+export function batchRoutes(router: Router, ctx: HttpContext): void {
   const body = jsonBody(ctx.limits);
   router.post('/batches', requirePrincipal, ...body, (req, res) => registerBatch(ctx, req, res));
   router.post('/batches/:id/pipelines', requirePrincipal, ...body, commandHandler(ctx, requestPipeline));
@@ -113,5 +112,4 @@ export function batchRoutes(ctx: HttpContext): Router {
   router.patch('/batches/:id/prompt', requirePrincipal, ...body, commandHandler(ctx, attachPrompt));
   router.post('/batches/:id/close', requirePrincipal, ...body, commandHandler(ctx, closeBatch));
   router.post('/batches/:id/cancel', requirePrincipal, ...body, commandHandler(ctx, cancelBatch));
-  return router;
 }

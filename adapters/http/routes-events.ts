@@ -1,19 +1,20 @@
 /**
  * `POST /events`: one envelope, or `{ "events": [...] }` committed together (group commit).
  * The body is checked against the contracts, the caller is authorized against the batch the
- * envelope addresses, and only then does the engine see it.
+ * envelope addresses, and only then does the engine see it (through the dispatcher: requests
+ * arriving together share one group commit, each answered on its own; coalesce.ts).
  */
-import { Router, type Response } from 'express';
+import type { Response, Router } from 'express';
 import type { LifecycleEnvelope } from '../../machines/contracts/events.js';
 import { parseOrThrow } from '../engine/engine.js';
 import type { BatchItemResult, InvalidItemResult } from '../engine/results.js';
 import { isLifecycleError, LifecycleError } from '../errors.js';
 import type { Owner, Principal } from './auth.js';
-import { sendDispatchAnswer } from './answers.js';
+import { sendDispatchAnswer, sendJson } from './answers.js';
 import type { HttpContext } from './context.js';
 import { invalidRequest } from './errors.js';
 import { authorizeOrThrow, requirePrincipal, requirePrincipalOf } from './guard.js';
-import { checkEventCount, jsonBody, writable } from './limits.js';
+import { checkEventCount, jsonBody } from './limits.js';
 import { targetOf } from './ownership.js';
 import { EventGroupWrapper } from './schemas.js';
 
@@ -61,10 +62,12 @@ async function authorizeEnvelope(ctx: HttpContext, principal: Principal, envelop
   });
 }
 
+const NOTHING_PENDING: ReadonlyMap<string, Owner> = new Map();
+
 async function postOne(ctx: HttpContext, principal: Principal, body: unknown, res: Response): Promise<void> {
   const envelope = parseOrThrow(body);
-  await authorizeEnvelope(ctx, principal, envelope, new Map());
-  const result = await ctx.engine.dispatch(body);
+  await authorizeEnvelope(ctx, principal, envelope, NOTHING_PENDING);
+  const result = await ctx.dispatcher.dispatch(body);
   sendDispatchAnswer(res, result);
 }
 
@@ -110,23 +113,22 @@ async function postMany(ctx: HttpContext, principal: Principal, body: unknown, r
   checkEventCount(wrapper.data.events.length, ctx.limits);
   const checked = await checkItems(ctx, principal, wrapper.data.events);
   const valid = checked.flatMap((item) => ('raw' in item ? [item] : []));
-  const dispatched = valid.length === 0 ? [] : await ctx.engine.dispatchMany(valid.map((item) => item.raw));
+  const dispatched = valid.length === 0 ? [] : await ctx.dispatcher.dispatchMany(valid.map((item) => item.raw));
   const byIndex = new Map<number, BatchItemResult>();
   dispatched.forEach((result, position) => {
     const index = valid[position]?.index ?? -1;
     byIndex.set(index, result.outcome === 'invalid' ? { ...result, index } : result);
   });
   const results = checked.map((item) => ('invalid' in item ? item.invalid : byIndex.get(item.index))).filter((r): r is BatchItemResult => r !== undefined);
-  if (writable(res)) res.status(200).json({ results, summary: summaryOf(results) });
+  sendJson(res, 200, { results, summary: summaryOf(results) });
 }
 
 function isGroup(body: unknown): boolean {
   return typeof body === 'object' && body !== null && !Array.isArray(body) && Object.hasOwn(body, 'events') && !Object.hasOwn(body, 'event_type');
 }
 
-/** The `/events` routes. */
-export function eventRoutes(ctx: HttpContext): Router {
-  const router = Router();
+/** Adds the `/events` route to `router`. */
+export function eventRoutes(router: Router, ctx: HttpContext): void {
   router.post('/events', requirePrincipal, ...jsonBody(ctx.limits), async (req, res) => {
     const principal = requirePrincipalOf(res);
     const body = req.body as unknown;
@@ -138,5 +140,4 @@ export function eventRoutes(ctx: HttpContext): Router {
     if (isGroup(body)) await postMany(ctx, principal, body, res);
     else await postOne(ctx, principal, body, res);
   });
-  return router;
 }

@@ -3,7 +3,7 @@
  * SVG diagrams (adapters/visual), optionally with states highlighted. Public: a definition
  * describes behaviour, not anybody's data. Results are cached (machines never change at run time).
  */
-import { Router, type Request, type Response } from 'express';
+import type { Request, Response, Router } from 'express';
 import { LifecycleError } from '../errors.js';
 import { machineDefinition } from '../visual/definition.js';
 import { renderSvg } from '../visual/svg.js';
@@ -25,9 +25,8 @@ function wantsSvg(req: Request, format: 'json' | 'svg' | undefined): boolean {
   return req.accepts(['application/json', 'image/svg+xml']) === 'image/svg+xml';
 }
 
-/** The machine routes. */
-export function machineRoutes(ctx: HttpContext): Router {
-  const router = Router();
+/** Adds the machine routes to `router`. */
+export function machineRoutes(router: Router, ctx: HttpContext): void {
   const definitions = new Map<string, unknown>();
   const svgs = new Map<string, string>();
 
@@ -76,5 +75,4 @@ export function machineRoutes(ctx: HttpContext): Router {
     }
     if (writable(res)) res.status(200).json({ id: name, version: machineOf(name).version, definition: definitionOf(name) });
   });
-  return router;
 }

@@ -3,7 +3,7 @@
  * and the counts. Every one needs a principal; batch data is shown only to those the policy
  * allows to read that batch (lists are filtered, single entities answer 403).
  */
-import { Router, type Request, type Response } from 'express';
+import type { Request, Response, Router } from 'express';
 import type { EntityView } from '../engine/queries.js';
 import { LifecycleError } from '../errors.js';
 import { authorizedBatch, parseWith, pathId } from './access.js';
@@ -110,14 +110,12 @@ async function getCounts(ctx: HttpContext, res: Response): Promise<void> {
   send(res, { counts, by_machine: byMachine });
 }
 
-/** The read routes. */
-export function readRoutes(ctx: HttpContext): Router {
-  const router = Router();
+/** Adds the read routes to `router`. */
+export function readRoutes(router: Router, ctx: HttpContext): void {
   router.get('/batches', requirePrincipal, (req, res) => listBatches(ctx, req, res));
   router.get('/batches/:id', requirePrincipal, (req, res) => getBatch(ctx, req, res));
   router.get('/batches/:id/essays', requirePrincipal, (req, res) => getBatchEssays(ctx, req, res));
   router.get('/essays/:id', requirePrincipal, (req, res) => getEssay(ctx, req, res));
   router.get('/entities/:machine/:id/history', requirePrincipal, (req, res) => getHistory(ctx, req, res));
   router.get('/counts', requirePrincipal, (_req, res) => getCounts(ctx, res));
-  return router;
 }

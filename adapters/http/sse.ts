@@ -5,7 +5,7 @@
  * read, in commit order. Heartbeat comments keep proxies from closing idle streams; a slow
  * subscriber whose buffer grows past the limit is disconnected; the subscriber count is capped.
  */
-import { Router, type Response } from 'express';
+import type { Response, Router } from 'express';
 import type { AuditWrite } from '../store.js';
 import type { Principal } from './auth.js';
 import type { HttpContext } from './context.js';
@@ -28,6 +28,12 @@ export interface StreamRow {
   readonly outcome: 'accepted' | 'refused';
   readonly reason: string | null;
   readonly entity_version: number | null;
+}
+
+/** A committed row placed under its batch, serialised once for every subscriber. */
+interface PlacedRow {
+  readonly batch_id: string | null;
+  readonly frame: string;
 }
 
 interface Subscriber {
@@ -112,19 +118,18 @@ export class StreamHub {
     });
   }
 
-  private async place(rows: readonly AuditWrite[]): Promise<StreamRow[]> {
-    const placed: StreamRow[] = [];
+  private async place(rows: readonly AuditWrite[]): Promise<PlacedRow[]> {
+    const placed: PlacedRow[] = [];
     for (const row of rows) {
-      const batchId = row.machine === 'essay' ? await this.batchOfEssay(row.entity_id) : row.entity_id;
+      const batchId = row.machine !== 'essay' ? row.entity_id : (this.essayBatches.get(row.entity_id) ?? (await this.batchOfEssay(row.entity_id)));
       const { envelope: _envelope, ...rest } = row;
-      placed.push({ ...rest, batch_id: batchId ?? null });
+      const streamRow: StreamRow = { ...rest, batch_id: batchId ?? null };
+      placed.push({ batch_id: streamRow.batch_id, frame: `event: transition\ndata: ${JSON.stringify(streamRow)}\n\n` });
     }
     return placed;
   }
 
   private async batchOfEssay(essayId: string): Promise<string | undefined> {
-    const known = this.essayBatches.get(essayId);
-    if (known !== undefined) return known;
     const batchId = await batchIdOfEntity(this.ctx.queries, 'essay', essayId);
     if (batchId !== undefined) {
       if (this.essayBatches.size >= 100_000) this.essayBatches.clear();
@@ -133,23 +138,25 @@ export class StreamHub {
     return batchId;
   }
 
-  private deliver(subscriber: Subscriber, rows: readonly StreamRow[]): void {
+  /** Writes the frames of one commit the subscriber may read, in one write. */
+  private deliver(subscriber: Subscriber, rows: readonly PlacedRow[]): void {
     subscriber.chain = subscriber.chain.then(async () => {
+      let frames = '';
       for (const row of rows) {
         if (row.batch_id === null) continue;
-        const owner = (await this.ctx.owners.ownerOf(row.batch_id)) ?? null;
-        if (!(await this.ctx.authorize(subscriber.principal, 'batch.read', { kind: 'batch', batch_id: row.batch_id, owner }))) continue;
-        this.write(subscriber, `event: transition\ndata: ${JSON.stringify(row)}\n\n`);
+        const owner = this.ctx.owners.known(row.batch_id) ?? (await this.ctx.owners.ownerOf(row.batch_id)) ?? null;
+        const allowed = this.ctx.authorize(subscriber.principal, 'batch.read', { kind: 'batch', batch_id: row.batch_id, owner });
+        if (allowed instanceof Promise ? await allowed : allowed) frames += row.frame;
       }
+      if (frames !== '') this.write(subscriber, frames);
     }).catch((error: unknown) => {
       this.ctx.logger.error({ err: error }, 'stream delivery failed');
     });
   }
 }
 
-/** The `/stream` route. */
-export function streamRoutes(ctx: HttpContext, hub: StreamHub): Router {
-  const router = Router();
+/** Adds the `/stream` route to `router`. */
+export function streamRoutes(router: Router, ctx: HttpContext, hub: StreamHub): void {
   router.get('/stream', async (_req, res) => {
     try {
       const principal = requirePrincipalOf(res);
@@ -159,5 +166,4 @@ export function streamRoutes(ctx: HttpContext, hub: StreamHub): Router {
       sendError(res, error);
     }
   });
-  return router;
 }

@@ -7,7 +7,10 @@
  *
  * Every request carries fresh event ids (`setupRequest`); the events are `prompt.attached` on
  * ready batches, one transition each. After each run the audit is counted: every 2xx answer must
- * have committed its events as accepted.
+ * have committed its events as accepted. Both servers run side by side with the same body
+ * limit (1 MiB), store and durability; every measured run gets the same unmeasured warm-up
+ * (same load, a fifth of the time), and the figures are interleaved over rounds (median
+ * reported) so that the floor and the app see the same machine load.
  */
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -92,10 +95,8 @@ async function close(server: Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-/** autocannon on POST /events with a fresh body per request; checks that every 2xx committed. */
-async function load(name: string, url: string, db: Database.Database, seconds: number, body: () => unknown, eventsPerRequest: number): Promise<HttpRate> {
-  const before = acceptedCount(db);
-  const result = await autocannon({
+function post(url: string, seconds: number, body: () => unknown): Promise<autocannon.Result> {
+  return autocannon({
     url,
     connections: CONNECTIONS,
     duration: seconds,
@@ -108,6 +109,21 @@ async function load(name: string, url: string, db: Database.Database, seconds: n
       },
     ],
   });
+}
+
+/** The unmeasured warm-up: the same load for a fifth of the time, then until its last commits landed. */
+async function warmUp(url: string, db: Database.Database, seconds: number, body: () => unknown): Promise<void> {
+  await post(url, Math.max(1, Math.round(seconds / 5)), body);
+  for (let last = -1, now = acceptedCount(db); now !== last; last = now, now = acceptedCount(db)) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** autocannon on POST /events with a fresh body per request (after the warm-up); checks that every 2xx committed. */
+async function load(name: string, url: string, db: Database.Database, seconds: number, body: () => unknown, eventsPerRequest: number): Promise<HttpRate> {
+  await warmUp(url, db, seconds, body);
+  const before = acceptedCount(db);
+  const result = await post(url, seconds, body);
   const ok = result['2xx'];
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: ${result.non2xx} non-2xx answers and ${result.errors} errors in ${ok + result.non2xx} requests`);
   // Requests still in flight when autocannon stops are committed but not counted: at most one per connection.
@@ -131,8 +147,28 @@ function tempStore(): { store: SqliteStore; dir: string } {
   return { store: openSqliteStore({ path: join(dir, 'http.db') }), dir };
 }
 
-/** The real app on a SQLite file: single events, then groups of GROUP. */
-async function realApp(seconds: number): Promise<HttpRate[]> {
+/** A server under load, with its own store. */
+interface Target {
+  readonly url: string;
+  readonly db: Database.Database;
+  readonly close: () => Promise<void>;
+}
+
+async function serve(app: express.Express, store: SqliteStore, dir: string): Promise<Target> {
+  const { server, url } = await listen(app);
+  return {
+    url,
+    db: store.db,
+    close: async () => {
+      await close(server);
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The real app on a SQLite file. */
+async function realApp(): Promise<Target> {
   const { store, dir } = tempStore();
   const engine = new LifecycleEngine({ store });
   await seed(engine);
@@ -143,20 +179,11 @@ async function realApp(seconds: number): Promise<HttpRate[]> {
     authenticate: openAuthenticator({ user_id: 'bench-service', org_id: null, roles: [], kind: 'service' }),
     limits: { ratePerWindow: 1_000_000_000 },
   });
-  const { server, url } = await listen(app);
-  try {
-    const single = await load('createApp POST /events, 1 event', url, store.db, seconds, promptAttached, 1);
-    const grouped = await load(`createApp POST /events, { events: [${GROUP}] }`, url, store.db, seconds, () => ({ events: Array.from({ length: GROUP }, promptAttached) }), GROUP);
-    return [single, grouped];
-  } finally {
-    await close(server);
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return serve(app, store, dir);
 }
 
 /** The floor: bare express, one route doing the raw durable transition by hand. */
-async function bareExpress(seconds: number): Promise<HttpRate> {
+async function bareExpress(): Promise<Target> {
   const { store, dir } = tempStore();
   await seed(new LifecycleEngine({ store }));
   const db = store.db;
@@ -188,22 +215,42 @@ async function bareExpress(seconds: number): Promise<HttpRate> {
     const { from, to } = step(env);
     res.status(200).json({ event_id: env.event_id, outcome: 'accepted', from, to });
   });
-  const { server, url } = await listen(app);
-  try {
-    return await load('bare express + raw durable transition, 1 event', url, db, seconds, promptAttached, 1);
-  } finally {
-    await close(server);
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return serve(app, store, dir);
 }
 
-/** Every HTTP measurement of the run: [bare floor, app single, app grouped]. */
-export async function benchHttp(scale: number): Promise<HttpRate[]> {
+/** The median round of one figure (by requests per second). */
+function median(rounds: readonly HttpRate[]): HttpRate {
+  const sorted = [...rounds].sort((x, y) => x.requestsPerSecond - y.requestsPerSecond);
+  return sorted[Math.floor(sorted.length / 2)] as HttpRate;
+}
+
+const groupOf = (): unknown => ({ events: Array.from({ length: GROUP }, promptAttached) });
+
+/**
+ * Every HTTP measurement of the run: [bare floor, app single, app grouped]. Both servers run
+ * side by side; each figure is measured in `rounds` rounds (the figures interleaved round by
+ * round, so a floor and the app it is compared with see the same machine load) and its median
+ * round is reported.
+ */
+export async function benchHttp(scale: number, rounds = 3): Promise<HttpRate[]> {
   const seconds = Math.max(2, Math.round(5 * scale));
-  const floor = await bareExpress(seconds);
-  const [single, grouped] = await realApp(seconds);
-  return [floor, single!, grouped!];
+  const floor = await bareExpress();
+  const app = await realApp();
+  try {
+    const figures: Array<() => Promise<HttpRate>> = [
+      () => load('bare express + raw durable transition, 1 event', floor.url, floor.db, seconds, promptAttached, 1),
+      () => load('createApp POST /events, 1 event', app.url, app.db, seconds, promptAttached, 1),
+      () => load(`createApp POST /events, { events: [${GROUP}] }`, app.url, app.db, seconds, groupOf, GROUP),
+    ];
+    const measured: HttpRate[][] = figures.map(() => []);
+    for (let round = 0; round < rounds; round += 1) {
+      for (const [index, figure] of figures.entries()) measured[index]?.push(await figure());
+    }
+    return measured.map(median);
+  } finally {
+    await floor.close();
+    await app.close();
+  }
 }
 
 export { GROUP as HTTP_GROUP, CONNECTIONS as HTTP_CONNECTIONS };

@@ -1,4 +1,6 @@
-import type { AddressInfo } from 'node:net';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket, type AddressInfo } from 'node:net';
+import helmet from 'helmet';
 import { describe, expect, it } from 'vitest';
 import { bearerTokenAuthenticator, defaultAuthorize, isLoopbackHost, openAuthenticator, type Principal, type Resource } from '../../adapters/http/auth.js';
 import { isLifecycleError } from '../../adapters/errors.js';
@@ -124,6 +126,31 @@ describe('security headers', () => {
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
       expect(res.headers.get('x-powered-by')).toBeNull();
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("sends exactly helmet()'s default headers on reads, dispatch answers and errors", async () => {
+    const reference = new ServerResponse(new IncomingMessage(new Socket()));
+    helmet()({} as never, reference, () => undefined);
+    const expected = Object.entries(reference.getHeaders());
+    expect(expected.length).toBeGreaterThan(10);
+    const h = makeHarness();
+    const server = h.app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const answers = [
+        await fetch(`${base}/machines`),
+        await fetch(`${base}/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKENS.owner}` }, body: JSON.stringify(rawRegistration('b-h', ['e'], { user_id: 'teacher-1', org_id: 'school-a' })) }),
+        await fetch(`${base}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+      ];
+      expect(answers.map((res) => res.status)).toEqual([200, 200, 401]);
+      for (const res of answers) {
+        for (const [name, value] of expected) expect(res.headers.get(name), name).toBe(String(value));
+      }
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
