@@ -7,6 +7,7 @@ export const BENCH_T0 = '2026-01-01T10:00:00.000Z';
 /** A source of benchmark envelopes labelled `label` (ids never repeat across runs or processes). */
 export function benchEnvelopes(label: string) {
   const run = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  const correlation_id = deterministicUuid(`${label}-correlation`);
   let sequence = 0;
   return {
     /** This run's tag (also used to name scratch schemas). */
@@ -23,7 +24,7 @@ export function benchEnvelopes(label: string) {
         event_timestamp: BENCH_T0,
         source_service: 'bench',
         schema_version: 1,
-        correlation_id: deterministicUuid(`${label}-correlation`),
+        correlation_id,
         data,
       };
     },
