@@ -15,7 +15,7 @@ import pg from 'pg';
 import { LifecycleEngine, LifecycleQueries, startTimerScheduler, type Worker } from 'essay-lifecycle-statecharts';
 import { openPostgresStore } from 'essay-lifecycle-statecharts/postgres';
 import { partitionKeyOf, partitionOf, type QueueLogger } from 'essay-lifecycle-statecharts/queue';
-import { connectNats, deadLetterStreamOf, publishEnvelope, startNatsWorker, type NatsWorker } from 'essay-lifecycle-statecharts/queue/nats';
+import { connectNats, deadLetterStreamOf, leaseStreamOf, publishEnvelope, startNatsWorker, type NatsWorker } from 'essay-lifecycle-statecharts/queue/nats';
 
 /** One worker's settings. Every worker of a deployment must agree on partitions, stream, durable and prefix. */
 export interface WorkerConfig {
@@ -174,7 +174,7 @@ export async function removeRun(postgresUrl: string, natsUrl: string, names: Run
   const nc = await connectNats(natsUrl);
   try {
     const jsm = await jetstreamManager(nc);
-    for (const stream of [names.stream, deadLetterStreamOf(names.stream)]) await jsm.streams.delete(stream).catch(() => undefined);
+    for (const stream of [names.stream, deadLetterStreamOf(names.stream), leaseStreamOf(names.stream)]) await jsm.streams.delete(stream).catch(() => undefined);
   } finally {
     await nc.drain();
   }

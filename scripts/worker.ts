@@ -16,12 +16,12 @@ import { parseArgs } from 'node:util';
 import { LifecycleEngine } from '../adapters/engine/engine.js';
 import { startTimerScheduler, type Worker } from '../adapters/engine/workers.js';
 import { isLifecycleError } from '../adapters/errors.js';
-import { DEFAULT_DURABLE, DEFAULT_STREAM } from '../adapters/queue/nats/names.js';
+import { DEFAULT_ACK_WAIT_MS, DEFAULT_DURABLE, DEFAULT_STREAM } from '../adapters/queue/nats/names.js';
 import { messageOf, type QueueLogger } from '../adapters/queue/support.js';
 import type { SnapshotStore } from '../adapters/store.js';
 
 const USAGE = `usage: lifecycle-worker [--store sqlite:<path> | postgres://...] [--queue embedded | nats://host:port]
-                        [--concurrency <n>] [--partitions <n>] [--owned <k,k,...>]
+                        [--concurrency <n>] [--partitions <n>] [--owned <k,k,...>] [--standby <k,k,...>] [--ack-wait <ms>]
                         [--batch-size <n>] [--interval-ms <n>] [--stream <name>] [--durable <name>]
                         [--subject-prefix <prefix>] [--schema <name>] [--no-relay] [--no-timers] [--verbose]
 
@@ -29,7 +29,13 @@ const USAGE = `usage: lifecycle-worker [--store sqlite:<path> | postgres://...] 
   --queue           embedded: the queue table of the SQLite store (default); nats://host:port: JetStream
   --concurrency     NATS: messages applied at once by this process (default: one per owned partition)
   --partitions      NATS: partitions P of the batch-id space, one consumer each (default 1; all workers must agree)
-  --owned           NATS: partitions this process consumes (default all); overlapping owners are hot standbys
+  --owned           NATS: partitions this process consumes (default all, or none with --standby); one process at a
+                    time holds a partition (a lease in NATS), overlapping owners are hot standbys
+  --standby         NATS: partitions this process takes over only when their holder is gone (stopped and not
+                    replaced, silent, or absent since the start); e.g. worker i: --owned i --standby <the others>
+  --ack-wait        NATS: ms before the server redelivers a message nobody acked (1000 to 600000, default 5000;
+                    all workers must agree). A live worker reports progress every third of it, so only a worker
+                    that died holds messages this long (a takeover waits ack-wait + 2 s).
   --batch-size      embedded: rows per transaction; outbox rows per relay round (default 100)
   --interval-ms     pause of an idle poll (default 200)
   --stream          NATS stream (default ${DEFAULT_STREAM}); --durable consumer name (default ${DEFAULT_DURABLE})
@@ -49,6 +55,8 @@ interface Options {
   readonly concurrency: number | undefined;
   readonly partitions: number;
   readonly owned: number[] | undefined;
+  readonly standby: number[] | undefined;
+  readonly ackWaitMs: number;
   readonly batchSize: number;
   readonly intervalMs: number;
   readonly stream: string;
@@ -88,11 +96,11 @@ function parseQueue(raw: string): QueueSetting {
   return { kind: 'nats', url: `nats://${url.host}` };
 }
 
-function parseOwned(raw: string | undefined, partitions: number): number[] | undefined {
+function parseOwned(name: 'owned' | 'standby', raw: string | undefined, partitions: number): number[] | undefined {
   if (raw === undefined) return undefined;
   const parts = raw.split(',').map((part) => part.trim());
   if (parts.some((part) => !/^\d+$/.test(part) || Number(part) >= partitions)) {
-    throw new UsageError(`--owned must list partitions from 0 to ${partitions - 1} separated by commas, got "${raw}"`);
+    throw new UsageError(`--${name} must list partitions from 0 to ${partitions - 1} separated by commas, got "${raw}"`);
   }
   return [...new Set(parts.map(Number))];
 }
@@ -110,6 +118,8 @@ function parseOptions(argv: readonly string[]): Options {
         concurrency: { type: 'string' },
         partitions: { type: 'string' },
         owned: { type: 'string' },
+        standby: { type: 'string' },
+        'ack-wait': { type: 'string' },
         'batch-size': { type: 'string' },
         'interval-ms': { type: 'string' },
         stream: { type: 'string' },
@@ -131,11 +141,18 @@ function parseOptions(argv: readonly string[]): Options {
   const queue = parseQueue(values.queue ?? 'embedded');
   const concurrency = intOption('concurrency', values.concurrency, 1, 1024);
   const partitions = intOption('partitions', values.partitions, 1, 1024) ?? 1;
-  const owned = parseOwned(values.owned, partitions);
+  const owned = parseOwned('owned', values.owned, partitions);
+  const standby = parseOwned('standby', values.standby, partitions);
+  const ackWait = values['ack-wait'];
+  if (ackWait !== undefined && (!/^\d+$/.test(ackWait) || Number(ackWait) < 1000 || Number(ackWait) > 600_000)) {
+    throw new UsageError(`--ack-wait must be a whole number of milliseconds from 1000 to 600000, got "${ackWait}"`);
+  }
+  const ackWaitMs = ackWait === undefined ? DEFAULT_ACK_WAIT_MS : Number(ackWait);
   if (queue.kind === 'embedded') {
     if (store.kind === 'postgres') throw new UsageError('--queue embedded lives in the SQLite store\'s database; with a postgres:// store use --queue nats://host:port');
     if ((concurrency ?? 1) > 1) throw new UsageError('--concurrency > 1 needs --queue nats://...: the embedded queue applies its rows in one SQLite transaction at a time');
-    if (partitions > 1 || owned !== undefined) throw new UsageError('--partitions and --owned apply to --queue nats://... only');
+    if (partitions > 1 || owned !== undefined || standby !== undefined) throw new UsageError('--partitions, --owned and --standby apply to --queue nats://... only');
+    if (ackWait !== undefined) throw new UsageError('--ack-wait applies to --queue nats://... only');
   }
   for (const name of ['stream', 'durable'] as const) {
     const value = values[name];
@@ -152,6 +169,8 @@ function parseOptions(argv: readonly string[]): Options {
     concurrency,
     partitions,
     owned,
+    standby,
+    ackWaitMs,
     batchSize: intOption('batch-size', values['batch-size'], 1, 1000) ?? 100,
     intervalMs: intOption('interval-ms', values['interval-ms'], 10, 60_000) ?? 200,
     stream: values.stream ?? DEFAULT_STREAM,
@@ -220,6 +239,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const engine = new LifecycleEngine({ store });
   const workers: Worker[] = [];
+  /** A summary line for the end (what the NATS consumer did). */
+  let summary: (() => string) | undefined;
   let exitCode = 0;
   let stopping: Promise<void> | undefined;
   let resolveDone: () => void = () => undefined;
@@ -239,6 +260,7 @@ async function main(argv: readonly string[]): Promise<number> {
         }
       }
       await store.close().catch((error: unknown) => log.error(`closing the store: ${messageOf(error)}`));
+      if (summary !== undefined) log.info(summary());
       log.info('stopped');
       resolveDone();
     })();
@@ -293,16 +315,25 @@ async function main(argv: readonly string[]): Promise<number> {
       engine,
       logger: log,
       partitions: options.partitions,
+      ackWaitMs: options.ackWaitMs,
       stream: { name: options.stream },
       durable: options.durable,
       subjectPrefix: options.subjectPrefix,
       relay: options.relay ? { batchSize: options.batchSize } : false,
       ...(options.owned === undefined ? {} : { owned: options.owned }),
+      ...(options.standby === undefined ? {} : { standby: options.standby }),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     });
     workers.push(worker);
+    summary = () => {
+      const s = worker.stats();
+      return `consumed: applied ${s.applied}, duplicates ${s.duplicates}, skipped ${s.skipped}, dead-lettered ${s.deadLettered}, handed back ${s.naks}, retries ${s.retries}, in ${s.groups} groups`;
+    };
     worker.ready.then(
-      () => log.info(`ready: ${where}, partitions ${options.partitions}${options.owned === undefined ? '' : ` (owned ${options.owned.join(',')})`}`),
+      () =>
+        log.info(
+          `ready: ${where}, partitions ${options.partitions}${options.owned === undefined ? '' : ` (owned ${options.owned.join(',')})`}${options.standby === undefined ? '' : ` (standby ${options.standby.join(',')})`}`,
+        ),
       (error: unknown) => {
         if (isLifecycleError(error, 'SHUTTING_DOWN')) return;
         log.error(`cannot start the NATS worker: ${messageOf(error)}`);

@@ -12,6 +12,8 @@ const MAX_LIMIT = 1000;
 
 /** First key of the feed lock (the second is `hashtext(schema)`); see the module comment of store.ts. */
 export const FEED_LOCK_KEY = 727_310_002;
+/** First key of the lock that serializes in-order outbox claims (the second is `hashtext(schema)`). */
+export const CLAIM_LOCK_KEY = 727_310_003;
 
 const ENTITY_COLUMNS = 'machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at';
 const AUDIT_COLUMNS =
@@ -76,6 +78,20 @@ function feedStatements(s: string, schema: string) {
     claimOutbox: `WITH next AS (
         SELECT id FROM ${s}.outbox WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $1)
         ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+      ), claimed AS (
+        UPDATE ${s}.outbox AS o SET claimed_until = $3 FROM next WHERE o.id = next.id RETURNING ${OUTBOX_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')}
+      )
+      SELECT ${OUTBOX_COLUMNS} FROM claimed ORDER BY id`,
+    claimLock: `SELECT pg_advisory_xact_lock(${CLAIM_LOCK_KEY}, hashtext('${schema}'))`,
+    // Like claimOutbox, but never a row of an aggregate whose earlier row another relay holds under an
+    // active claim: per aggregate, one relay at a time publishes, oldest row first.
+    claimOutboxInOrder: `WITH blocked AS (
+        SELECT aggregate_id, MIN(id) AS first FROM ${s}.outbox WHERE published_at IS NULL AND claimed_until > $1 GROUP BY aggregate_id
+      ), next AS (
+        SELECT o.id FROM ${s}.outbox AS o
+        WHERE o.published_at IS NULL AND (o.claimed_until IS NULL OR o.claimed_until <= $1)
+          AND NOT EXISTS (SELECT 1 FROM blocked AS b WHERE b.aggregate_id = o.aggregate_id AND b.first < o.id)
+        ORDER BY o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED
       ), claimed AS (
         UPDATE ${s}.outbox AS o SET claimed_until = $3 FROM next WHERE o.id = next.id RETURNING ${OUTBOX_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')}
       )

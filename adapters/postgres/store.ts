@@ -43,8 +43,11 @@
  *   expired lease (crashed worker) makes the timer claimable again. The final guard stays the
  *   engine's idempotency: a timer's event id is deterministic and the inbox refuses it twice.
  * - Outbox: `pendingOutbox` is the port's read; several relays use `claimOutbox(limit, leaseMs)`
- *   (same SKIP LOCKED lease scheme; `markPublishFailed` releases the lease). Note that relays running
- *   in parallel deliver in ascending id per relay, not globally.
+ *   (same SKIP LOCKED lease scheme; `markPublishFailed` releases the lease). Relays running in
+ *   parallel deliver in ascending id per relay, not globally. With `{ inAggregateOrder: true }` a
+ *   relay never claims a row of an aggregate whose earlier row another relay holds under an active
+ *   claim (the claims are serialized by a transaction advisory lock, CLAIM_LOCK_KEY, so each sees
+ *   the ones before): per aggregate (batch), rows reach the broker in id order.
  *
  * Errors: driver errors become LifecycleError('STORE_FAILURE', 'postgres store <operation> failed:
  * ...', { cause, details: { operation, pg_code } }). Text values (ids, statuses) cannot contain
@@ -223,12 +226,34 @@ export class PostgresStore implements SnapshotStore {
    * for `leaseMs` from the store's clock, ascending id (`FOR UPDATE SKIP LOCKED`; disjoint across
    * concurrent claimers). `markPublished` ends the claim for good, `markPublishFailed` releases it.
    */
-  async claimOutbox(limit: number, leaseMs: number): Promise<OutboxRecord[]> {
+  async claimOutbox(limit: number, leaseMs: number, options: { inAggregateOrder?: boolean } = {}): Promise<OutboxRecord[]> {
     this.assertOpen('claimOutbox');
     const at = this.now();
     const until = leaseEnd(at.getTime(), leaseMs, 'claimOutbox');
-    const rows = await this.rows<OutboxRow>('claimOutbox', 'claimOutbox', [at.toISOString(), pageLimit(limit), until]);
-    return rows.map(parseOutbox);
+    const values = [at.toISOString(), pageLimit(limit), until];
+    if (options.inAggregateOrder !== true) return (await this.rows<OutboxRow>('claimOutbox', 'claimOutbox', values)).map(parseOutbox);
+    // In one transaction behind the claim lock: each claim's statement sees every earlier claim committed.
+    const client = await this.connect('claimOutbox');
+    let broken: Error | undefined;
+    try {
+      const settled = await Promise.allSettled([
+        client.query('BEGIN'),
+        client.query(this.sql.claimLock),
+        client.query<OutboxRow>({ ...this.sql.claimOutboxInOrder, values }),
+        client.query('COMMIT'),
+      ]);
+      const failed = settled.find((outcome) => outcome.status === 'rejected');
+      if (failed !== undefined) {
+        broken = await rollback(client, failed.reason);
+        throw failed.reason;
+      }
+      const claimed = settled[2] as PromiseFulfilledResult<pg.QueryResult<OutboxRow>>;
+      return claimed.value.rows.map(parseOutbox);
+    } catch (error) {
+      throw toStoreError(error, 'claimOutbox');
+    } finally {
+      client.release(broken);
+    }
   }
 
   async markPublished(ids: readonly number[], at: string): Promise<void> {

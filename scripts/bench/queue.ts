@@ -6,8 +6,9 @@
  *
  * Worker runs: a fresh schema seeded with BATCHES ready batches (in this process, outbox marked
  * published so the relays start idle), a fresh stream with 4 partitions split evenly over the
- * workers (`--owned`), then N `prompt.attached` envelopes (one transition each) published in one
- * pipelined burst. Measured from the first publish to the last commit in the store (the latest
+ * workers (`--owned`: each holds its partitions' leases from the start), then N `prompt.attached`
+ * envelopes (one transition each) published in one pipelined burst; each holder applies what has
+ * arrived as one group per transaction. Measured from the first publish to the last commit in the store (the latest
  * inbox `received_at` of those envelopes, written by the workers' clocks on this machine).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -41,6 +42,8 @@ const WORKER = join(PROJECT_ROOT, 'scripts', 'worker.ts');
 const BATCHES = 200;
 const PARTITIONS = 4;
 const PROMPT_ATTACHED = 'huleedu.batch.prompt.attached.v1';
+/** Envelopes applied before the measured burst of each worker run. */
+const WARM_UP = 2000;
 
 const bench = benchEnvelopes('bench-queue');
 const envelope = bench.envelope;
@@ -231,6 +234,18 @@ async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: num
   }
 }
 
+/** SIGTERM to every worker still running, SIGKILL after 15 s; resolves once all have exited. */
+async function stopWorkers(children: readonly WorkerChild[]): Promise<void> {
+  for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGTERM');
+  await Promise.all(
+    children.map(async (child) => {
+      const timer = setTimeout(() => child.process.kill('SIGKILL'), 15_000);
+      await child.exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
 /** The `--owned` sets of `workers` workers over PARTITIONS partitions (disjoint, as even as possible). */
 function ownedSets(workers: number): string[] {
   return Array.from({ length: workers }, (_, w) =>
@@ -244,7 +259,7 @@ async function natsWorkers(options: QueueBenchOptions, workers: number, events: 
   const { default: pg } = await import('pg');
   const { connect } = await import('@nats-io/transport-node');
   const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
-  const { deadLetterStreamOf, ensurePartitionConsumers, ensureStream, publishEnvelope } = await import('../../adapters/queue/nats.js');
+  const { deadLetterStreamOf, ensurePartitionConsumers, ensureStream, leaseStreamOf, publishEnvelope } = await import('../../adapters/queue/nats.js');
   const { openPostgresStore } = await import('../../adapters/postgres/store.js');
 
   const id = `${RUN}_${workers}`;
@@ -263,7 +278,7 @@ async function natsWorkers(options: QueueBenchOptions, workers: number, events: 
     await store.close();
     await pool.query(`UPDATE "${schema}".outbox SET published_at = $1`, [new Date().toISOString()]);
     await ensureStream(jsm, { name: stream, subjectPrefix });
-    await ensurePartitionConsumers(jsm, { stream, durable, partitions: PARTITIONS });
+    await ensurePartitionConsumers(jsm, { stream, durable, partitions: PARTITIONS, subjectPrefix });
 
     const args = ['--store', options.postgresUrl, '--schema', schema, '--queue', options.natsUrl, '--partitions', String(PARTITIONS), '--stream', stream, '--durable', durable, '--subject-prefix', subjectPrefix, '--interval-ms', '50'];
     for (const owned of ownedSets(workers)) children.push(spawnWorker([...args, '--owned', owned]));
@@ -275,30 +290,32 @@ async function natsWorkers(options: QueueBenchOptions, workers: number, events: 
       ),
     );
 
-    const inputs = Array.from({ length: events }, (_, i) => promptAttached(i));
-    const started = Date.now();
-    for (let i = 0; i < inputs.length; i += 500) await Promise.all(inputs.slice(i, i + 500).map((event) => publishEnvelope(js, event, { subjectPrefix })));
     const count = async (): Promise<number> =>
       Number((await pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".inbox WHERE event_type = $1`, [PROMPT_ATTACHED])).rows[0]?.n ?? 0);
-    await waitUntil(async () => (await count()) >= events, 600_000, `${events} envelopes committed by ${workers} workers`, 100);
+    const burst = async (from: number, size: number): Promise<void> => {
+      const inputs = Array.from({ length: size }, (_, i) => promptAttached(from + i));
+      for (let i = 0; i < inputs.length; i += 500) await Promise.all(inputs.slice(i, i + 500).map((event) => publishEnvelope(js, event, { subjectPrefix })));
+    };
+    // Warm-up (not measured): every worker has applied a few groups (JIT, prepared statements, leases).
+    await burst(0, WARM_UP);
+    await waitUntil(async () => (await count()) >= WARM_UP, 120_000, `the warm-up burst committed by ${workers} workers`, 50);
+    const started = Date.now();
+    await burst(WARM_UP, events);
+    await waitUntil(async () => (await count()) >= WARM_UP + events, 600_000, `${events} envelopes committed by ${workers} workers`, 100);
     const last = (await pool.query<{ at: string }>(`SELECT MAX(received_at) AS at FROM "${schema}".inbox WHERE event_type = $1`, [PROMPT_ATTACHED])).rows[0]?.at;
     const accepted = Number(
       (await pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".audit WHERE event_type = $1 AND outcome = 'accepted'`, [PROMPT_ATTACHED])).rows[0]?.n ?? 0,
     );
-    if (accepted !== events) throw new Error(`${accepted} of ${events} envelopes accepted`);
+    if (accepted !== WARM_UP + events) throw new Error(`${accepted} of ${WARM_UP + events} envelopes accepted`);
     const seconds = (Date.parse(last ?? '') - started) / 1000;
     const label = workers === 1 ? '1 worker process' : `${workers} worker processes`;
+    await stopWorkers(children);
+    const groups = children.map((child) => /in (\d+) groups/.exec(child.lines.find((l) => /consumed: /.test(l)) ?? '')?.[1]).map(Number);
+    if (groups.every((g) => Number.isFinite(g))) console.log(`(${label}: ${groups.reduce((a, b) => a + b, 0)} groups for ${WARM_UP + events} envelopes x ${PARTITIONS} partition consumers)`);
     return rateOf(`PostgreSQL + NATS, ${label} (${PARTITIONS} partitions)`, events, seconds);
   } finally {
-    for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGTERM');
-    await Promise.all(
-      children.map(async (child) => {
-        const timer = setTimeout(() => child.process.kill('SIGKILL'), 15_000);
-        await child.exited;
-        clearTimeout(timer);
-      }),
-    );
-    for (const name of [stream, deadLetterStreamOf(stream)]) await jsm.streams.delete(name).catch(() => undefined);
+    await stopWorkers(children);
+    for (const name of [stream, deadLetterStreamOf(stream), leaseStreamOf(stream)]) await jsm.streams.delete(name).catch(() => undefined);
     await nc.drain().catch(() => undefined);
     await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
     await pool.end();
@@ -324,8 +341,10 @@ export async function benchQueue(scale: number, options: QueueBenchOptions): Pro
     notes.push(`skipped the PostgreSQL + NATS worker rows: NATS JetStream at ${options.natsUrl} is unreachable (${natsProblem})`);
     return { rates, anchor: anchor.rate, notes };
   }
-  for (const workers of [1, 2, 4]) rates.push(await natsWorkers(options, workers, n));
-  notes.push(`workers: ${n} prompt.attached envelopes (one transition each) over ${BATCHES} ready batches, published in one burst; first publish to last commit`);
+  // Three times the embedded row count's base: a run of a few seconds, so process start-up (JIT) does not dominate.
+  const burst = n * 3;
+  for (const workers of [1, 2, 4]) rates.push(await natsWorkers(options, workers, burst));
+  notes.push(`workers: ${burst} prompt.attached envelopes (one transition each) over ${BATCHES} ready batches, published in one burst after a warm-up burst of ${WARM_UP}; first publish to last commit`);
   return { rates, anchor: anchor.rate, notes };
 }
 

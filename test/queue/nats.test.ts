@@ -12,6 +12,8 @@ import {
   DEAD_LETTER_HEADERS,
   deadLetterStreamOf,
   ensureStream,
+  INTERNAL_HEADER,
+  leaseStreamOf,
   PARTITION_KEY_HEADER,
   partitionConsumerName,
   publishEnvelope,
@@ -65,7 +67,7 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
   function names(): { stream: string; subjectPrefix: string; durable: string } {
     counter += 1;
     const stream = `LCTEST_${RUN}_${counter}`;
-    streams.push(stream, deadLetterStreamOf(stream));
+    streams.push(stream, deadLetterStreamOf(stream), leaseStreamOf(stream));
     return { stream, subjectPrefix: `lctest.${RUN}.${counter}.`, durable: `w${counter}` };
   }
 
@@ -111,17 +113,20 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     expect(info.num_pending).toBe(0);
   });
 
-  it('the outbox relay publishes every row exactly once (relaying twice); a consumer answers internal rows duplicate', async () => {
+  it('the outbox relay publishes every row exactly once (relaying twice); internal rows are on lifecycle.internal.<topic>, in the stream but never delivered to a partition consumer', async () => {
     const { stream, subjectPrefix, durable } = names();
     await ensureStream(jsm, { name: stream, subjectPrefix, duplicateWindowMs: 60_000, subjects: ['huleedu.batch.essays.registered.v1'] });
     // Idempotent, and an existing stream gets the missing subjects and the new window.
     const ensured = await ensureStream(jsm, { name: stream, subjectPrefix });
     expect(ensured.config.duplicate_window).toBe(120_000 * 1_000_000);
-    expect(ensured.config.subjects).toHaveLength(TOPICS.length);
+    expect(ensured.config.subjects).toHaveLength(TOPICS.length + 1);
+    expect(ensured.config.subjects).toContain(`${subjectPrefix}lifecycle.internal.>`);
     const { store, engine } = sqliteEngine();
     for (const event of guestBatch('relay', 'relay-1', 3, [0])) await engine.dispatch(event);
     const outbox = dump(store).outbox;
-    expect(outbox.length).toBeGreaterThan(10);
+    const internal = outbox.filter((row) => row.internal === 1);
+    expect(internal.length).toBeGreaterThan(5);
+    expect(outbox.length - internal.length).toBeGreaterThan(0);
 
     let first = 0;
     for (let n = await relayToJetStream(store, js, { subjectPrefix, batchSize: 7 }); n > 0; n = await relayToJetStream(store, js, { subjectPrefix, batchSize: 7 })) first += n;
@@ -136,33 +141,46 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     const info = await jsm.streams.info(stream);
     expect(info.state.messages).toBe(outbox.length);
     const byMsgId = new Map<string, number>();
-    const stored: Array<{ subject: string; id: string; key: string }> = [];
+    const stored: Array<{ subject: string; id: string; key: string; internal: string }> = [];
     for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq += 1) {
       const message = await jsm.streams.getMessage(stream, { seq });
       if (message === null) continue;
       const id = message.header.get('Nats-Msg-Id');
       byMsgId.set(id, (byMsgId.get(id) ?? 0) + 1);
-      stored.push({ subject: message.subject, id, key: message.header.get(PARTITION_KEY_HEADER) });
+      stored.push({ subject: message.subject, id, key: message.header.get(PARTITION_KEY_HEADER), internal: message.header.get(INTERNAL_HEADER) });
     }
     expect([...byMsgId.values()].every((n) => n === 1)).toBe(true);
-    expect(stored).toEqual(outbox.map((row) => ({ subject: `${subjectPrefix}${row.event_type}`, id: row.event_id, key: row.aggregate_id })));
+    expect(stored).toEqual(
+      outbox.map((row) => ({
+        subject: row.internal === 1 ? `${subjectPrefix}lifecycle.internal.${row.event_type}` : `${subjectPrefix}${row.event_type}`,
+        id: row.event_id,
+        key: row.aggregate_id,
+        internal: String(row.internal === 1),
+      })),
+    );
 
-    // A consumer on the same store: internal rows are already in the inbox (duplicate), the
-    // others are for outside services (recorded, nothing changes).
+    // A consumer on the same store receives only the rows for outside services (recorded, nothing
+    // changes); the server never hands it an internal row.
     const before = dump(store).entities;
-    const w = worker({ engine, stream: { name: stream }, subjectPrefix, durable, relay: false });
+    const settled: SettledMessage[] = [];
+    const w = worker({ engine, stream: { name: stream }, subjectPrefix, durable, relay: false, onSettled: (s) => settled.push(s) });
     await w.ready;
-    await waitFor(() => w.stats().applied + w.stats().duplicates === outbox.length, 15_000, 'the relayed messages consumed');
-    expect(w.stats().duplicates).toBe(outbox.filter((row) => row.internal === 1).length);
-    expect(w.stats().deadLettered).toBe(0);
+    await waitFor(() => settled.length === outbox.length - internal.length, 15_000, 'the outbound messages consumed');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(settled.map((s) => s.subject)).toEqual(outbox.filter((row) => row.internal === 0).map((row) => `${subjectPrefix}${row.event_type}`));
+    expect(w.stats()).toMatchObject({ duplicates: 0, deadLettered: 0, applied: outbox.length - internal.length });
+    const consumer = await jsm.consumers.info(stream, partitionConsumerName(durable, 0, 1));
+    expect(consumer.config.filter_subject).toBe(`${subjectPrefix}huleedu.>`);
+    expect(consumer.delivered.consumer_seq).toBe(outbox.length - internal.length);
+    expect(consumer.num_pending).toBe(0);
     expect(dump(store).entities).toEqual(before);
   });
 
   for (const layout of [
     { title: '2 partitions, one consumer each', partitions: 2, owned: [[0], [1]] },
-    { title: '1 partition, 2 competing consumers', partitions: 1, owned: [[0], [0]] },
+    { title: '1 partition, 2 workers: the lease holder applies, the other stands by', partitions: 1, owned: [[0], [0]] },
   ]) {
-    it(`per-batch order holds with 2 consumers (${layout.title})`, async () => {
+    it(`per-batch order holds with 2 workers, groups applied in one transaction each (${layout.title})`, async () => {
       const { stream, subjectPrefix, durable } = names();
       const { dir, cleanup } = tempDir();
       stops.push(cleanup);
@@ -176,10 +194,14 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
         return worker({ engine, stream: { name: stream }, subjectPrefix, durable, partitions: layout.partitions, owned, relay: false, clientName: `order-${owned.join('-')}` });
       });
       await Promise.all(workers.map((w) => w.ready));
-      for (const event of events) await publishEnvelope(js, event, { subjectPrefix });
+      // One burst, pipelined on one connection: the stream order is the call order.
+      await Promise.all(events.map((event) => publishEnvelope(js, event, { subjectPrefix })));
       await waitFor(() => workers.reduce((n, w) => n + w.stats().applied, 0) === events.length, 20_000, 'every event applied once');
       const stats = workers.map((w) => w.stats());
-      expect(stats.every((s) => s.applied > 0)).toBe(true);
+      if (layout.partitions === 1) expect(stats.map((s) => s.applied).sort((a, b) => a - b)).toEqual([0, events.length]);
+      else expect(stats.every((s) => s.applied > 0)).toBe(true);
+      // Published in one burst: the holders applied groups of several messages per transaction.
+      expect(stats.reduce((n, s) => n + s.groups, 0)).toBeLessThan(events.length / 2);
       if (layout.partitions === 2) {
         const perPartition = [0, 1].map((k) => events.filter((e) => partitionOf(partitionKeyOf(e), 2) === k).length);
         expect(stats.map((s) => s.applied)).toEqual(perPartition);
@@ -208,7 +230,7 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     });
   }
 
-  it('a store failure is nak\'d with a delay and retried; the batch\'s later events wait for it', async () => {
+  it('a store failure is retried in the worker with a growing delay, never nak\'d; the batch\'s later events wait for it', async () => {
     const { stream, subjectPrefix, durable } = names();
     const { store, engine } = sqliteEngine();
     const events = guestBatch('nak', 'nak-1', 2);
@@ -227,11 +249,14 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     const logger = memoryLogger();
     const w = worker({ engine: flaky, stream: { name: stream }, subjectPrefix, durable, relay: false, logger });
     await w.ready;
-    for (const event of events) await publishEnvelope(js, event, { subjectPrefix });
+    await Promise.all(events.map((event) => publishEnvelope(js, event, { subjectPrefix })));
     await waitFor(() => w.stats().applied === events.length, 10_000, 'every event applied');
-    expect(w.stats()).toMatchObject({ naks: 2, deadLettered: 0 });
-    expect(logger.lines.filter((l) => /STORE_FAILURE: database is locked; message 1 .* retried in (100|200) ms/.test(l))).toHaveLength(2);
+    expect(w.stats()).toMatchObject({ retries: 2, naks: 0, deadLettered: 0 });
+    const retried = logger.lines.filter((l) => /STORE_FAILURE: database is locked; (message 1|\d+ messages from 1) on .* retried in (100|200) ms \(attempt [12]\)/.test(l));
+    expect(retried).toHaveLength(2);
     expect(dump(store)).toEqual(dump(reference.store));
+    const info = await jsm.consumers.info(stream, partitionConsumerName(durable, 0, 1));
+    expect(info.num_redelivered).toBe(0);
   });
 
   it('invalid JSON and invalid envelopes are dead-lettered to lifecycle.dead.<topic>, logged and terminated', async () => {
@@ -297,35 +322,6 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     const stopping = Date.now();
     await w.stop();
     expect(Date.now() - stopping).toBeLessThan(3000);
-  });
-
-  it('stop() mid-stream finishes the message in flight and leases nothing: a successor goes on at once', async () => {
-    const { stream, subjectPrefix, durable } = names();
-    await ensureStream(jsm, { name: stream, subjectPrefix });
-    const events = workload('handover', 20);
-    for (const event of events) await publishEnvelope(js, event, { subjectPrefix });
-    const reference = await directRun(events);
-    const { dir, cleanup } = tempDir();
-    stops.push(cleanup);
-    const path = `${dir}/handover.db`;
-    const open = (): LifecycleEngine => {
-      const store = openSqliteStore({ path, now: fixedClock });
-      stops.push(() => store.close());
-      return new LifecycleEngine({ store, clock: fixedClock });
-    };
-    // A long ack_wait: a message left leased by the first worker would stall the successor for 30 s.
-    const settings = { stream: { name: stream }, subjectPrefix, durable, relay: false, ackWaitMs: 30_000 } as const;
-    const first = worker({ engine: open(), ...settings });
-    await waitFor(() => first.stats().applied >= 40, 10_000, 'the first worker under way');
-    await first.stop();
-    const byFirst = first.stats().applied;
-    expect(byFirst).toBeLessThan(events.length);
-    const second = worker({ engine: open(), ...settings });
-    await waitFor(() => byFirst + second.stats().applied === events.length, 8000, 'the successor to apply the rest');
-    expect(second.stats().duplicates).toBe(0);
-    const reader = openSqliteStore({ path });
-    stops.push(() => reader.close());
-    expect(dump(reader).entities).toEqual(dump(reference.store).entities);
   });
 
   it('throughput: one consumer (measured, printed)', async () => {

@@ -234,3 +234,24 @@ export function hostPort(url: string): { host: string; port: number } {
 export function runId(): string {
   return `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
+
+/** Per batch, the event ids in publish order. */
+export function publishedOrder(events: readonly Raw[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const event of events) out.set(batchOf(event), [...(out.get(batchOf(event)) ?? []), String(event.event_id)]);
+  return out;
+}
+
+/** Per batch, the ids of the published events in the order the audit first recorded them. */
+export function appliedOrder(audit: Dump['audit'], events: readonly Raw[]): Map<string, string[]> {
+  const batchByEvent = new Map(events.map((e) => [String(e.event_id), batchOf(e)]));
+  const seen = new Set<string>();
+  const out = new Map<string, string[]>();
+  for (const row of audit) {
+    const batch = batchByEvent.get(row.event_id);
+    if (batch === undefined || seen.has(row.event_id)) continue;
+    seen.add(row.event_id);
+    out.set(batch, [...(out.get(batch) ?? []), row.event_id]);
+  }
+  return out;
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedQueue } from '../../adapters/queue/embedded.js';
-import { deadLetterStreamOf, publishEnvelope } from '../../adapters/queue/nats.js';
+import { deadLetterStreamOf, leaseStreamOf, publishEnvelope } from '../../adapters/queue/nats.js';
 import { openSqliteStore } from '../../adapters/sqlite/store.js';
 import { directRun, dump, freePort, guestBatch, interleave, runId, spawnWorker, tempDir, waitFor } from './support.js';
 
@@ -26,7 +26,12 @@ describe('lifecycle-worker: arguments', () => {
     [['--concurrency', '4'], /--concurrency > 1 needs --queue nats:\/\//],
     [['--partitions', '0', '--queue', 'nats://127.0.0.1:4222'], /--partitions must be an integer from 1 to 1024, got "0"/],
     [['--partitions', '2', '--owned', '0,2', '--queue', 'nats://127.0.0.1:4222'], /--owned must list partitions from 0 to 1/],
+    [['--partitions', '2', '--standby', '1,x', '--queue', 'nats://127.0.0.1:4222'], /--standby must list partitions from 0 to 1 separated by commas, got "1,x"/],
     [['--batch-size', 'ten'], /--batch-size must be an integer/],
+    [['--queue', 'nats://127.0.0.1:4222', '--ack-wait', '500'], /--ack-wait must be a whole number of milliseconds from 1000 to 600000, got "500"/],
+    [['--queue', 'nats://127.0.0.1:4222', '--ack-wait', '5s'], /--ack-wait must be a whole number of milliseconds from 1000 to 600000, got "5s"/],
+    [['--queue', 'nats://127.0.0.1:4222', '--ack-wait', '600001'], /--ack-wait must be a whole number of milliseconds from 1000 to 600000, got "600001"/],
+    [['--ack-wait', '5000'], /--ack-wait applies to --queue nats:\/\/\.\.\. only/],
     [['--bogus'], /Unknown option '--bogus'/],
     [['extra'], /Unexpected argument 'extra'|positional/i],
   ];
@@ -89,7 +94,7 @@ const NATS_URL = process.env.TEST_NATS_URL;
       const nc = await connect({ servers: url });
       const jsm = await jetstreamManager(nc);
       cleanups.push(async () => {
-        for (const name of [stream, deadLetterStreamOf(stream)]) await jsm.streams.delete(name).catch(() => undefined);
+        for (const name of [stream, deadLetterStreamOf(stream), leaseStreamOf(stream)]) await jsm.streams.delete(name).catch(() => undefined);
         await nc.drain();
       });
       const { dir, cleanup } = tempDir();
@@ -131,7 +136,7 @@ const withBoth = NATS_URL !== undefined && NATS_URL !== '' && POSTGRES_URL !== u
       cleanups.push(async () => {
         await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
         await pool.end();
-        for (const name of [stream, deadLetterStreamOf(stream)]) await jsm.streams.delete(name).catch(() => undefined);
+        for (const name of [stream, deadLetterStreamOf(stream), leaseStreamOf(stream)]) await jsm.streams.delete(name).catch(() => undefined);
         await nc.drain();
       });
       const events = interleave([guestBatch('cli-pg', 'cli-pg-1', 3, [2]), guestBatch('cli-pg', 'cli-pg-2', 2)]);

@@ -1,14 +1,18 @@
 /**
- * How the consumer settles one message (see ACKNOWLEDGEMENT in the module comment of ../nats.ts):
- * a message of another partition is acked unread; an owned one is applied with the engine, then
- * acked, nak'd with a capped exponential delay, or copied to the dead-letter subject and terminated.
+ * How the consumer settles a group of messages of one partition (see ACKNOWLEDGEMENT in the module
+ * comment of ../nats.ts): messages of other partitions are acked unread; the owned ones are applied
+ * IN STREAM ORDER with one `dispatchMany` (one transaction), then acked; an item the engine answers
+ * `invalid` (and a message that is not JSON) is copied to the dead-letter subject and terminated. A
+ * failing transaction is retried here, with a capped exponential delay, as long as this process
+ * holds the partition: never nak'd, since a nak'd message waits while newer ones of the partition
+ * would be handed out.
  */
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import type { LifecycleEngine } from '../../engine/engine.js';
 import type { BatchItemResult } from '../../engine/results.js';
 import { LifecycleError } from '../../errors.js';
-import { backoffDelay, formatDelay, isTransient, messageOf, partitionKeyOf, partitionOf, type QueueLogger } from '../support.js';
+import { backoffDelay, formatDelay, isTransient, messageOf, partitionKeyOf, partitionOf, sleep, type QueueLogger } from '../support.js';
 import type { ConsumerStats, JetStreamConsumerOptions, SettledMessage } from './consumer.js';
 import { DEAD_LETTER_HEADERS, deadLetterSubjectOf, PARTITION_KEY_HEADER } from './names.js';
 
@@ -36,6 +40,21 @@ function headerValue(text: string): string {
   return text.replace(/[\r\n]+/g, ' ').slice(0, 1000);
 }
 
+const bySequence = (a: JsMsg, b: JsMsg): number => a.seq - b.seq;
+
+/** An owned message to apply. */
+interface Owned {
+  readonly msg: JsMsg;
+  readonly key: string | null;
+  readonly value: unknown;
+}
+
+/** The answer for one owned message: the engine's, or a failure that makes it poison. */
+type Answer = BatchItemResult | { readonly outcome: 'failed'; readonly code: string; readonly message: string };
+
+/** How applying a group went. */
+type Attempt = { readonly kind: 'ok'; readonly answers: BatchItemResult[] } | { readonly kind: 'poison'; readonly error: unknown } | { readonly kind: 'gave_up' };
+
 /** What a handler needs of its consumer. */
 export interface HandlerContext {
   readonly engine: Pick<LifecycleEngine, 'dispatchMany'>;
@@ -51,6 +70,8 @@ export interface HandlerContext {
   readonly stats: ConsumerStats;
   /** The consumer's options (`backoff`, `onSettled`). */
   readonly options: JetStreamConsumerOptions;
+  /** Aborted on stop: ends retry delays early. */
+  readonly signal: AbortSignal;
 }
 
 /** Settles the messages of one consumer; see the module comment. */
@@ -80,17 +101,90 @@ export class MessageHandler {
     });
   }
 
-  private nak(partition: number, msg: JsMsg, key: string | null, why: string): void {
-    const { logger, options } = this.context;
-    const delay = backoffDelay(msg.info.deliveryCount, options.backoff);
-    logger.warn(`partition ${partition}: ${why}; message ${msg.seq} on ${msg.subject} retried in ${formatDelay(delay)} (delivery ${msg.info.deliveryCount})`);
-    msg.nak(delay);
-    this.settle(partition, msg, 'nak', key);
+  /**
+   * Settles `msgs` (one partition, stream order): acks foreign ones, applies the owned ones in one
+   * transaction (retrying while `live()`), then acks or dead-letters each. Returns the messages left
+   * unsettled because `live()` turned false (stopping, or the partition's lease lost), in order.
+   */
+  async handleGroup(partition: number, msgs: readonly JsMsg[], live: () => boolean): Promise<JsMsg[]> {
+    const owned: Owned[] = [];
+    const unsettled: JsMsg[] = [];
+    this.context.stats.groups += 1;
+    for (const msg of msgs) {
+      const first = decode(msg, false);
+      if (partitionOf(first.key, this.context.count) !== partition) {
+        msg.ack();
+        this.settle(partition, msg, 'skipped', first.key);
+        continue;
+      }
+      const decoded = first.parsed ? first : decode(msg, true);
+      if (decoded.parseError === undefined) owned.push({ msg, key: decoded.key, value: decoded.value });
+      else if (!(await this.deadLetter(partition, msg, decoded.key, 'INVALID_ENVELOPE', decoded.parseError, live))) unsettled.push(msg);
+    }
+    const answers = await this.apply(partition, owned, live);
+    if (answers === undefined) return [...unsettled, ...owned.map((item) => item.msg)].sort(bySequence);
+    for (const [index, item] of owned.entries()) {
+      const answer = answers[index]!;
+      if (answer.outcome === 'invalid' || answer.outcome === 'failed') {
+        if (!(await this.deadLetter(partition, item.msg, item.key, answer.code, answer.message, live))) unsettled.push(item.msg);
+        continue;
+      }
+      item.msg.ack();
+      this.settle(partition, item.msg, answer.outcome === 'duplicate' ? 'duplicate' : 'applied', item.key, answer.event_id);
+    }
+    return unsettled.sort(bySequence);
   }
 
-  private async deadLetter(partition: number, msg: JsMsg, key: string | null, code: string, error: string): Promise<void> {
-    const { js, logger, prefix, stream } = this.context;
-    const topic = this.topicOf(msg.subject);
+  /** One answer per owned message, in order; undefined when given up (not live any more). */
+  private async apply(partition: number, owned: readonly Owned[], live: () => boolean): Promise<Answer[] | undefined> {
+    if (owned.length === 0) return [];
+    const group = await this.attempt(partition, owned, live);
+    if (group.kind === 'ok') return group.answers;
+    if (group.kind === 'gave_up') return undefined;
+    // A failure that is not the store's, for the group as a whole: find the message that causes it.
+    this.context.logger.warn(`partition ${partition}: a group of ${owned.length} failed (${describe(group.error)}); applying its messages one by one`);
+    const answers: Answer[] = [];
+    for (const item of owned) {
+      const one = await this.attempt(partition, [item], live);
+      if (one.kind === 'gave_up') return undefined;
+      answers.push(
+        one.kind === 'ok'
+          ? one.answers[0]!
+          : { outcome: 'failed', code: one.error instanceof LifecycleError ? one.error.code : 'PROCESSING_FAILED', message: `failed ${this.deliveriesOf(item.msg)} times: ${messageOf(one.error)}` },
+      );
+    }
+    return answers;
+  }
+
+  private deliveriesOf(msg: JsMsg, attempts = 0): number {
+    return msg.info.deliveryCount - 1 + attempts;
+  }
+
+  /** dispatchMany of `items`, retried while transient (or, for one message, up to maxDeliver deliveries) and live. */
+  private async attempt(partition: number, items: readonly Owned[], live: () => boolean): Promise<Attempt> {
+    const { engine, logger, options, stats, maxDeliver, signal } = this.context;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const answers = await engine.dispatchMany(items.map((item) => item.value));
+        if (answers.length !== items.length) throw new LifecycleError('STORE_FAILURE', `the engine answered ${answers.length} of ${items.length} items`);
+        return { kind: 'ok', answers };
+      } catch (error) {
+        if (!isTransient(error) && (items.length > 1 || this.deliveriesOf(items[0]!.msg, attempt) >= maxDeliver)) return { kind: 'poison', error };
+        if (!live()) return { kind: 'gave_up' };
+        const delay = backoffDelay(attempt, options.backoff);
+        const what = items.length === 1 ? `message ${items[0]!.msg.seq}` : `${items.length} messages from ${items[0]!.msg.seq}`;
+        logger.warn(`partition ${partition}: ${describe(error)}; ${what} on ${items[0]!.msg.subject} retried in ${formatDelay(delay)} (attempt ${attempt})`);
+        stats.retries += 1;
+        await sleep(delay, signal);
+        if (!live()) return { kind: 'gave_up' };
+      }
+    }
+  }
+
+  /** Copies `msg` to the dead-letter subject, then terminates it; retried while live (false when given up). */
+  private async deadLetter(partition: number, msg: JsMsg, key: string | null, code: string, error: string, live: () => boolean): Promise<boolean> {
+    const { js, logger, prefix, stream, options, signal } = this.context;
+    const subject = deadLetterSubjectOf(this.topicOf(msg.subject), prefix);
     const h = headers();
     h.set(DEAD_LETTER_HEADERS.code, headerValue(code));
     h.set(DEAD_LETTER_HEADERS.error, headerValue(error));
@@ -98,59 +192,26 @@ export class MessageHandler {
     h.set(DEAD_LETTER_HEADERS.stream, stream);
     h.set(DEAD_LETTER_HEADERS.sequence, String(msg.seq));
     if (key !== null) h.set(PARTITION_KEY_HEADER, key);
-    try {
-      await js.publish(deadLetterSubjectOf(topic, prefix), msg.data, { msgID: `dead:${stream}:${msg.seq}`, headers: h });
-    } catch (publishError) {
-      logger.error(`partition ${partition}: could not dead-letter message ${msg.seq} (${code}: ${error}): ${messageOf(publishError)}`);
-      this.nak(partition, msg, key, 'dead-letter publish failed');
-      return;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await js.publish(subject, msg.data, { msgID: `dead:${stream}:${msg.seq}`, headers: h });
+        break;
+      } catch (publishError) {
+        const delay = backoffDelay(attempt, options.backoff);
+        logger.error(`partition ${partition}: could not dead-letter message ${msg.seq} (${code}: ${error}): ${messageOf(publishError)}; retried in ${formatDelay(delay)}`);
+        await sleep(delay, signal);
+        if (!live()) return false;
+      }
     }
-    logger.error(`partition ${partition}: message ${msg.seq} on ${msg.subject} dead-lettered to ${deadLetterSubjectOf(topic, prefix)}: ${code}: ${error}`, {
-      stream_sequence: msg.seq,
-      code,
-    });
+    logger.error(`partition ${partition}: message ${msg.seq} on ${msg.subject} dead-lettered to ${subject}: ${code}: ${error}`, { stream_sequence: msg.seq, code });
     // No reason text: servers before 2.10 do not recognise "+TERM <reason>" and would redeliver.
     // The reason travels in the dead letter's headers instead.
     msg.term();
     this.settle(partition, msg, 'dead_lettered', key);
+    return true;
   }
+}
 
-  /** Applies `msg` when it belongs to `partition` (acks it unread otherwise), then acks, naks or dead-letters it. */
-  async handle(partition: number, msg: JsMsg): Promise<void> {
-    const { engine, count, maxDeliver } = this.context;
-    const first = decode(msg, false);
-    if (partitionOf(first.key, count) !== partition) {
-      msg.ack();
-      this.settle(partition, msg, 'skipped', first.key);
-      return;
-    }
-    const decoded = first.parsed ? first : decode(msg, true);
-    if (decoded.parseError !== undefined) {
-      await this.deadLetter(partition, msg, decoded.key, 'INVALID_ENVELOPE', decoded.parseError);
-      return;
-    }
-    const eventId = (decoded.value as { event_id?: unknown } | null)?.event_id;
-    const id = typeof eventId === 'string' ? eventId : undefined;
-    let answer: BatchItemResult | undefined;
-    try {
-      [answer] = await engine.dispatchMany([decoded.value]);
-    } catch (error) {
-      if (isTransient(error) || msg.info.deliveryCount < maxDeliver) {
-        this.nak(partition, msg, decoded.key, `${error instanceof LifecycleError ? error.code : 'error'}: ${messageOf(error)}`);
-        return;
-      }
-      await this.deadLetter(partition, msg, decoded.key, error instanceof LifecycleError ? error.code : 'PROCESSING_FAILED', `failed ${msg.info.deliveryCount} times: ${messageOf(error)}`);
-      return;
-    }
-    if (answer === undefined) {
-      this.nak(partition, msg, decoded.key, 'the engine gave no answer');
-      return;
-    }
-    if (answer.outcome === 'invalid') {
-      await this.deadLetter(partition, msg, decoded.key, answer.code, answer.message);
-      return;
-    }
-    msg.ack();
-    this.settle(partition, msg, answer.outcome === 'duplicate' ? 'duplicate' : 'applied', decoded.key, id);
-  }
+function describe(error: unknown): string {
+  return `${error instanceof LifecycleError ? error.code : 'error'}: ${messageOf(error)}`;
 }

@@ -19,11 +19,21 @@ export const DEFAULT_STREAM = 'LIFECYCLE';
 /** Default durable consumer name (partition consumers append `_p<k>_of_<P>`). */
 export const DEFAULT_DURABLE = 'lifecycle-worker';
 export const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
-export const DEFAULT_ACK_WAIT_MS = 10_000;
+/** How long the server waits for an ack (or `working()`) before redelivering (see ACKNOWLEDGEMENT in ../nats.ts). */
+export const DEFAULT_ACK_WAIT_MS = 5_000;
+/** Messages a partition consumer hands out before acks come back: the largest group applied in one transaction. */
+export const DEFAULT_MAX_ACK_PENDING = 256;
+/** How long a partition lease lasts without renewal (ms); renewed every quarter of it. */
+export const DEFAULT_LEASE_MS = 3_000;
 
 /** The subject of a topic. */
 export function subjectOf(topic: string, subjectPrefix = ''): string {
   return `${subjectPrefix}${topic}`;
+}
+
+/** The subject of a relayed outbox row the engine already delivered to itself: `lifecycle.internal.<topic>`. */
+export function internalSubjectOf(topic: string, subjectPrefix = ''): string {
+  return `${subjectPrefix}lifecycle.internal.${topic}`;
 }
 
 /** The dead-letter subject of a topic: `lifecycle.dead.<topic>`. */
@@ -34,6 +44,16 @@ export function deadLetterSubjectOf(topic: string, subjectPrefix = ''): string {
 /** The dead-letter stream of a stream. */
 export function deadLetterStreamOf(stream: string): string {
   return `${stream}_DEAD`;
+}
+
+/** The stream of the partition leases of a stream. */
+export function leaseStreamOf(stream: string): string {
+  return `${stream}_LEASES`;
+}
+
+/** The subject holding the lease of one partition consumer: `lifecycle.lease.<consumer name>`. */
+export function leaseSubjectOf(consumerName: string, subjectPrefix = ''): string {
+  return `${subjectPrefix}lifecycle.lease.${consumerName}`;
 }
 
 /** The durable name of partition `k` of `count`. */

@@ -1,14 +1,16 @@
 /**
  * Publishing to JetStream: producers (`publishEnvelope`) and the outbox relay. Every message carries
- * msgID = its event_id (the server de-duplicates a republish) and the partition key header.
+ * msgID = its event_id (the server de-duplicates a republish) and the partition key header. The
+ * relay publishes rows the engine already delivered to itself (`internal`) on
+ * `lifecycle.internal.<topic>`, which the partition consumers never read (see SUBJECTS in ../nats.ts).
  */
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { relayOutboxOnce, startOutboxRelay, type Publisher, type Worker } from '../../engine/workers.js';
 import { LifecycleError } from '../../errors.js';
-import type { SnapshotStore } from '../../store.js';
+import type { OutboxRecord, SnapshotStore } from '../../store.js';
 import { partitionKeyOf } from '../support.js';
-import { PARTITION_KEY_HEADER, subjectOf } from './names.js';
+import { internalSubjectOf, PARTITION_KEY_HEADER, subjectOf } from './names.js';
 
 /** Options of publishing. */
 export interface PublishOptions {
@@ -45,20 +47,44 @@ export async function publishEnvelope(
   });
 }
 
+/** The header telling relayed outbox rows apart: `true` for rows the engine already took itself. */
+export const INTERNAL_HEADER = 'Lifecycle-Internal';
+
+/** The subject of a relayed outbox row: its topic, or `lifecycle.internal.<topic>` when internal. */
+export function relaySubjectOf(row: Pick<OutboxRecord, 'event_type' | 'internal'>, subjectPrefix = ''): string {
+  return row.internal ? internalSubjectOf(row.event_type, subjectPrefix) : subjectOf(row.event_type, subjectPrefix);
+}
+
 /**
- * The outbox Publisher for JetStream: each row, in id order, on subject = its event_type with
- * msgID = its event_id (so a republish after a crash is dropped by the server), the batch id as
- * partition key, and `Lifecycle-Internal`. Resolves only when every PubAck arrived.
+ * The outbox Publisher for JetStream: each row on `relaySubjectOf(row)` with msgID = its event_id
+ * (a republish after a crash is dropped by the server), the batch id as partition key, and
+ * `Lifecycle-Internal`. The rows go out in one pipelined burst, in id order, on one connection:
+ * the server stores them in that order, and a connection lost mid-burst loses a suffix of it, never
+ * a row before a later one. A failed row and the later rows of its aggregate (batch) are reported
+ * as not published (retried; a copy that did arrive is then dropped by msgID), so a batch's rows
+ * stay in id order in the stream.
  */
 export function jetStreamPublisher(js: JetStreamClient, options: PublishOptions = {}): Publisher {
   return async (rows) => {
-    for (const row of rows) {
-      await js.publish(subjectOf(row.event_type, options.subjectPrefix), JSON.stringify(row.envelope), {
-        msgID: row.event_id,
-        headers: publishHeaders(row.aggregate_id, { 'Lifecycle-Internal': String(row.internal) }),
-        ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
-      });
-    }
+    const sorted = [...rows].sort((a, b) => a.id - b.id);
+    const outcomes = await Promise.allSettled(
+      sorted.map((row) =>
+        js.publish(relaySubjectOf(row, options.subjectPrefix), JSON.stringify(row.envelope), {
+          msgID: row.event_id,
+          headers: publishHeaders(row.aggregate_id, { [INTERNAL_HEADER]: String(row.internal) }),
+          ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+        }),
+      ),
+    );
+    const failures = new Map<number, unknown>();
+    const broken = new Map<string, unknown>();
+    sorted.forEach((row, index) => {
+      const outcome = outcomes[index]!;
+      const earlier = broken.get(row.aggregate_id);
+      if (outcome.status === 'rejected' && earlier === undefined) broken.set(row.aggregate_id, outcome.reason);
+      if (outcome.status === 'rejected' || earlier !== undefined) failures.set(row.id, earlier ?? (outcome as PromiseRejectedResult).reason);
+    });
+    return failures.size === 0 ? undefined : failures;
   };
 }
 
@@ -68,15 +94,26 @@ export interface RelayOptions extends PublishOptions {
   readonly batchSize?: number;
   /** The clock of the `published_at` timestamps (default the system clock). */
   readonly clock?: () => Date;
+  /** How long a claimed row stays this relay's (ms, default 10,000; PostgreSQL: see relayOutboxOnce). */
+  readonly claimLeaseMs?: number;
 }
 
 /**
- * One relay round (relayOutboxOnce): publishes up to `batchSize` pending outbox rows, internal
- * ones included (observers see the whole stream; the consumer answers them duplicate), and marks
- * them published after their PubAcks. Returns how many were published.
+ * One relay round (relayOutboxOnce): publishes up to `batchSize` pending outbox rows (claimed first
+ * on a store several workers share), internal ones on `lifecycle.internal.<topic>` (observers see
+ * the whole flow; the consumers never get them), and marks them published after their PubAcks.
+ * Returns how many were published.
  */
 export function relayToJetStream(store: SnapshotStore, js: JetStreamClient, options: RelayOptions = {}): Promise<number> {
-  return relayOutboxOnce(store, jetStreamPublisher(js, options), options.clock, options.batchSize);
+  return relayOutboxOnce(store, jetStreamPublisher(js, options), roundOptions(options));
+}
+
+function roundOptions(options: RelayOptions): { clock?: () => Date; batchSize?: number; claimLeaseMs?: number } {
+  return {
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+    ...(options.claimLeaseMs === undefined ? {} : { claimLeaseMs: options.claimLeaseMs }),
+  };
 }
 
 /** relayToJetStream in a loop (see startOutboxRelay). */
@@ -88,7 +125,6 @@ export function startJetStreamRelay(
   return startOutboxRelay(store, jetStreamPublisher(js, options), {
     ...(options.intervalMs === undefined ? {} : { intervalMs: options.intervalMs }),
     ...(options.onError === undefined ? {} : { onError: options.onError }),
-    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...roundOptions(options),
   });
 }

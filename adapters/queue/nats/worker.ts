@@ -24,7 +24,7 @@ export interface NatsWorkerOptions extends Omit<JetStreamConsumerOptions, 'strea
   /** Stream settings (name default LIFECYCLE). */
   readonly stream?: Omit<StreamOptions, 'subjectPrefix'>;
   /** Also relay the engine store's outbox to JetStream (default true). */
-  readonly relay?: boolean | { readonly intervalMs?: number; readonly batchSize?: number };
+  readonly relay?: boolean | { readonly intervalMs?: number; readonly batchSize?: number; readonly claimLeaseMs?: number };
   /** Also consume (default true; false for a relay-only process). */
   readonly consume?: boolean;
   readonly clientName?: string;
@@ -57,6 +57,9 @@ async function ensureTopology(nc: NatsConnection, options: NatsWorkerOptions, lo
           ...(options.durable === undefined ? {} : { durable: options.durable }),
           ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
           ...(options.ackWaitMs === undefined ? {} : { ackWaitMs: options.ackWaitMs }),
+          ...(options.maxAckPending === undefined ? {} : { maxAckPending: options.maxAckPending }),
+          ...(options.subjectPrefix === undefined ? {} : { subjectPrefix: options.subjectPrefix }),
+          ...(options.stream?.subjects === undefined ? {} : { topics: options.stream.subjects }),
         });
       }
       return;
@@ -78,6 +81,7 @@ function startRelay(options: NatsWorkerOptions, js: JetStreamClient, logger: Que
     ...(options.subjectPrefix === undefined ? {} : { subjectPrefix: options.subjectPrefix }),
     ...(settings.intervalMs === undefined ? {} : { intervalMs: settings.intervalMs }),
     ...(settings.batchSize === undefined ? {} : { batchSize: settings.batchSize }),
+    ...(settings.claimLeaseMs === undefined ? {} : { claimLeaseMs: settings.claimLeaseMs }),
     onError: (error) => logger.warn(`outbox relay to JetStream failed, will retry: ${messageOf(error)}`),
   });
 }
@@ -93,7 +97,7 @@ export function startNatsWorker(options: NatsWorkerOptions): NatsWorker {
   let nc: NatsConnection | undefined;
   let consumer: JetStreamConsumer | undefined;
   let relay: Worker | undefined;
-  const empty: ConsumerStats = { applied: 0, duplicates: 0, skipped: 0, deadLettered: 0, naks: 0 };
+  const empty: ConsumerStats = { applied: 0, duplicates: 0, skipped: 0, deadLettered: 0, naks: 0, retries: 0, groups: 0 };
 
   const start = async (): Promise<void> => {
     nc = await connectNats(options.url, {
@@ -106,7 +110,13 @@ export function startNatsWorker(options: NatsWorkerOptions): NatsWorker {
     const streamName = options.stream?.name ?? DEFAULT_STREAM;
     await ensureTopology(nc, options, logger, abort.signal);
     const js = jetstream(nc);
-    if (options.consume !== false) consumer = startJetStreamConsumer(options.engine, js, { ...options, stream: streamName });
+    if (options.consume !== false) {
+      consumer = startJetStreamConsumer(options.engine, js, {
+        ...options,
+        stream: streamName,
+        ...(options.stream?.subjects === undefined ? {} : { topics: options.stream.subjects }),
+      });
+    }
     if (options.relay !== false) relay = startRelay(options, js, logger);
     logger.info(`NATS worker ready: stream ${streamName}, partitions ${options.partitions ?? 1}${options.consume === false ? ' (relay only)' : ''}`);
   };

@@ -1,0 +1,142 @@
+/**
+ * NATS JetStream partition leases and handover: a worker that stops hands its partition over at
+ * once (what it pulled but did not apply handed back in order, the lease released); a worker that
+ * goes silent mid-group loses its lease and a standby takes over once the silent worker's messages
+ * can only come back in order. Both end in the direct run's states with every batch applied in
+ * publish order. Runs only with TEST_NATS_URL; every test uses its own stream and consumers.
+ */
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LifecycleEngine } from '../../adapters/engine/engine.js';
+import { deadLetterStreamOf, ensureStream, leaseStreamOf, publishEnvelope, startNatsWorker, type NatsWorker } from '../../adapters/queue/nats.js';
+import { openSqliteStore } from '../../adapters/sqlite/store.js';
+import {
+  appliedOrder,
+  directRun,
+  dump,
+  fixedClock,
+  freePort,
+  hostPort,
+  memoryLogger,
+  publishedOrder,
+  runId,
+  startProxy,
+  tempDir,
+  waitFor,
+  workload,
+} from './support.js';
+
+const NATS_URL = process.env.TEST_NATS_URL;
+const SKIP_TITLE = 'skipped: set TEST_NATS_URL to run the NATS handover tests';
+if (NATS_URL === undefined || NATS_URL === '') console.warn(`test/queue/nats-handover.test.ts ${SKIP_TITLE}`);
+const suite = NATS_URL === undefined || NATS_URL === '' ? describe.skip : describe;
+const url = NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/** Fast back-off so failure paths stay well under the time limit. */
+const FAST = { backoff: { initialMs: 100, maxMs: 400 }, pullExpiresMs: 1000 } as const;
+
+suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream partition handover', () => {
+  const RUN = runId();
+  let nc: NatsConnection;
+  let js: JetStreamClient;
+  let jsm: JetStreamManager;
+  const streams: string[] = [];
+  const stops: Array<() => Promise<void> | void> = [];
+  let counter = 0;
+
+  function names(): { stream: string; subjectPrefix: string; durable: string } {
+    counter += 1;
+    const stream = `LCHAND_${RUN}_${counter}`;
+    streams.push(stream, deadLetterStreamOf(stream), leaseStreamOf(stream));
+    return { stream, subjectPrefix: `lchand.${RUN}.${counter}.`, durable: `h${counter}` };
+  }
+
+  function worker(options: Omit<Parameters<typeof startNatsWorker>[0], 'url'> & { url?: string }): NatsWorker {
+    const started = startNatsWorker({ url, ...FAST, ...options });
+    stops.push(() => started.stop());
+    return started;
+  }
+
+  /** An engine on the SQLite file `path` whose dispatchMany first waits `delayMs` (a slow store). */
+  function engineOn(path: string, delayMs = 0): Pick<LifecycleEngine, 'dispatchMany' | 'store'> {
+    const store = openSqliteStore({ path, now: fixedClock });
+    stops.push(() => store.close());
+    const engine = new LifecycleEngine({ store, clock: fixedClock });
+    return { store, dispatchMany: async (raws) => (await new Promise((r) => setTimeout(r, delayMs)), engine.dispatchMany(raws)) };
+  }
+
+  beforeAll(async () => {
+    nc = await connect({ servers: url });
+    js = jetstream(nc);
+    jsm = await jetstreamManager(nc);
+  });
+
+  afterEach(async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  });
+
+  afterAll(async () => {
+    for (const stream of streams) await jsm.streams.delete(stream).catch(() => undefined);
+    await nc.drain();
+  });
+
+  it('stop() mid-stream finishes the group in flight, hands the rest back in order and releases the lease: a successor goes on at once, in order', async () => {
+    const { stream, subjectPrefix, durable } = names();
+    await ensureStream(jsm, { name: stream, subjectPrefix });
+    const events = workload('handover', 20);
+    await Promise.all(events.map((event) => publishEnvelope(js, event, { subjectPrefix })));
+    const reference = await directRun(events);
+    const { dir, cleanup } = tempDir();
+    stops.push(cleanup);
+    const path = `${dir}/handover.db`;
+    // A long ack_wait and lease: a message left leased, or a lease not released, would stall the successor for 30 s.
+    const settings = { stream: { name: stream }, subjectPrefix, durable, relay: false, ackWaitMs: 30_000, leaseMs: 30_000, maxAckPending: 8 } as const;
+    const first = worker({ engine: engineOn(path, 30), ...settings });
+    await waitFor(() => first.stats().applied >= 40, 10_000, 'the first worker under way');
+    await first.stop();
+    const byFirst = first.stats().applied;
+    expect(byFirst).toBeLessThan(events.length);
+    const started = Date.now();
+    const second = worker({ engine: engineOn(path), ...settings });
+    await waitFor(() => byFirst + second.stats().applied === events.length, 8000, 'the successor to apply the rest');
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(second.stats().duplicates).toBe(0);
+    const reader = openSqliteStore({ path });
+    stops.push(() => reader.close());
+    expect(dump(reader).entities).toEqual(dump(reference.store).entities);
+    expect(appliedOrder(dump(reader).audit, events)).toEqual(publishedOrder(events));
+  });
+
+  it('a holder that goes silent mid-group (connection cut) loses its lease; the standby takes over after the takeover wait and applies every batch in publish order', async () => {
+    const { stream, subjectPrefix, durable } = names();
+    await ensureStream(jsm, { name: stream, subjectPrefix });
+    const events = workload('takeover', 16);
+    const reference = await directRun(events);
+    const { dir, cleanup } = tempDir();
+    stops.push(cleanup);
+    const path = `${dir}/takeover.db`;
+    const port = await freePort();
+    const proxy = await startProxy(port, hostPort(url));
+    stops.push(() => proxy.close());
+    const settings = { stream: { name: stream }, subjectPrefix, durable, relay: false, ackWaitMs: 2000, leaseMs: 1000, maxAckPending: 16 } as const;
+    const doomed = worker({ url: `nats://127.0.0.1:${port}`, engine: engineOn(path, 40), ...settings, clientName: 'doomed' });
+    await doomed.ready;
+    await new Promise((r) => setTimeout(r, 300)); // the doomed worker takes the lease first
+    const logger = memoryLogger();
+    const standby = worker({ engine: engineOn(path), ...settings, logger, clientName: 'standby' });
+    await standby.ready;
+    await Promise.all(events.map((event) => publishEnvelope(js, event, { subjectPrefix })));
+    await waitFor(() => doomed.stats().applied >= 20, 10_000, 'the doomed worker under way');
+    await proxy.close(); // silent from now on: no acks, no renewals, no naks
+    const cut = Date.now();
+    await waitFor(() => doomed.stats().applied + standby.stats().applied === events.length, 20_000, 'the standby to apply the rest');
+    expect(logger.lines).toContainEqual(expect.stringMatching(/^info: partition 0: this worker consumes .* \(taken over from /));
+    // Nothing before the doomed worker's messages could be redelivered: lease 1 s + pull 1 s + ack_wait 2 s + 1 s.
+    expect(Date.now() - cut).toBeGreaterThan(4000);
+    const reader = openSqliteStore({ path });
+    stops.push(() => reader.close());
+    expect(dump(reader).entities).toEqual(dump(reference.store).entities);
+    expect(appliedOrder(dump(reader).audit, events)).toEqual(publishedOrder(events));
+  });
+});
