@@ -167,7 +167,7 @@ describe('SqliteStore migrations', () => {
 
   it('an inbox row whose outcome is nowhere is a STORE_FAILURE naming the event', async () => {
     const store = openSqliteStore({ path: ':memory:' });
-    store.db.prepare("INSERT INTO inbox (event_id, event_type, result, audit_position, received_at) VALUES ('ev-lost', 't', NULL, 999, 'x')").run();
+    store.db.prepare("INSERT INTO inbox (event_id, result, audit_position) VALUES ('ev-lost', NULL, 999)").run();
     const error = await rejection(store.findInbox(['ev-lost']), 'STORE_FAILURE');
     expect(error.message).toMatch(/inbox row ev-lost has no recorded outcome/);
     await store.close();

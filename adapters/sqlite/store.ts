@@ -108,8 +108,8 @@ function prepareLogStatements(db: Database.Database) {
     outboxCountAll: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox'),
     outboxCountPublished: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NOT NULL'),
     outboxCountPending: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL'),
-    insertInbox: db.prepare<[string, string, string | null, number | null, string]>(
-      'INSERT INTO inbox (event_id, event_type, result, audit_position, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
+    insertInbox: db.prepare<[string, string | null, number | null]>(
+      'INSERT INTO inbox (event_id, result, audit_position) VALUES (?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
     ),
     // The first outcome is on the event's first audit row, or in the inbox row when it has none.
     findInbox: db.prepare<[string], { result: string | null }>(
@@ -340,7 +340,7 @@ export class SqliteStore implements SnapshotStore {
     for (const entry of batch.inbox) {
       const position = outcomeAt.get(entry.event_id);
       const inline = position === undefined ? (outcomes.get(entry.event_id) ?? null) : null;
-      if (s.insertInbox.run(entry.event_id, entry.event_type, inline, position ?? null, at).changes !== 1) {
+      if (s.insertInbox.run(entry.event_id, inline, position ?? null).changes !== 1) {
         throw new LifecycleError('VERSION_CONFLICT', `event ${entry.event_id} was already processed`, {
           details: { event_id: entry.event_id, duplicate: true },
         });
