@@ -115,6 +115,11 @@ function prepareLogStatements(db: Database.Database) {
     findInbox: db.prepare<[string], { result: string | null }>(
       'SELECT coalesce(i.result, a.result) AS result FROM inbox i LEFT JOIN audit a ON a.position = i.audit_position WHERE i.event_id = ?',
     ),
+    // Many ids in one statement (a JSON array of ids): one call instead of one per id.
+    findInboxMany: db.prepare<[string], { event_id: string; result: string | null }>(
+      `SELECT i.event_id, coalesce(i.result, a.result) AS result FROM json_each(?) j
+       JOIN inbox i ON i.event_id = j.value LEFT JOIN audit a ON a.position = i.audit_position`,
+    ),
     upsertTimer: db.prepare<[string, string, string, string, string, string]>(
       `INSERT INTO timers (timer_id, machine, entity_id, due_at, event, created_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (timer_id) DO UPDATE SET machine = excluded.machine, entity_id = excluded.entity_id,
@@ -221,11 +226,15 @@ export class SqliteStore implements SnapshotStore {
   findInbox(event_ids: readonly string[]): Promise<Map<string, Json>> {
     return this.run('findInbox', () => {
       const found = new Map<string, Json>();
-      for (const id of event_ids) {
-        const row = this.s.findInbox.get(id);
-        if (row === undefined) continue;
-        if (row.result === null) throw new LifecycleError('STORE_FAILURE', `inbox row ${id} has no recorded outcome`, { details: { table: 'inbox', key: id } });
-        found.set(id, parseColumn(row.result, 'inbox', id));
+      const rows =
+        event_ids.length === 1
+          ? this.s.findInbox.all(event_ids[0] as string).map((row) => ({ ...row, event_id: event_ids[0] as string }))
+          : event_ids.length === 0
+            ? []
+            : this.s.findInboxMany.all(JSON.stringify(event_ids));
+      for (const { event_id, result } of rows) {
+        if (result === null) throw new LifecycleError('STORE_FAILURE', `inbox row ${event_id} has no recorded outcome`, { details: { table: 'inbox', key: event_id } });
+        found.set(event_id, parseColumn(result, 'inbox', event_id));
       }
       return found;
     });
