@@ -2,16 +2,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openPostgresStore } from '../adapters/postgres/store.js';
 import { LifecycleEngine } from '../adapters/engine/engine.js';
 import { LifecycleError } from '../adapters/errors.js';
 import { createMemoryStore } from '../adapters/memory/index.js';
 import { openSqliteStore } from '../adapters/sqlite/store.js';
 import type { SnapshotStore } from '../adapters/store.js';
 import { content, envelope, registration } from './support/envelopes.js';
+import { describePostgres, dropAllSchemas, freshSchema, url } from './postgres/support.js';
 
 const dirs: string[] = [];
-afterAll(() => {
+afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  await dropAllSchemas();
 });
 
 function sqliteFile(): string {
@@ -36,21 +39,31 @@ function counted(store: SnapshotStore): { store: SnapshotStore; reads: () => num
 
 /** Two engines on one database: `a` and `b` (two connections for a file, one store object otherwise). */
 type Pair = { a: LifecycleEngine; b: LifecycleEngine; done: () => Promise<void> };
-const setups: Array<[string, () => Pair]> = [
+const setups: Array<[string, () => Promise<Pair>]> = [
   ['sqlite file, two connections (two processes alike)', () => {
     const path = sqliteFile();
     const [first, second] = [openSqliteStore({ path }), openSqliteStore({ path })];
-    return { a: new LifecycleEngine({ store: first }), b: new LifecycleEngine({ store: second }), done: async () => { await first.close(); await second.close(); } };
+    return Promise.resolve({ a: new LifecycleEngine({ store: first }), b: new LifecycleEngine({ store: second }), done: async () => { await first.close(); await second.close(); } });
   }],
   ['memory store shared by two engines', () => {
     const store = createMemoryStore();
-    return { a: new LifecycleEngine({ store }), b: new LifecycleEngine({ store }), done: () => store.close() };
+    return Promise.resolve({ a: new LifecycleEngine({ store }), b: new LifecycleEngine({ store }), done: () => store.close() });
   }],
 ];
 
-describe.each(setups)('entity cache with another writer: %s', (_name, setup) => {
+/** Two PostgreSQL stores (two pools: two workers alike) on one fresh schema. */
+async function postgresPair(): Promise<Pair> {
+  const schema = await freshSchema();
+  const [first, second] = [await openPostgresStore({ connectionString: url(), schema, poolSize: 2 }), await openPostgresStore({ connectionString: url(), schema, poolSize: 2 })];
+  return { a: new LifecycleEngine({ store: first }), b: new LifecycleEngine({ store: second }), done: async () => { await first.close(); await second.close(); } };
+}
+
+describe.each(setups)('entity cache with another writer: %s', (_name, setup) => staleEntryTests(setup));
+describePostgres('entity cache with another writer: PostgreSQL, two pools', () => staleEntryTests(postgresPair));
+
+function staleEntryTests(setup: () => Promise<Pair>): void {
   it('an event the remembered (stale) snapshot would refuse is accepted when the stored row accepts it', async () => {
-    const { a, b, done } = setup();
+    const { a, b, done } = await setup();
     await a.dispatch(registration('batch-1', ['essay-1']));
     expect((await b.dispatch(content('batch-1', 'text-1'))).to).toBe('content_provisioned');
     const answer = await a.dispatch(close('batch-1'));
@@ -60,7 +73,7 @@ describe.each(setups)('entity cache with another writer: %s', (_name, setup) => 
   });
 
   it('an event the remembered (stale) snapshot would accept is refused when the stored row refuses it', async () => {
-    const { a, b, done } = setup();
+    const { a, b, done } = await setup();
     await a.dispatch(registration('batch-2', ['essay-1']));
     expect((await b.dispatch(cancel('batch-2'))).outcome).toBe('accepted');
     const answer = await a.dispatch(prompt('batch-2'));
@@ -72,7 +85,7 @@ describe.each(setups)('entity cache with another writer: %s', (_name, setup) => 
   });
 
   it('dispatchMany with a stale remembered entity commits the current truth for every item', async () => {
-    const { a, b, done } = setup();
+    const { a, b, done } = await setup();
     await a.dispatch(registration('batch-3', ['essay-1']));
     await a.dispatch(registration('batch-4', ['essay-1']));
     await b.dispatch(content('batch-3', 'text-3'));
@@ -80,7 +93,7 @@ describe.each(setups)('entity cache with another writer: %s', (_name, setup) => 
     expect(answers.map((r) => r.outcome)).toEqual(['accepted', 'refused']);
     await done();
   });
-});
+}
 
 describe('entity cache', () => {
   it('an engine reads each entity once while it alone writes it; with entityCacheSize 0 it reads it for every event', async () => {

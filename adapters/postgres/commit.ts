@@ -26,7 +26,7 @@ function staleVersion(write: { machine: string; entity_id: string; expected_vers
 
 /** One statement of a commit transaction, and what its result means. */
 export interface Step {
-  kind: 'begin' | 'inbox' | 'insert' | 'update' | 'lock' | 'audit' | 'outbox' | 'timers';
+  kind: 'begin' | 'inbox' | 'unchanged' | 'insert' | 'update' | 'lock' | 'audit' | 'outbox' | 'timers';
   query: { name?: string; text: string; values?: unknown[] };
 }
 
@@ -61,6 +61,8 @@ function commitSteps(context: CommitContext, batch: CommitBatch, plan: CommitPla
   if (plan.inbox.length > 0) {
     steps.push(step('inbox', 'insertInbox', [plan.inbox.map((i) => i.event_id), plan.inbox.map((i) => i.event_type), plan.inboxResults, at]));
   }
+  const unchanged = batch.unchanged ?? [];
+  if (unchanged.length > 0) steps.push(step('unchanged', 'lockUnchanged', [unchanged.map((u) => u.machine), unchanged.map((u) => u.entity_id)]));
   const { inserts, updates } = plan;
   if (inserts.length > 0) {
     steps.push(step('insert', 'insertEntities', [
@@ -115,6 +117,12 @@ export async function runCommit(context: CommitContext, client: PoolClient, batc
       });
     }
     seen.add(entry.event_id);
+  }
+
+  const current = new Map(rowsOf<{ machine: string; entity_id: string; version: number }>('unchanged').map((r) => [keyOf(r.machine, r.entity_id), r.version]));
+  for (const row of batch.unchanged ?? []) {
+    const actual = current.get(keyOf(row.machine, row.entity_id)) ?? 0;
+    if (actual !== row.version) throw staleVersion({ machine: row.machine, entity_id: row.entity_id, expected_version: row.version }, actual);
   }
 
   type Written = { machine: string; entity_id: string };

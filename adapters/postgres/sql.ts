@@ -29,6 +29,9 @@ function entityStatements(s: string) {
     loadEntity: `SELECT ${ENTITY_COLUMNS} FROM ${s}.entities WHERE machine = $1 AND entity_id = $2`,
     loadMany: `SELECT ${ENTITY_COLUMNS} FROM ${s}.entities WHERE (machine, entity_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
     entityVersions: `SELECT machine, entity_id, version FROM ${s}.entities WHERE (machine, entity_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    // The rows a commit relied on without writing (CommitBatch.unchanged), share-locked to the commit.
+    lockUnchanged: `SELECT machine, entity_id, version FROM ${s}.entities WHERE (machine, entity_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+      ORDER BY machine, entity_id FOR SHARE`,
     insertEntities: `INSERT INTO ${s}.entities (${ENTITY_COLUMNS})
       SELECT u.machine, u.entity_id, u.parent_id, u.machine_version, u.version, u.status, u.snapshot, $8, $8
       FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::integer[], $6::text[], $7::text[])

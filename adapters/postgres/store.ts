@@ -75,6 +75,7 @@ export class PostgresStore implements SnapshotStore {
   static readonly migrations = migrations;
 
   readonly kind = 'postgres' as const;
+  readonly checksUnchanged = true;
   /** The pool (for tests and tools; do not write through it in production). */
   readonly pool: Pool;
   /** The schema holding the tables. */

@@ -190,6 +190,21 @@ function atomicityContracts(ctx: Ctx): void {
     expect(await ctx.store.load('essay', 'e1')).toBeDefined();
   });
 
+  it('a store that checks unchanged rows commits a batch whose unchanged rows are current, and refuses one whose row moved on, writing nothing', async () => {
+    if (ctx.store.checksUnchanged !== true) return;
+    await seed(ctx.store);
+    await ctx.store.commit(everything({ unchanged: [{ machine: 'essay', entity_id: 'e1', version: 1 }] }));
+    expect((await ctx.store.findInbox(['i1'])).get('i1')).toEqual({ ok: 1 });
+    await ctx.store.commit(batch({ entities: [entity('e1', { expected_version: 1 })] }));
+    const before = await observe(ctx.store, ['i7']);
+    const stale = batch({ audit: [audit('a7')], inbox: [{ event_id: 'i7', event_type: 'x', result: 7 }], unchanged: [{ machine: 'essay', entity_id: 'e1', version: 1 }] });
+    const error = await rejection(ctx.store.commit(stale), 'VERSION_CONFLICT');
+    expect(error.details).toEqual({ machine: 'essay', entity_id: 'e1', expected_version: 1, actual_version: 2 });
+    expect(await observe(ctx.store, ['i7'])).toEqual(before);
+    const missing = batch({ inbox: [{ event_id: 'i8', event_type: 'x', result: 8 }], unchanged: [{ machine: 'essay', entity_id: 'ghost', version: 1 }] });
+    expect((await rejection(ctx.store.commit(missing), 'VERSION_CONFLICT')).details).toMatchObject({ entity_id: 'ghost', actual_version: 0 });
+  });
+
   it('an empty batch commits and assigns no audit positions', async () => {
     const result = await ctx.store.commit(batch());
     expect(result.auditPositions).toEqual([]);
