@@ -65,6 +65,8 @@ async function engineSection(scale: number, rounds: number): Promise<void> {
   console.log(ratio('engine dispatch / raw durable floor, NORMAL', find(rates, 'engine dispatch (synchronous NORMAL)'), floorNormal, 0.8));
   console.log(ratio('engine dispatch / raw durable floor, FULL', find(rates, 'engine dispatch (synchronous FULL)'), floorFull, 0.8));
   console.log(ratio('engine dispatchMany x200 FULL / raw durable floor NORMAL', find(rates, 'engine dispatchMany x200 (synchronous FULL)'), floorNormal, 2));
+  // The library's own group limit (HTTP groupCommitEvents and eventsPerRequest default 1000).
+  console.log(ratio('engine dispatchMany x1000 FULL / raw durable floor NORMAL', find(rates, 'engine dispatchMany x1000 (synchronous FULL)'), floorNormal, 2));
   console.log(info('engine dispatch, entity cache off / raw durable floor, NORMAL (context)', find(rates, 'engine dispatch (synchronous NORMAL, entity cache off)'), floorNormal));
   console.log(ratio('engine dispatch NORMAL / raw XState transition (memory)', find(rates, 'engine dispatch (synchronous NORMAL)'), find(rates, 'raw XState transition (memory)'), 0));
   console.log(ratio('engine dispatch NORMAL / raw better-sqlite3 row update NORMAL', find(rates, 'engine dispatch (synchronous NORMAL)'), find(rates, 'raw better-sqlite3 row update (synchronous NORMAL)'), 0));

@@ -213,6 +213,7 @@ export async function benchEngine(scale = 1, rounds = 3): Promise<Rate[]> {
   figures.push(() => engineDispatch('NORMAL', n, 0));
   figures.push(() => engineGroup('FULL', n * 2, 200));
   figures.push(() => engineGroup('NORMAL', n * 2, 200));
+  figures.push(() => engineGroup('FULL', n * 2, 1000));
   const measured: Rate[][] = figures.map(() => []);
   for (let round = 0; round < rounds; round += 1) {
     for (const [index, figure] of figures.entries()) measured[index]?.push(await figure());
