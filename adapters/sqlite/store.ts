@@ -21,6 +21,19 @@ import type {
   TimerRecord,
 } from '../store.js';
 import { migrate, migrations } from './migrations.js';
+import {
+  nonNegative,
+  pageLimit,
+  parseAudit,
+  parseColumn,
+  parseOutbox,
+  parseTimer,
+  toStoreError,
+  versionConflict,
+  type AuditRow,
+  type OutboxRow,
+  type TimerRow,
+} from './rows.js';
 
 /** Options of `openSqliteStore`. */
 export interface SqliteStoreOptions {
@@ -34,12 +47,6 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1000;
-
-type AuditRow = Omit<AuditRecord, 'envelope'> & { envelope: string };
-type OutboxRow = Omit<OutboxRecord, 'envelope' | 'internal'> & { envelope: string; internal: number };
-type TimerRow = Omit<TimerRecord, 'event'> & { event: string };
 
 const AUDIT_COLUMNS =
   'position, event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason, entity_version, envelope, recorded_at';
@@ -134,49 +141,6 @@ function prepareLogStatements(db: Database.Database) {
   };
 }
 type Statements = ReturnType<typeof prepareEntityStatements> & ReturnType<typeof prepareLogStatements>;
-
-/** A page size: the default when absent or not a number, clamped to [0, MAX_LIMIT]. */
-function pageLimit(limit: number | undefined, fallback: number = DEFAULT_LIMIT): number {
-  if (limit === undefined || !Number.isFinite(limit)) return fallback;
-  return Math.min(MAX_LIMIT, Math.max(0, Math.floor(limit)));
-}
-
-function nonNegative(value: number | undefined): number {
-  return value === undefined || !Number.isFinite(value) ? 0 : Math.max(0, Math.floor(value));
-}
-
-/** Wraps anything that is not already a LifecycleError as STORE_FAILURE, keeping the original as cause. */
-function toStoreError(error: unknown, operation: string): LifecycleError {
-  if (error instanceof LifecycleError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  const code = error instanceof Database.SqliteError ? error.code : undefined;
-  return new LifecycleError('STORE_FAILURE', `sqlite store ${operation} failed: ${message}`, {
-    details: code === undefined ? { operation } : { operation, sqlite_code: code },
-    cause: error,
-  });
-}
-
-
-/** Parses a non-entity JSON column; corruption there is a store failure naming the table and row. */
-function parseColumn(text: string, table: string, key: string | number): Json {
-  try {
-    return JSON.parse(text) as Json;
-  } catch (error) {
-    throw new LifecycleError('STORE_FAILURE', `${table} row ${key} holds invalid JSON`, { details: { table, key }, cause: error });
-  }
-}
-
-function parseAudit(row: AuditRow): AuditRecord {
-  return { ...row, envelope: parseColumn(row.envelope, 'audit', row.position) };
-}
-
-function parseOutbox(row: OutboxRow): OutboxRecord {
-  return { ...row, internal: row.internal === 1, envelope: parseColumn(row.envelope, 'outbox', row.id) };
-}
-
-function parseTimer(row: TimerRow): TimerRecord {
-  return { ...row, event: parseColumn(row.event, 'timers', row.timer_id) };
-}
 
 /** The SQLite `SnapshotStore`. Build it with `openSqliteStore`, which configures and migrates the file. */
 export class SqliteStore implements SnapshotStore {
@@ -389,11 +353,6 @@ export class SqliteStore implements SnapshotStore {
   }
 }
 
-function versionConflict(machine: string, entity_id: string, expected: number, actual: number): LifecycleError {
-  return new LifecycleError('VERSION_CONFLICT', `${machine} '${entity_id}': expected version ${expected}, found ${actual === 0 ? 'no row' : `version ${actual}`}`, {
-    details: { machine, entity_id, expected_version: expected, actual_version: actual },
-  });
-}
 
 function invalid(message: string, details: Record<string, unknown>): LifecycleError {
   return new LifecycleError('INVALID_CONFIGURATION', message, { details });
