@@ -105,33 +105,51 @@ function parseOwned(name: 'owned' | 'standby', raw: string | undefined, partitio
   return [...new Set(parts.map(Number))];
 }
 
+const FLAGS = {
+  store: { type: 'string' },
+  queue: { type: 'string' },
+  concurrency: { type: 'string' },
+  partitions: { type: 'string' },
+  owned: { type: 'string' },
+  standby: { type: 'string' },
+  'ack-wait': { type: 'string' },
+  'batch-size': { type: 'string' },
+  'interval-ms': { type: 'string' },
+  stream: { type: 'string' },
+  durable: { type: 'string' },
+  'subject-prefix': { type: 'string' },
+  schema: { type: 'string' },
+  'no-relay': { type: 'boolean' },
+  'no-timers': { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
+/** Refuses the flags that make no sense with the embedded queue. */
+function checkEmbedded(store: StoreSetting, concurrency: number | undefined, partitions: number, nats: { owned?: number[]; standby?: number[]; ackWait?: string }): void {
+  if (store.kind === 'postgres') throw new UsageError('--queue embedded lives in the SQLite store\'s database; with a postgres:// store use --queue nats://host:port');
+  if ((concurrency ?? 1) > 1) throw new UsageError('--concurrency > 1 needs --queue nats://...: the embedded queue applies its rows in one SQLite transaction at a time');
+  if (partitions > 1 || nats.owned !== undefined || nats.standby !== undefined) throw new UsageError('--partitions, --owned and --standby apply to --queue nats://... only');
+  if (nats.ackWait !== undefined) throw new UsageError('--ack-wait applies to --queue nats://... only');
+}
+
+/** --stream, --durable and --subject-prefix: names NATS accepts. Returns the subject prefix. */
+function checkNames(values: { stream?: string; durable?: string; 'subject-prefix'?: string }): string {
+  for (const name of ['stream', 'durable'] as const) {
+    const value = values[name];
+    if (value !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(value)) throw new UsageError(`--${name} must be 1 to 64 letters, digits, _ or -, got "${value}"`);
+  }
+  const subjectPrefix = values['subject-prefix'] ?? '';
+  if (subjectPrefix !== '' && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.$/.test(subjectPrefix)) {
+    throw new UsageError(`--subject-prefix must be dot-separated tokens ending with a dot (e.g. "staging."), got "${subjectPrefix}"`);
+  }
+  return subjectPrefix;
+}
+
 function parseOptions(argv: readonly string[]): Options {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: false,
-      strict: true,
-      options: {
-        store: { type: 'string' },
-        queue: { type: 'string' },
-        concurrency: { type: 'string' },
-        partitions: { type: 'string' },
-        owned: { type: 'string' },
-        standby: { type: 'string' },
-        'ack-wait': { type: 'string' },
-        'batch-size': { type: 'string' },
-        'interval-ms': { type: 'string' },
-        stream: { type: 'string' },
-        durable: { type: 'string' },
-        'subject-prefix': { type: 'string' },
-        schema: { type: 'string' },
-        'no-relay': { type: 'boolean' },
-        'no-timers': { type: 'boolean' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
-    });
+    parsed = parseArgs({ args: [...argv], allowPositionals: false, strict: true, options: FLAGS });
   } catch (error) {
     throw new UsageError(messageOf(error));
   }
@@ -149,19 +167,9 @@ function parseOptions(argv: readonly string[]): Options {
   }
   const ackWaitMs = ackWait === undefined ? DEFAULT_ACK_WAIT_MS : Number(ackWait);
   if (queue.kind === 'embedded') {
-    if (store.kind === 'postgres') throw new UsageError('--queue embedded lives in the SQLite store\'s database; with a postgres:// store use --queue nats://host:port');
-    if ((concurrency ?? 1) > 1) throw new UsageError('--concurrency > 1 needs --queue nats://...: the embedded queue applies its rows in one SQLite transaction at a time');
-    if (partitions > 1 || owned !== undefined || standby !== undefined) throw new UsageError('--partitions, --owned and --standby apply to --queue nats://... only');
-    if (ackWait !== undefined) throw new UsageError('--ack-wait applies to --queue nats://... only');
+    checkEmbedded(store, concurrency, partitions, { ...(owned === undefined ? {} : { owned }), ...(standby === undefined ? {} : { standby }), ...(ackWait === undefined ? {} : { ackWait }) });
   }
-  for (const name of ['stream', 'durable'] as const) {
-    const value = values[name];
-    if (value !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(value)) throw new UsageError(`--${name} must be 1 to 64 letters, digits, _ or -, got "${value}"`);
-  }
-  const subjectPrefix = values['subject-prefix'] ?? '';
-  if (subjectPrefix !== '' && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.$/.test(subjectPrefix)) {
-    throw new UsageError(`--subject-prefix must be dot-separated tokens ending with a dot (e.g. "staging."), got "${subjectPrefix}"`);
-  }
+  const subjectPrefix = checkNames(values);
   if (values.schema !== undefined && store.kind !== 'postgres') throw new UsageError('--schema applies to a postgres:// store only');
   return {
     store,
@@ -183,7 +191,9 @@ function parseOptions(argv: readonly string[]): Options {
   };
 }
 
-function consoleLogger(verbose: boolean): QueueLogger & { debug(message: string): void } {
+type WorkerLogger = QueueLogger & { debug(message: string): void };
+
+function consoleLogger(verbose: boolean): WorkerLogger {
   const line = (level: string, message: string): void => {
     console.error(`lifecycle-worker: ${level}: ${message}`);
   };
@@ -216,6 +226,131 @@ async function openStore(options: Options): Promise<SnapshotStore> {
   return openPostgresStore({ connectionString: options.store.url, ...(options.schema === undefined ? {} : { schema: options.schema }) });
 }
 
+/** A started consumer: the worker, and what to say about it when it stops. */
+interface Running {
+  readonly worker: Worker;
+  readonly summary?: () => string;
+  readonly ready?: Promise<void>;
+}
+
+/** Drains the embedded queue (SQLite store only), logging when it runs empty. */
+async function startEmbedded(engine: LifecycleEngine, store: SnapshotStore, options: Options, log: WorkerLogger, stopping: () => boolean): Promise<Running> {
+  const { SqliteStore } = await import('../adapters/sqlite/store.js');
+  const { EmbeddedQueue, startEmbeddedWorker } = await import('../adapters/queue/embedded.js');
+  if (!(store instanceof SqliteStore)) throw new Error('the embedded queue needs the SQLite store');
+  const queue = new EmbeddedQueue(store, { logger: log });
+  let busy = false;
+  let total = 0;
+  const worker = startEmbeddedWorker(engine, queue, {
+    intervalMs: options.intervalMs,
+    batchSize: options.batchSize,
+    onError: (error) => log.warn(`queue drain failed, will retry: ${messageOf(error)}`),
+    onDrained: (report) => {
+      busy = true;
+      total += report.taken;
+      log.debug(`applied ${report.taken} rows (accepted ${report.accepted}, refused ${report.refused}, duplicate ${report.duplicate}, invalid ${report.invalid}, dead ${report.dead})`);
+    },
+  });
+  const watchIdle = (): void => {
+    void worker.idle().then(async () => {
+      if (stopping()) return;
+      if (busy) {
+        const counts = await queue.counts();
+        log.info(`queue empty: ${total} rows applied since start (${counts.done} done, ${counts.invalid} invalid, ${counts.dead} dead in all)`);
+        busy = false;
+      }
+      watchIdle();
+    });
+  };
+  watchIdle();
+  return { worker };
+}
+
+/** Consumes (and relays to) NATS JetStream; `failed` is called when it cannot start. */
+async function startNats(engine: LifecycleEngine, url: string, options: Options, log: QueueLogger, failed: () => void): Promise<Running> {
+  const { startNatsWorker } = await import('../adapters/queue/nats.js');
+  const worker = startNatsWorker({
+    url,
+    engine,
+    logger: log,
+    partitions: options.partitions,
+    ackWaitMs: options.ackWaitMs,
+    stream: { name: options.stream },
+    durable: options.durable,
+    subjectPrefix: options.subjectPrefix,
+    relay: options.relay ? { batchSize: options.batchSize } : false,
+    ...(options.owned === undefined ? {} : { owned: options.owned }),
+    ...(options.standby === undefined ? {} : { standby: options.standby }),
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+  });
+  const ready = worker.ready.catch((error: unknown) => {
+    if (!isLifecycleError(error, 'SHUTTING_DOWN')) {
+      log.error(`cannot start the NATS worker: ${messageOf(error)}`);
+      failed();
+    }
+    throw error;
+  });
+  const summary = (): string => {
+    const s = worker.stats();
+    return `consumed: applied ${s.applied}, duplicates ${s.duplicates}, skipped ${s.skipped}, dead-lettered ${s.deadLettered}, handed back ${s.naks}, retries ${s.retries}, in ${s.groups} groups`;
+  };
+  return { worker, summary, ready };
+}
+
+/** Graceful shutdown, once: consumers first (they finish their commit and ack), then the timer scheduler, then the store. */
+class Shutdown {
+  readonly workers: Worker[] = [];
+  /** A summary line for the end (what the NATS consumer did). */
+  summary: (() => string) | undefined;
+  private running: Promise<void> | undefined;
+  private exitCode = 0;
+  private finish: (code: number) => void = () => undefined;
+  /** Resolves with the exit code once stopped. */
+  readonly done = new Promise<number>((resolve) => (this.finish = resolve));
+
+  constructor(
+    private readonly store: SnapshotStore,
+    private readonly log: WorkerLogger,
+  ) {}
+
+  get stopping(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** SIGINT / SIGTERM stop gracefully; a second one exits at once. */
+  onSignals(): void {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.on(signal, () => {
+        if (this.stopping) {
+          this.log.warn(`${signal} again: exiting at once`);
+          process.exit(1);
+        }
+        void this.stop(signal, 0);
+      });
+    }
+  }
+
+  stop(reason: string, code: number): Promise<void> {
+    if (this.running !== undefined) return this.running;
+    this.exitCode = code;
+    this.log.info(`stopping (${reason}): finishing in-flight work`);
+    this.running = (async () => {
+      for (const worker of this.workers) {
+        try {
+          await worker.stop();
+        } catch (error) {
+          this.log.error(`while stopping: ${messageOf(error)}`);
+        }
+      }
+      await this.store.close().catch((error: unknown) => this.log.error(`closing the store: ${messageOf(error)}`));
+      if (this.summary !== undefined) this.log.info(this.summary());
+      this.log.info('stopped');
+      this.finish(this.exitCode);
+    })();
+    return this.running;
+  }
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   let options: Options;
   try {
@@ -238,114 +373,26 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const engine = new LifecycleEngine({ store });
-  const workers: Worker[] = [];
-  /** A summary line for the end (what the NATS consumer did). */
-  let summary: (() => string) | undefined;
-  let exitCode = 0;
-  let stopping: Promise<void> | undefined;
-  let resolveDone: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => (resolveDone = resolve));
-
-  const shutdown = (reason: string, code: number): Promise<void> => {
-    if (stopping !== undefined) return stopping;
-    exitCode = code;
-    log.info(`stopping (${reason}): finishing in-flight work`);
-    stopping = (async () => {
-      // Consumers first (they finish their commit and ack), then the timer scheduler, then the store.
-      for (const worker of workers) {
-        try {
-          await worker.stop();
-        } catch (error) {
-          log.error(`while stopping: ${messageOf(error)}`);
-        }
-      }
-      await store.close().catch((error: unknown) => log.error(`closing the store: ${messageOf(error)}`));
-      if (summary !== undefined) log.info(summary());
-      log.info('stopped');
-      resolveDone();
-    })();
-    return stopping;
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (stopping !== undefined) {
-        log.warn(`${signal} again: exiting at once`);
-        process.exit(1);
-      }
-      void shutdown(signal, 0);
-    });
-  }
+  const control = new Shutdown(store, log);
+  control.onSignals();
 
   const where = `store ${describeStore(options.store)}, queue ${options.queue.kind === 'embedded' ? 'embedded' : options.queue.url}`;
-  if (options.queue.kind === 'embedded') {
-    const { SqliteStore } = await import('../adapters/sqlite/store.js');
-    const { EmbeddedQueue, startEmbeddedWorker } = await import('../adapters/queue/embedded.js');
-    if (!(store instanceof SqliteStore)) throw new Error('the embedded queue needs the SQLite store');
-    const queue = new EmbeddedQueue(store, { logger: log });
-    let busy = false;
-    let total = 0;
-    const worker = startEmbeddedWorker(engine, queue, {
-      intervalMs: options.intervalMs,
-      batchSize: options.batchSize,
-      onError: (error) => log.warn(`queue drain failed, will retry: ${messageOf(error)}`),
-      onDrained: (report) => {
-        busy = true;
-        total += report.taken;
-        log.debug(`applied ${report.taken} rows (accepted ${report.accepted}, refused ${report.refused}, duplicate ${report.duplicate}, invalid ${report.invalid}, dead ${report.dead})`);
-      },
-    });
-    workers.push(worker);
-    const watchIdle = (): void => {
-      void worker.idle().then(async () => {
-        if (stopping !== undefined) return;
-        if (busy) {
-          const counts = await queue.counts();
-          log.info(`queue empty: ${total} rows applied since start (${counts.done} done, ${counts.invalid} invalid, ${counts.dead} dead in all)`);
-          busy = false;
-        }
-        watchIdle();
-      });
-    };
-    watchIdle();
-    log.info(`ready: ${where}; the outbox is not relayed with the embedded queue`);
-  } else {
-    const { startNatsWorker } = await import('../adapters/queue/nats.js');
-    const worker = startNatsWorker({
-      url: options.queue.url,
-      engine,
-      logger: log,
-      partitions: options.partitions,
-      ackWaitMs: options.ackWaitMs,
-      stream: { name: options.stream },
-      durable: options.durable,
-      subjectPrefix: options.subjectPrefix,
-      relay: options.relay ? { batchSize: options.batchSize } : false,
-      ...(options.owned === undefined ? {} : { owned: options.owned }),
-      ...(options.standby === undefined ? {} : { standby: options.standby }),
-      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-    });
-    workers.push(worker);
-    summary = () => {
-      const s = worker.stats();
-      return `consumed: applied ${s.applied}, duplicates ${s.duplicates}, skipped ${s.skipped}, dead-lettered ${s.deadLettered}, handed back ${s.naks}, retries ${s.retries}, in ${s.groups} groups`;
-    };
-    worker.ready.then(
-      () =>
-        log.info(
-          `ready: ${where}, partitions ${options.partitions}${options.owned === undefined ? '' : ` (owned ${options.owned.join(',')})`}${options.standby === undefined ? '' : ` (standby ${options.standby.join(',')})`}`,
-        ),
-      (error: unknown) => {
-        if (isLifecycleError(error, 'SHUTTING_DOWN')) return;
-        log.error(`cannot start the NATS worker: ${messageOf(error)}`);
-        void shutdown('start failed', 1);
-      },
-    );
+  const running =
+    options.queue.kind === 'embedded'
+      ? await startEmbedded(engine, store, options, log, () => control.stopping)
+      : await startNats(engine, options.queue.url, options, log, () => void control.stop('start failed', 1));
+  control.workers.push(running.worker);
+  control.summary = running.summary;
+  if (options.queue.kind === 'embedded') log.info(`ready: ${where}; the outbox is not relayed with the embedded queue`);
+  else {
+    const owned = options.owned === undefined ? '' : ` (owned ${options.owned.join(',')})`;
+    const standby = options.standby === undefined ? '' : ` (standby ${options.standby.join(',')})`;
+    running.ready?.then(() => log.info(`ready: ${where}, partitions ${options.partitions}${owned}${standby}`), () => undefined);
   }
   if (options.timers) {
-    workers.push(startTimerScheduler(engine, { intervalMs: 1000, onError: (error) => log.warn(`timer scheduler: ${messageOf(error)}`) }));
+    control.workers.push(startTimerScheduler(engine, { intervalMs: 1000, onError: (error) => log.warn(`timer scheduler: ${messageOf(error)}`) }));
   }
-  await done;
-  return exitCode;
+  return control.done;
 }
 
 process.exitCode = await main(process.argv.slice(2));
