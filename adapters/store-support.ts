@@ -64,3 +64,13 @@ export function compareText(a: string, b: string): number {
     if (cx !== cy) return cx < cy ? -1 : 1;
   }
 }
+
+
+/** Parses a non-entity JSON column; corruption there is a store failure naming the table and row. */
+export function parseColumn(text: string, table: string, key: string | number): Json {
+  try {
+    return JSON.parse(text) as Json;
+  } catch (error) {
+    throw new LifecycleError('STORE_FAILURE', `${table} row ${key} holds invalid JSON`, { details: { table, key }, cause: error });
+  }
+}

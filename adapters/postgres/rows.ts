@@ -3,7 +3,7 @@
  * (`parse*`, corruption reported as SNAPSHOT_CORRUPT or STORE_FAILURE), and the entity map key.
  */
 import { LifecycleError } from '../errors.js';
-import { parseEntityRow } from '../store-support.js';
+import { parseColumn, parseEntityRow } from '../store-support.js';
 import type { AuditRecord, Json, OutboxRecord, TimerRecord } from '../store.js';
 
 export type { EntityRow } from '../store-support.js';
@@ -19,15 +19,6 @@ export function stringify(value: Json, what: string): string {
   return text;
 }
 
-
-/** Parses a non-entity JSON column; corruption there is a store failure naming the table and row. */
-export function parseColumn(text: string, table: string, key: string | number): Json {
-  try {
-    return JSON.parse(text) as Json;
-  } catch (error) {
-    throw new LifecycleError('STORE_FAILURE', `${table} row ${key} holds invalid JSON`, { details: { table, key }, cause: error });
-  }
-}
 
 export function parseAudit(row: AuditRow): AuditRecord {
   const position = Number(row.position);

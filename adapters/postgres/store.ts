@@ -57,13 +57,14 @@
 import pg from 'pg';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { LifecycleError } from '../errors.js';
+import { parseColumn } from '../store-support.js';
 import type { AuditRecord, CommitBatch, CommitResult, EntityRecord, Json, ListQuery, OutboxRecord, SnapshotStore, TimerRecord } from '../store.js';
 import { rollback, runCommit } from './commit.js';
 import { planCommit, type CommitPlan } from './commit-plan.js';
 import { SCHEMA_NAME, toStoreError } from './errors.js';
 import { migrate, migrations, type MigrationReport } from './migrations.js';
 import { DEFAULT_POOL_SIZE, validateOptions, type PostgresStoreOptions } from './options.js';
-import { keyOf, parseAudit, parseColumn, parseEntity, parseOutbox, parseTimer, type AuditRow, type EntityRow, type OutboxRow, type StatusCount, type TimerRow } from './rows.js';
+import { keyOf, parseAudit, parseEntity, parseOutbox, parseTimer, type AuditRow, type EntityRow, type OutboxRow, type StatusCount, type TimerRow } from './rows.js';
 import { leaseEnd, namedStatements, nonNegative, pageLimit, type Statement, type StatementKey } from './sql.js';
 
 export { FEED_LOCK_KEY } from './sql.js';

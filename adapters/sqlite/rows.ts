@@ -1,7 +1,8 @@
 /** Row shapes of the SQLite store, their parsing, paging and error translation. */
 import Database from 'better-sqlite3';
 import { LifecycleError } from '../errors.js';
-import type { AuditRecord, Json, OutboxRecord, TimerRecord } from '../store.js';
+import { parseColumn } from '../store-support.js';
+import type { AuditRecord, OutboxRecord, TimerRecord } from '../store.js';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
@@ -31,15 +32,6 @@ export function toStoreError(error: unknown, operation: string): LifecycleError 
   });
 }
 
-
-/** Parses a non-entity JSON column; corruption there is a store failure naming the table and row. */
-export function parseColumn(text: string, table: string, key: string | number): Json {
-  try {
-    return JSON.parse(text) as Json;
-  } catch (error) {
-    throw new LifecycleError('STORE_FAILURE', `${table} row ${key} holds invalid JSON`, { details: { table, key }, cause: error });
-  }
-}
 
 export function parseAudit(row: AuditRow): AuditRecord {
   return { ...row, envelope: parseColumn(row.envelope, 'audit', row.position) };

@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { LifecycleError } from '../errors.js';
-import { parseEntityRow, type EntityRow } from '../store-support.js';
+import { parseColumn, parseEntityRow, type EntityRow } from '../store-support.js';
 import type {
   AuditRecord,
   CommitBatch,
@@ -25,7 +25,6 @@ import {
   nonNegative,
   pageLimit,
   parseAudit,
-  parseColumn,
   parseOutbox,
   parseTimer,
   toStoreError,
