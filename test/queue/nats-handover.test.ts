@@ -5,11 +5,9 @@
  * can only come back in order. Both end in the direct run's states with every batch applied in
  * publish order. Runs only with TEST_NATS_URL; every test uses its own stream and consumers.
  */
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
-import { deadLetterStreamOf, ensureStream, leaseStreamOf, publishEnvelope, startNatsWorker, type NatsWorker } from '../../adapters/queue/nats.js';
+import { ensureStream, publishEnvelope } from '../../adapters/queue/nats.js';
 import { openSqliteStore } from '../../adapters/sqlite/store.js';
 import {
   appliedOrder,
@@ -20,12 +18,12 @@ import {
   hostPort,
   memoryLogger,
   publishedOrder,
-  runId,
   startProxy,
   tempDir,
   waitFor,
   workload,
 } from './support.js';
+import { natsTestBed } from './nats-bed.js';
 
 const NATS_URL = process.env.TEST_NATS_URL;
 const SKIP_TITLE = 'skipped: set TEST_NATS_URL to run the NATS handover tests';
@@ -37,26 +35,8 @@ const url = NATS_URL ?? 'nats://127.0.0.1:4222';
 const FAST = { backoff: { initialMs: 100, maxMs: 400 }, pullExpiresMs: 1000 } as const;
 
 suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream partition handover', () => {
-  const RUN = runId();
-  let nc: NatsConnection;
-  let js: JetStreamClient;
-  let jsm: JetStreamManager;
-  const streams: string[] = [];
-  const stops: Array<() => Promise<void> | void> = [];
-  let counter = 0;
-
-  function names(): { stream: string; subjectPrefix: string; durable: string } {
-    counter += 1;
-    const stream = `LCHAND_${RUN}_${counter}`;
-    streams.push(stream, deadLetterStreamOf(stream), leaseStreamOf(stream));
-    return { stream, subjectPrefix: `lchand.${RUN}.${counter}.`, durable: `h${counter}` };
-  }
-
-  function worker(options: Omit<Parameters<typeof startNatsWorker>[0], 'url'> & { url?: string }): NatsWorker {
-    const started = startNatsWorker({ url, ...FAST, ...options });
-    stops.push(() => started.stop());
-    return started;
-  }
+  const bed = natsTestBed(url, 'lchand', FAST);
+  const { stops, names, worker } = bed;
 
   /** An engine on the SQLite file `path` whose dispatchMany first waits `delayMs` (a slow store). */
   function engineOn(path: string, delayMs = 0): Pick<LifecycleEngine, 'dispatchMany' | 'store'> {
@@ -66,26 +46,11 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream p
     return { store, dispatchMany: async (raws) => (await new Promise((r) => setTimeout(r, delayMs)), engine.dispatchMany(raws)) };
   }
 
-  beforeAll(async () => {
-    nc = await connect({ servers: url });
-    js = jetstream(nc);
-    jsm = await jetstreamManager(nc);
-  });
-
-  afterEach(async () => {
-    for (const stop of stops.splice(0).reverse()) await stop();
-  });
-
-  afterAll(async () => {
-    for (const stream of streams) await jsm.streams.delete(stream).catch(() => undefined);
-    await nc.drain();
-  });
-
   it('stop() mid-stream finishes the group in flight, hands the rest back in order and releases the lease: a successor goes on at once, in order', async () => {
     const { stream, subjectPrefix, durable } = names();
-    await ensureStream(jsm, { name: stream, subjectPrefix });
+    await ensureStream(bed.jsm, { name: stream, subjectPrefix });
     const events = workload('handover', 20);
-    await Promise.all(events.map((event) => publishEnvelope(js, event, { subjectPrefix })));
+    await Promise.all(events.map((event) => publishEnvelope(bed.js, event, { subjectPrefix })));
     const reference = await directRun(events);
     const { dir, cleanup } = tempDir();
     stops.push(cleanup);
@@ -110,7 +75,7 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream p
 
   it('a holder that goes silent mid-group (connection cut) loses its lease; the standby takes over after the takeover wait and applies every batch in publish order', async () => {
     const { stream, subjectPrefix, durable } = names();
-    await ensureStream(jsm, { name: stream, subjectPrefix });
+    await ensureStream(bed.jsm, { name: stream, subjectPrefix });
     const events = workload('takeover', 16);
     const reference = await directRun(events);
     const { dir, cleanup } = tempDir();
@@ -126,7 +91,7 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream p
     const logger = memoryLogger();
     const standby = worker({ engine: engineOn(path), ...settings, logger, clientName: 'standby' });
     await standby.ready;
-    await Promise.all(events.map((event) => publishEnvelope(js, event, { subjectPrefix })));
+    await Promise.all(events.map((event) => publishEnvelope(bed.js, event, { subjectPrefix })));
     await waitFor(() => doomed.stats().applied >= 20, 10_000, 'the doomed worker under way');
     await proxy.close(); // silent from now on: no acks, no renewals, no naks
     const cut = Date.now();

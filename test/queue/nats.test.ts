@@ -3,9 +3,7 @@
  * and waiting for a server that is not there yet. Runs only with TEST_NATS_URL (e.g.
  * nats://127.0.0.1:4222); every test uses its own stream, subjects and consumers, deleted after.
  */
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
 import { LifecycleError } from '../../adapters/errors.js';
 import {
@@ -13,13 +11,10 @@ import {
   deadLetterStreamOf,
   ensureStream,
   INTERNAL_HEADER,
-  leaseStreamOf,
   PARTITION_KEY_HEADER,
   partitionConsumerName,
   publishEnvelope,
   relayToJetStream,
-  startNatsWorker,
-  type NatsWorker,
   type SettledMessage,
 } from '../../adapters/queue/nats.js';
 import { partitionKeyOf, partitionOf } from '../../adapters/queue/support.js';
@@ -36,7 +31,6 @@ import {
   hostPort,
   interleave,
   memoryLogger,
-  runId,
   sqliteEngine,
   startProxy,
   tempDir,
@@ -44,6 +38,7 @@ import {
   workload,
   type Raw,
 } from './support.js';
+import { natsTestBed } from './nats-bed.js';
 
 const NATS_URL = process.env.TEST_NATS_URL;
 const SKIP_TITLE = 'skipped: set TEST_NATS_URL to run the NATS tests';
@@ -55,42 +50,8 @@ const url = NATS_URL ?? 'nats://127.0.0.1:4222';
 const FAST = { backoff: { initialMs: 100, maxMs: 400 }, pullExpiresMs: 1000, ackWaitMs: 3000 } as const;
 
 suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream queue', () => {
-  const RUN = runId();
-  let nc: NatsConnection;
-  let js: JetStreamClient;
-  let jsm: JetStreamManager;
-  const streams: string[] = [];
-  const stops: Array<() => Promise<void> | void> = [];
-  let counter = 0;
-
-  /** A fresh stream name and subject prefix for one test. */
-  function names(): { stream: string; subjectPrefix: string; durable: string } {
-    counter += 1;
-    const stream = `LCTEST_${RUN}_${counter}`;
-    streams.push(stream, deadLetterStreamOf(stream), leaseStreamOf(stream));
-    return { stream, subjectPrefix: `lctest.${RUN}.${counter}.`, durable: `w${counter}` };
-  }
-
-  function worker(options: Omit<Parameters<typeof startNatsWorker>[0], 'url'> & { url?: string }): NatsWorker {
-    const started = startNatsWorker({ url, ...FAST, ...options });
-    stops.push(() => started.stop());
-    return started;
-  }
-
-  beforeAll(async () => {
-    nc = await connect({ servers: url });
-    js = jetstream(nc);
-    jsm = await jetstreamManager(nc);
-  });
-
-  afterEach(async () => {
-    for (const stop of stops.splice(0).reverse()) await stop();
-  });
-
-  afterAll(async () => {
-    for (const stream of streams) await jsm.streams.delete(stream).catch(() => undefined);
-    await nc.drain();
-  });
+  const bed = natsTestBed(url, 'lctest', FAST);
+  const { stops, names, worker } = bed;
 
   it('each event published twice (other msg ids, same event_id): one consumer ends in the direct run\'s states', async () => {
     const { stream, subjectPrefix, durable } = names();
@@ -101,23 +62,23 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     const w = worker({ engine, stream: { name: stream }, subjectPrefix, durable, relay: false, onSettled: (s) => settled.push(s) });
     await w.ready;
     for (const event of events) {
-      await publishEnvelope(js, event, { subjectPrefix, msgID: `${String(event.event_id)}:first` });
-      await publishEnvelope(js, event, { subjectPrefix, msgID: `${String(event.event_id)}:second` });
+      await publishEnvelope(bed.js, event, { subjectPrefix, msgID: `${String(event.event_id)}:first` });
+      await publishEnvelope(bed.js, event, { subjectPrefix, msgID: `${String(event.event_id)}:second` });
     }
     await waitFor(() => settled.length === events.length * 2, 15_000, 'every message settled');
     expect(w.stats()).toMatchObject({ applied: events.length, duplicates: events.length, deadLettered: 0, naks: 0, skipped: 0 });
     expect(dump(store)).toEqual(dump(reference.store));
     // Acked only after the commit: nothing is left pending on the consumer.
-    const info = await jsm.consumers.info(stream, partitionConsumerName(durable, 0, 1));
+    const info = await bed.jsm.consumers.info(stream, partitionConsumerName(durable, 0, 1));
     expect(info.num_ack_pending).toBe(0);
     expect(info.num_pending).toBe(0);
   });
 
   it('the outbox relay publishes every row exactly once (relaying twice); internal rows are on lifecycle.internal.<topic>, in the stream but never delivered to a partition consumer', async () => {
     const { stream, subjectPrefix, durable } = names();
-    await ensureStream(jsm, { name: stream, subjectPrefix, duplicateWindowMs: 60_000, subjects: ['huleedu.batch.essays.registered.v1'] });
+    await ensureStream(bed.jsm, { name: stream, subjectPrefix, duplicateWindowMs: 60_000, subjects: ['huleedu.batch.essays.registered.v1'] });
     // Idempotent, and an existing stream gets the missing subjects and the new window.
-    const ensured = await ensureStream(jsm, { name: stream, subjectPrefix });
+    const ensured = await ensureStream(bed.jsm, { name: stream, subjectPrefix });
     expect(ensured.config.duplicate_window).toBe(120_000 * 1_000_000);
     expect(ensured.config.subjects).toHaveLength(TOPICS.length + 1);
     expect(ensured.config.subjects).toContain(`${subjectPrefix}lifecycle.internal.>`);
@@ -129,21 +90,21 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     expect(outbox.length - internal.length).toBeGreaterThan(0);
 
     let first = 0;
-    for (let n = await relayToJetStream(store, js, { subjectPrefix, batchSize: 7 }); n > 0; n = await relayToJetStream(store, js, { subjectPrefix, batchSize: 7 })) first += n;
+    for (let n = await relayToJetStream(store, bed.js, { subjectPrefix, batchSize: 7 }); n > 0; n = await relayToJetStream(store, bed.js, { subjectPrefix, batchSize: 7 })) first += n;
     expect(first).toBe(outbox.length);
     expect(await store.outboxCount({ published: false })).toBe(0);
     // As if the process died after publishing and before marking: everything goes out again.
     store.db.prepare('UPDATE outbox SET published_at = NULL').run();
     let second = 0;
-    for (let n = await relayToJetStream(store, js, { subjectPrefix }); n > 0; n = await relayToJetStream(store, js, { subjectPrefix })) second += n;
+    for (let n = await relayToJetStream(store, bed.js, { subjectPrefix }); n > 0; n = await relayToJetStream(store, bed.js, { subjectPrefix })) second += n;
     expect(second).toBe(outbox.length);
 
-    const info = await jsm.streams.info(stream);
+    const info = await bed.jsm.streams.info(stream);
     expect(info.state.messages).toBe(outbox.length);
     const byMsgId = new Map<string, number>();
     const stored: Array<{ subject: string; id: string; key: string; internal: string }> = [];
     for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq += 1) {
-      const message = await jsm.streams.getMessage(stream, { seq });
+      const message = await bed.jsm.streams.getMessage(stream, { seq });
       if (message === null) continue;
       const id = message.header.get('Nats-Msg-Id');
       byMsgId.set(id, (byMsgId.get(id) ?? 0) + 1);
@@ -169,7 +130,7 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     await new Promise((r) => setTimeout(r, 300));
     expect(settled.map((s) => s.subject)).toEqual(outbox.filter((row) => row.internal === 0).map((row) => `${subjectPrefix}${row.event_type}`));
     expect(w.stats()).toMatchObject({ duplicates: 0, deadLettered: 0, applied: outbox.length - internal.length });
-    const consumer = await jsm.consumers.info(stream, partitionConsumerName(durable, 0, 1));
+    const consumer = await bed.jsm.consumers.info(stream, partitionConsumerName(durable, 0, 1));
     expect(consumer.config.filter_subject).toBe(`${subjectPrefix}huleedu.>`);
     expect(consumer.delivered.consumer_seq).toBe(outbox.length - internal.length);
     expect(consumer.num_pending).toBe(0);
@@ -195,7 +156,7 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
       });
       await Promise.all(workers.map((w) => w.ready));
       // One burst, pipelined on one connection: the stream order is the call order.
-      await Promise.all(events.map((event) => publishEnvelope(js, event, { subjectPrefix })));
+      await Promise.all(events.map((event) => publishEnvelope(bed.js, event, { subjectPrefix })));
       await waitFor(() => workers.reduce((n, w) => n + w.stats().applied, 0) === events.length, 20_000, 'every event applied once');
       const stats = workers.map((w) => w.stats());
       if (layout.partitions === 1) expect(stats.map((s) => s.applied).sort((a, b) => a - b)).toEqual([0, events.length]);
@@ -249,13 +210,13 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     const logger = memoryLogger();
     const w = worker({ engine: flaky, stream: { name: stream }, subjectPrefix, durable, relay: false, logger });
     await w.ready;
-    await Promise.all(events.map((event) => publishEnvelope(js, event, { subjectPrefix })));
+    await Promise.all(events.map((event) => publishEnvelope(bed.js, event, { subjectPrefix })));
     await waitFor(() => w.stats().applied === events.length, 10_000, 'every event applied');
     expect(w.stats()).toMatchObject({ retries: 2, naks: 0, deadLettered: 0 });
     const retried = logger.lines.filter((l) => /STORE_FAILURE: database is locked; (message 1|\d+ messages from 1) on .* retried in (100|200) ms \(attempt [12]\)/.test(l));
     expect(retried).toHaveLength(2);
     expect(dump(store)).toEqual(dump(reference.store));
-    const info = await jsm.consumers.info(stream, partitionConsumerName(durable, 0, 1));
+    const info = await bed.jsm.consumers.info(stream, partitionConsumerName(durable, 0, 1));
     expect(info.num_redelivered).toBe(0);
   });
 
@@ -266,18 +227,18 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     const w = worker({ engine, stream: { name: stream }, subjectPrefix, durable, relay: false, logger });
     await w.ready;
     const topic = 'huleedu.batch.spellcheck.phase.completed.v1';
-    await js.publish(`${subjectPrefix}${topic}`, '{this is not json', { msgID: 'bad-json' });
-    await js.publish(`${subjectPrefix}huleedu.batch.essays.registered.v1`, JSON.stringify({ event_type: 'huleedu.batch.essays.registered.v1', data: {} }));
-    await publishEnvelope(js, spellchecked('nobody', 'nobody-essay', true), { subjectPrefix });
-    await publishEnvelope(js, registration('dead-ok', ['dead-ok-e0']), { subjectPrefix });
+    await bed.js.publish(`${subjectPrefix}${topic}`, '{this is not json', { msgID: 'bad-json' });
+    await bed.js.publish(`${subjectPrefix}huleedu.batch.essays.registered.v1`, JSON.stringify({ event_type: 'huleedu.batch.essays.registered.v1', data: {} }));
+    await publishEnvelope(bed.js, spellchecked('nobody', 'nobody-essay', true), { subjectPrefix });
+    await publishEnvelope(bed.js, registration('dead-ok', ['dead-ok-e0']), { subjectPrefix });
     await waitFor(() => w.stats().deadLettered === 3 && w.stats().applied === 1, 15_000, 'three dead letters and one applied');
 
     const dead = deadLetterStreamOf(stream);
-    const info = await jsm.streams.info(dead);
+    const info = await bed.jsm.streams.info(dead);
     expect(info.state.messages).toBe(3);
     const letters = [];
     for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq += 1) {
-      const m = await jsm.streams.getMessage(dead, { seq });
+      const m = await bed.jsm.streams.getMessage(dead, { seq });
       if (m !== null) letters.push({ subject: m.subject, code: m.header.get(DEAD_LETTER_HEADERS.code), source: m.header.get(DEAD_LETTER_HEADERS.subject), body: m.string() });
     }
     expect(letters.map((l) => [l.subject, l.code])).toEqual([
@@ -288,7 +249,7 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     expect(letters[0]!.body).toBe('{this is not json');
     expect(letters[0]!.source).toBe(`${subjectPrefix}${topic}`);
     expect(logger.lines.filter((l) => /^error: .*dead-lettered/.test(l))).toHaveLength(3);
-    const consumer = await jsm.consumers.info(stream, partitionConsumerName(durable, 0, 1));
+    const consumer = await bed.jsm.consumers.info(stream, partitionConsumerName(durable, 0, 1));
     expect(consumer.num_ack_pending).toBe(0);
     expect(consumer.num_redelivered).toBe(0);
   });
@@ -310,12 +271,12 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     await w.ready;
     expect(logger.lines).toContainEqual(expect.stringMatching(new RegExp(`^info: connected to NATS at ${proxyUrl} after \\d+ attempts`)));
     const events = guestBatch('late', 'late-1', 2);
-    for (const event of events.slice(0, 3)) await publishEnvelope(js, event, { subjectPrefix });
+    for (const event of events.slice(0, 3)) await publishEnvelope(bed.js, event, { subjectPrefix });
     await waitFor(() => w.stats().applied === 3, 5000, 'the first events applied');
 
     proxy.drop();
     await waitFor(() => logger.lines.some((l) => /lost the connection to NATS/.test(l)), 3000, 'the loss to be noticed');
-    for (const event of events.slice(3)) await publishEnvelope(js, event, { subjectPrefix });
+    for (const event of events.slice(3)) await publishEnvelope(bed.js, event, { subjectPrefix });
     await waitFor(() => w.stats().applied === events.length, 8000, 'the rest applied after reconnecting');
     expect(logger.lines).toContainEqual(expect.stringMatching(/^info: reconnected to NATS/));
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -326,10 +287,10 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
 
   it('throughput: one consumer (measured, printed)', async () => {
     const { stream, subjectPrefix, durable } = names();
-    await ensureStream(jsm, { name: stream, subjectPrefix });
+    await ensureStream(bed.jsm, { name: stream, subjectPrefix });
     const events: Raw[] = workload('speed', 40);
     let t = performance.now();
-    await Promise.all(events.map((event) => publishEnvelope(js, event, { subjectPrefix })));
+    await Promise.all(events.map((event) => publishEnvelope(bed.js, event, { subjectPrefix })));
     const publishMs = performance.now() - t;
     const { engine } = sqliteEngine();
     const w = worker({ engine, stream: { name: stream }, subjectPrefix, durable, relay: false });
