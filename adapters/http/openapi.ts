@@ -8,6 +8,7 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { LifecycleEvents } from '../../machines/contracts/events.js';
 import type { HttpContext } from './context.js';
+import type { HttpLimits } from './limits.js';
 import { ErrorBody } from './errors.js';
 import { OPERATIONS, type OperationSpec } from './operations.js';
 import {
@@ -89,7 +90,7 @@ function operationObject(spec: OperationSpec): JsonObject {
 }
 
 /** The OpenAPI 3.1 document of the routes. */
-export function openApiDocument(ctx: Pick<HttpContext, 'limits'>): JsonObject {
+export function openApiDocument(ctx: { readonly limits: HttpLimits }): Record<string, unknown> {
   const paths: Record<string, JsonObject> = {};
   for (const spec of OPERATIONS) {
     const path = spec.path.replace(/:([a-z_]+)/g, '{$1}');

@@ -183,7 +183,7 @@ export function startJetStreamConsumer(engine: Pick<LifecycleEngine, 'dispatchMa
  * the old holder may have been handed (its pull requests end `expires` after its lease lapsed) has
  * timed out (ack_wait) and waits for redelivery, which the server hands out before anything newer.
  */
-export function takeoverWaitMs(context: Pick<PartitionContext, 'expires' | 'ackWaitMs'>): number {
+export function takeoverWaitMs(context: { readonly expires: number; readonly ackWaitMs: number }): number {
   return context.expires + context.ackWaitMs + 1000;
 }
 
