@@ -13,6 +13,7 @@ import { LifecycleEngine } from '../../adapters/engine/engine.js';
 import { deterministicUuid } from '../../adapters/engine/ids.js';
 import { openSqliteStore, type SqliteStore } from '../../adapters/sqlite/store.js';
 import { batchMachine } from '../../machines/batch/index.js';
+import { seedReadyBatches } from './envelopes.js';
 
 /** One measured rate. */
 export interface Rate {
@@ -44,24 +45,7 @@ function promptAttached(batch: number, n: number): Record<string, unknown> {
 }
 
 async function seed(engine: LifecycleEngine): Promise<void> {
-  const events: Record<string, unknown>[] = [];
-  for (let b = 0; b < BATCHES; b += 1) {
-    const batch_id = `bench-batch-${b}`;
-    events.push(envelope('huleedu.batch.essays.registered.v1', { entity_id: batch_id, expected_essay_count: 1, essay_ids: [`bench-essay-${b}`], course_code: 'ENG5', user_id: 'bench' }));
-    events.push(
-      envelope('huleedu.file.essay.content.provisioned.v1', {
-        entity_id: batch_id,
-        file_upload_id: `upload-${b}`,
-        original_file_name: `essay-${b}.txt`,
-        raw_file_storage_id: `raw-${b}`,
-        text_storage_id: `text-${b}`,
-        file_size_bytes: 100,
-      }),
-    );
-  }
-  const results = await engine.dispatchMany(events);
-  const bad = results.filter((r) => r.outcome !== 'accepted');
-  if (bad.length > 0) throw new Error(`bench seed failed: ${JSON.stringify(bad[0])}`);
+  await seedReadyBatches(engine, envelope, (b) => `bench-batch-${b}`, BATCHES);
 }
 
 function rate(name: string, events: number, started: bigint): Rate {

@@ -24,7 +24,7 @@ import express from 'express';
 import { pino } from 'pino';
 import { createActor } from 'xstate';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
-import { benchEnvelopes } from './envelopes.js';
+import { benchEnvelopes, seedReadyBatches } from './envelopes.js';
 import { LifecycleQueries } from '../../adapters/engine/queries.js';
 import { openAuthenticator } from '../../adapters/http/auth.js';
 import { openSqliteStore, type SqliteStore } from '../../adapters/sqlite/store.js';
@@ -59,23 +59,7 @@ function promptAttached(): Record<string, unknown> {
 }
 
 async function seed(engine: LifecycleEngine): Promise<void> {
-  const events: Record<string, unknown>[] = [];
-  for (let b = 0; b < BATCHES; b += 1) {
-    events.push(envelope('huleedu.batch.essays.registered.v1', { entity_id: batchId(b), expected_essay_count: 1, essay_ids: [`${batchId(b)}-essay`], course_code: 'ENG5', user_id: 'bench' }));
-    events.push(
-      envelope('huleedu.file.essay.content.provisioned.v1', {
-        entity_id: batchId(b),
-        file_upload_id: `upload-${b}`,
-        original_file_name: `essay-${b}.txt`,
-        raw_file_storage_id: `raw-${b}`,
-        text_storage_id: `text-${b}`,
-        file_size_bytes: 100,
-      }),
-    );
-  }
-  const results = await engine.dispatchMany(events);
-  const bad = results.find((r) => r.outcome !== 'accepted');
-  if (bad !== undefined) throw new Error(`bench seed failed: ${JSON.stringify(bad)}`);
+  await seedReadyBatches(engine, envelope, batchId, BATCHES);
 }
 
 function acceptedCount(db: Database.Database): number {

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
-import { benchEnvelopes } from './envelopes.js';
+import { benchEnvelopes, seedReadyBatches } from './envelopes.js';
 import { drainOnce, EmbeddedQueue } from '../../adapters/queue/embedded.js';
 import { openSqliteStore } from '../../adapters/sqlite/store.js';
 import type { Rate } from './engine.js';
@@ -51,32 +51,12 @@ const RUN = bench.run;
 
 const batchId = (b: number): string => `bench-queue-batch-${b}`;
 
-function seedEvents(): Record<string, unknown>[] {
-  const events: Record<string, unknown>[] = [];
-  for (let b = 0; b < BATCHES; b += 1) {
-    events.push(envelope('huleedu.batch.essays.registered.v1', { entity_id: batchId(b), expected_essay_count: 1, essay_ids: [`${batchId(b)}-essay`], course_code: 'ENG5', user_id: 'bench' }));
-    events.push(
-      envelope('huleedu.file.essay.content.provisioned.v1', {
-        entity_id: batchId(b),
-        file_upload_id: `upload-${b}`,
-        original_file_name: `essay-${b}.txt`,
-        raw_file_storage_id: `raw-${b}`,
-        text_storage_id: `text-${b}`,
-        file_size_bytes: 100,
-      }),
-    );
-  }
-  return events;
-}
-
 function promptAttached(n: number): Record<string, unknown> {
   return envelope(PROMPT_ATTACHED, { batch_id: batchId(n % BATCHES), user_id: 'bench', student_prompt_ref: `prompt-${n}` });
 }
 
 async function seed(engine: LifecycleEngine): Promise<void> {
-  const results = await engine.dispatchMany(seedEvents());
-  const bad = results.find((r) => r.outcome !== 'accepted');
-  if (bad !== undefined) throw new Error(`bench seed failed: ${JSON.stringify(bad)}`);
+  await seedReadyBatches(engine, envelope, batchId, BATCHES);
 }
 
 function rateOf(name: string, events: number, seconds: number): Rate {
