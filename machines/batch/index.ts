@@ -10,6 +10,7 @@ export { applyOutcome, isCurrentOutcome, type OutcomeStep } from './run.js';
 export type { BatchEmitted, BatchEmittedTopic } from './messages.js';
 export { evaluatePipelineRequest, hasPromptFor, type BatchMachineOptions, type PipelinePlan, type RequestEvaluation } from './request.js';
 export { BATCH_EVENT_TYPES, BATCH_MACHINE_VERSION, createBatchMachine, type BatchEvent, type BatchEventTable } from './machine.js';
+export { BATCH_EVENT_TOPICS } from './topics.js';
 
 /** The default batch machine: every pipeline admitted, the reference's pipelines. */
 export const batchMachine = createBatchMachine();

@@ -8,6 +8,7 @@ import type { EventMeta } from '../../machines/contracts/envelope.js';
 import { LifecycleEvents, type EventData } from '../../machines/contracts/events.js';
 import type { BatchStatus, CourseCode, PhaseOutcomeStatus, PipelinePhase } from '../../machines/contracts/statuses.js';
 import {
+  BATCH_EVENT_TOPICS,
   batchMachine,
   contextFromRegistration,
   type BatchContext,
@@ -38,19 +39,7 @@ export interface At {
   readonly correlation_id?: string;
 }
 
-const TOPIC_OF: Record<BatchEventType, string> = {
-  BATCH_REGISTERED: LifecycleEvents.BatchEssaysRegistered.topic,
-  CONTENT_PROVISIONING_COMPLETED: LifecycleEvents.BatchContentProvisioningCompletedV1.topic,
-  ASSOCIATIONS_CONFIRMED: LifecycleEvents.StudentAssociationsConfirmedV1.topic,
-  ESSAYS_READY: LifecycleEvents.BatchEssaysReady.topic,
-  VALIDATION_ERRORS: LifecycleEvents.BatchValidationErrorsV1.topic,
-  PIPELINE_REQUESTED: LifecycleEvents.ClientBatchPipelineRequestV1.topic,
-  PROMPT_ATTACHED: LifecycleEvents.BatchPromptAttachedV1.topic,
-  PIPELINE_REQUEST_WITHDRAWN: LifecycleEvents.BatchPipelineRequestWithdrawnV1.topic,
-  PHASE_OUTCOME: LifecycleEvents.ELSBatchPhaseOutcomeV1.topic,
-  CLOSE_REQUESTED: LifecycleEvents.BatchCloseRequestedV1.topic,
-  CANCEL_REQUESTED: LifecycleEvents.BatchCancelRequestedV1.topic,
-};
+const TOPIC_OF: Record<BatchEventType, string> = BATCH_EVENT_TOPICS;
 
 /** The meta of a machine event of `type`. */
 export function metaFor(type: BatchEventType, at: At = {}): EventMeta {

@@ -4,7 +4,7 @@
  * policy that denies one user.
  */
 import type { AnyMachineSnapshot, EventObject } from 'xstate';
-import { batchLifecycleOf, createBatchMachine, type BatchContext, type BatchMachineOptions } from '../../../machines/batch/index.js';
+import { BATCH_EVENT_TOPICS, batchLifecycleOf, createBatchMachine, type BatchContext, type BatchMachineOptions } from '../../../machines/batch/index.js';
 import { LifecycleEvents } from '../../../machines/contracts/events.js';
 import type { LifecycleMachine } from '../../../machines/lifecycle-machine.js';
 import type { PathSeed } from '../paths/types.js';
@@ -36,19 +36,7 @@ export const SAMPLE_BATCH_OPTIONS: BatchMachineOptions = {
       : { allowed: true },
 };
 
-const BATCH_TOPICS = {
-  BATCH_REGISTERED: LifecycleEvents.BatchEssaysRegistered.topic,
-  CONTENT_PROVISIONING_COMPLETED: LifecycleEvents.BatchContentProvisioningCompletedV1.topic,
-  ASSOCIATIONS_CONFIRMED: LifecycleEvents.StudentAssociationsConfirmedV1.topic,
-  ESSAYS_READY: LifecycleEvents.BatchEssaysReady.topic,
-  VALIDATION_ERRORS: LifecycleEvents.BatchValidationErrorsV1.topic,
-  PIPELINE_REQUESTED: LifecycleEvents.ClientBatchPipelineRequestV1.topic,
-  PROMPT_ATTACHED: LifecycleEvents.BatchPromptAttachedV1.topic,
-  PIPELINE_REQUEST_WITHDRAWN: LifecycleEvents.BatchPipelineRequestWithdrawnV1.topic,
-  PHASE_OUTCOME: LifecycleEvents.ELSBatchPhaseOutcomeV1.topic,
-  CLOSE_REQUESTED: LifecycleEvents.BatchCloseRequestedV1.topic,
-  CANCEL_REQUESTED: LifecycleEvents.BatchCancelRequestedV1.topic,
-} as const;
+const BATCH_TOPICS = BATCH_EVENT_TOPICS;
 
 function batchSeed(name: string, classId: string | null): PathSeed {
   const batchId = `batch-${name}`;
