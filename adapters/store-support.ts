@@ -74,3 +74,10 @@ export function parseColumn(text: string, table: string, key: string | number): 
     throw new LifecycleError('STORE_FAILURE', `${table} row ${key} holds invalid JSON`, { details: { table, key }, cause: error });
   }
 }
+
+/** The VERSION_CONFLICT of a row not at the version a commit expected (actual 0: no row). */
+export function versionConflict(machine: string, entity_id: string, expected: number, actual: number): LifecycleError {
+  return new LifecycleError('VERSION_CONFLICT', `${machine} '${entity_id}': expected version ${expected}, found ${actual === 0 ? 'no row' : `version ${actual}`}`, {
+    details: { machine, entity_id, expected_version: expected, actual_version: actual },
+  });
+}

@@ -15,7 +15,7 @@
  * never interleave.
  */
 import { LifecycleError } from '../errors.js';
-import { compareText } from '../store-support.js';
+import { compareText, versionConflict } from '../store-support.js';
 import type {
   AuditRecord,
   CommitBatch,
@@ -265,23 +265,13 @@ export class MemoryStore implements SnapshotStore {
     }
     for (const row of batch.unchanged ?? []) {
       const actual = this.entities.get(keyOf(row.machine, row.entity_id))?.version ?? 0;
-      if (actual !== row.version) {
-        throw new LifecycleError('VERSION_CONFLICT', `${row.machine} '${row.entity_id}': expected version ${row.version}, found ${actual === 0 ? 'no row' : `version ${actual}`}`, {
-          details: { machine: row.machine, entity_id: row.entity_id, expected_version: row.version, actual_version: actual },
-        });
-      }
+      if (actual !== row.version) throw versionConflict(row.machine, row.entity_id, row.version, actual);
     }
     const versions = new Map<string, number>();
     for (const w of batch.entities) {
       const key = keyOf(w.machine, w.entity_id);
       const actual = versions.get(key) ?? this.entities.get(key)?.version ?? 0;
-      if (actual !== w.expected_version) {
-        throw new LifecycleError(
-          'VERSION_CONFLICT',
-          `${w.machine} '${w.entity_id}': expected version ${w.expected_version}, found ${actual === 0 ? 'no row' : `version ${actual}`}`,
-          { details: { machine: w.machine, entity_id: w.entity_id, expected_version: w.expected_version, actual_version: actual } },
-        );
-      }
+      if (actual !== w.expected_version) throw versionConflict(w.machine, w.entity_id, w.expected_version, actual);
       versions.set(key, actual + 1);
     }
   }

@@ -5,6 +5,7 @@
  */
 import type { PoolClient, QueryResult } from 'pg';
 import { LifecycleError } from '../errors.js';
+import { versionConflict } from '../store-support.js';
 import type { CommitBatch, CommitResult } from '../store.js';
 import type { ChainBreak, CommitPlan, FoldedEntity } from './commit-plan.js';
 import { keyOf } from './rows.js';
@@ -17,11 +18,7 @@ export interface CommitContext {
 }
 
 function staleVersion(write: { machine: string; entity_id: string; expected_version: number }, actual: number): LifecycleError {
-  return new LifecycleError(
-    'VERSION_CONFLICT',
-    `${write.machine} '${write.entity_id}': expected version ${write.expected_version}, found ${actual === 0 ? 'no row' : `version ${actual}`}`,
-    { details: { machine: write.machine, entity_id: write.entity_id, expected_version: write.expected_version, actual_version: actual } },
-  );
+  return versionConflict(write.machine, write.entity_id, write.expected_version, actual);
 }
 
 /** One statement of a commit transaction, and what its result means. */

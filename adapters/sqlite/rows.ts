@@ -44,9 +44,3 @@ export function parseOutbox(row: OutboxRow): OutboxRecord {
 export function parseTimer(row: TimerRow): TimerRecord {
   return { ...row, event: parseColumn(row.event, 'timers', row.timer_id) };
 }
-
-export function versionConflict(machine: string, entity_id: string, expected: number, actual: number): LifecycleError {
-  return new LifecycleError('VERSION_CONFLICT', `${machine} '${entity_id}': expected version ${expected}, found ${actual === 0 ? 'no row' : `version ${actual}`}`, {
-    details: { machine, entity_id, expected_version: expected, actual_version: actual },
-  });
-}

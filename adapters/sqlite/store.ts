@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { LifecycleError } from '../errors.js';
-import { parseColumn, parseEntityRow, type EntityRow } from '../store-support.js';
+import { parseColumn, parseEntityRow, versionConflict, type EntityRow } from '../store-support.js';
 import type {
   AuditRecord,
   CommitBatch,
@@ -28,7 +28,6 @@ import {
   parseOutbox,
   parseTimer,
   toStoreError,
-  versionConflict,
   type AuditRow,
   type OutboxRow,
   type TimerRow,
