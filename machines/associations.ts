@@ -398,4 +398,5 @@ export const associationsLifecycle: LifecycleMachine<typeof associationsMachine>
   logic: associationsMachine,
   parentOf: () => null,
   explainGuard: explainAssociationsGuard,
+  plainContext: true,
 };

@@ -315,4 +315,5 @@ export const batchTrackerLifecycle: LifecycleMachine<typeof batchTrackerMachine>
   logic: batchTrackerMachine,
   parentOf: () => null,
   explainGuard: explainTrackerGuard,
+  plainContext: true,
 };

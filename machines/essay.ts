@@ -186,4 +186,5 @@ export const essayLifecycle: LifecycleMachine<typeof essayMachine> = {
   version: ESSAY_MACHINE_VERSION,
   logic: essayMachine,
   parentOf: (snapshot) => snapshot.context.batch_id,
+  plainContext: true,
 };

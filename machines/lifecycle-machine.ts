@@ -30,6 +30,13 @@ export interface LifecycleMachine<Logic extends AnyStateMachine = AnyStateMachin
    * type but a guard says no (e.g. "nothing left to run"). Undefined when not applicable.
    */
   readonly explainGuard?: (snapshot: SnapshotFrom<Logic>, event: unknown) => string | undefined;
+  /**
+   * True when the machine's context is plain JSON data and the machine never spawns or invokes
+   * actors (so its snapshots hold no actor refs and no children). The engine then persists a
+   * snapshot by copying its JSON fields instead of XState's deep scan of the context for actor
+   * refs. Leave it unset for a machine that spawns: the engine uses XState's own persistence.
+   */
+  readonly plainContext?: boolean;
 }
 
 /**

@@ -65,8 +65,27 @@ export function restoreSnapshot(record: EntityRecord, machine: LifecycleMachine)
   return snapshot;
 }
 
-/** The JSON form of a snapshot, as stored. */
+function isEmpty(value: object | undefined): boolean {
+  for (const _key in value) return false;
+  return true;
+}
+
+/**
+ * The JSON form of a snapshot, as stored. For a machine with `plainContext` and a snapshot with no
+ * children and no history, this is exactly what XState's `getPersistedSnapshot` gives (same fields,
+ * same order), without its rest-copy of the snapshot and deep scan of the context for actor refs.
+ */
 export function persistSnapshot(machine: LifecycleMachine, snapshot: AnyMachineSnapshot): Json {
   const logic: AnyStateMachine = machine.logic;
-  return logic.getPersistedSnapshot(snapshot) as unknown as Json;
+  if (machine.plainContext !== true || !isEmpty(snapshot.children as object | undefined) || !isEmpty(snapshot.historyValue as object | undefined)) {
+    return logic.getPersistedSnapshot(snapshot) as unknown as Json;
+  }
+  const persisted: Record<string, unknown> = { status: snapshot.status };
+  if (snapshot.output !== undefined) persisted.output = snapshot.output;
+  if (snapshot.error !== undefined) persisted.error = snapshot.error;
+  persisted.value = snapshot.value;
+  persisted.historyValue = {};
+  persisted.context = snapshot.context;
+  persisted.children = {};
+  return persisted as Json;
 }

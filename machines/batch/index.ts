@@ -41,6 +41,7 @@ export function batchLifecycleOf(logic: BatchMachine, options: BatchMachineOptio
     logic,
     parentOf: () => null,
     explainGuard: (snapshot, event) => explainBatchGuard(snapshot, event, options),
+    plainContext: true,
   };
 }
 
