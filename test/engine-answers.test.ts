@@ -34,3 +34,23 @@ describe('stored first answers', () => {
     });
   });
 });
+
+describe('audit versions', () => {
+  it('an accepted row carries the version its commit gave the entity; a refusal carries none', async () => {
+    const store = createMemoryStore();
+    const engine = new LifecycleEngine({ store });
+    await engine.dispatch(registration('batch-v', ['essay-1', 'essay-2']));
+    await engine.dispatch(close('batch-v'));
+    const prompt = await engine.dispatch(envelope('huleedu.batch.prompt.attached.v1', { batch_id: 'batch-v', user_id: 'teacher-1', student_prompt_ref: 'p-2' }));
+    expect(prompt.outcome).toBe('accepted');
+    expect((await store.load('batch', 'batch-v'))?.version).toBe(2);
+    const rows = await store.auditSince(0, 1000);
+    const accepted = rows.filter((row) => row.outcome === 'accepted');
+    expect(accepted.length).toBeGreaterThan(2);
+    // The registration created every entity (version 1, whatever the cascade did to them); the prompt made the batch 2.
+    expect(accepted.filter((row) => row.event_type !== prompt.event_type).map((row) => row.entity_version)).toEqual(accepted.slice(0, -1).map(() => 1));
+    expect(accepted.at(-1)).toMatchObject({ event_type: prompt.event_type, machine: 'batch', entity_version: 2 });
+    const refused = rows.filter((row) => row.outcome === 'refused');
+    expect(refused.map((row) => [row.event_type, row.entity_version])).toEqual([['huleedu.batch.close.requested.v1', null]]);
+  });
+});

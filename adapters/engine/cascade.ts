@@ -42,9 +42,13 @@ function toEnvelope(message: EmittedMessage, eventId: string, causationId: strin
   return { event_id: eventId, event_type: type, ...body, metadata: { causation_id: causationId } };
 }
 
-async function deliverAll(uow: UnitOfWork, item: QueueItem, ctx: CascadeContext): Promise<{ results: DeliveryResult[]; emitted: EmittedMessage[][] }> {
+async function deliverAll(
+  uow: UnitOfWork,
+  item: QueueItem,
+  ctx: CascadeContext,
+): Promise<{ results: DeliveryResult[]; emitted: Array<readonly EmittedMessage[]> }> {
   const results: DeliveryResult[] = [];
-  const emitted: EmittedMessage[][] = [];
+  const emitted: Array<readonly EmittedMessage[]> = [];
   for (const [index, delivery] of item.deliveries.entries()) {
     const machine = machineOf(ctx.machines, delivery.machine);
     const step = await applyDelivery(uow, machine, delivery, ctx.now);
@@ -54,7 +58,7 @@ async function deliverAll(uow: UnitOfWork, item: QueueItem, ctx: CascadeContext)
       });
     }
     results.push(step.delivery);
-    emitted.push([...step.emitted]);
+    emitted.push(step.emitted);
     uow.audit.push({
       event_id: item.event_id,
       event_type: item.event_type,
@@ -66,7 +70,7 @@ async function deliverAll(uow: UnitOfWork, item: QueueItem, ctx: CascadeContext)
       to_status: step.delivery.to,
       outcome: step.delivery.outcome,
       reason: step.delivery.reason ?? null,
-      entity_version: null,
+      entity_version: step.version,
       envelope: item.envelope,
     });
   }
@@ -115,7 +119,7 @@ export async function runCascade(uow: UnitOfWork, root: RootItem, ctx: CascadeCo
   let rootResults: DeliveryResult[] | undefined;
   for (let item = sink.queue.shift(); item !== undefined; item = sink.queue.shift()) {
     const { results, emitted } = await deliverAll(uow, item, ctx);
-    steps += results.filter((result) => result.outcome === 'accepted').length;
+    for (const result of results) if (result.outcome === 'accepted') steps += 1;
     if (steps > ctx.maxSteps) {
       throw new LifecycleError('MACHINE_ERROR', `${root.event_type} caused more than ${ctx.maxSteps} transitions; stopping (a cycle between machines?)`, {
         details: { event_id: root.event_id },

@@ -8,7 +8,7 @@ import { parseEnvelope, type LifecycleEnvelope } from '../../machines/contracts/
 import type { Json } from '../../machines/lifecycle-machine.js';
 import { route as defaultRoute, type Delivery } from '../../machines/routing.js';
 import { isLifecycleError, LifecycleError } from '../errors.js';
-import type { AuditWrite, CommitBatch, SnapshotStore, TimerRecord } from '../store.js';
+import type { AuditWrite, SnapshotStore, TimerRecord } from '../store.js';
 import { runCascade, type CascadeContext, type RootItem } from './cascade.js';
 import { timerEventId } from './ids.js';
 import { defaultMachines, machineOf, type MachineRegistry } from './registry.js';
@@ -60,14 +60,6 @@ export function parseOrThrow(raw: unknown): LifecycleEnvelope {
   const parsed = parseEnvelope(raw);
   if (!parsed.ok) throw invalidInput(raw);
   return parsed.envelope;
-}
-
-function withVersions(batch: CommitBatch): CommitBatch {
-  const versions = new Map(batch.entities.map((entity) => [`${entity.machine}\u0000${entity.entity_id}`, entity.expected_version + 1]));
-  const audit = batch.audit.map((row) =>
-    row.outcome === 'accepted' ? { ...row, entity_version: versions.get(`${row.machine}\u0000${row.entity_id}`) ?? null } : row,
-  );
-  return { ...batch, audit };
 }
 
 /**
@@ -126,7 +118,7 @@ export class LifecycleEngine {
     // Optimistic: the first attempt skips the inbox read; a duplicate then loses the commit on the
     // inbox key (VERSION_CONFLICT, retried at once) and the retry reads the inbox.
     const [result] = await this.commitWithRetry(async (uow, attempt) => [
-      attempt === 0 ? await this.takeOptimistically(uow, root) : await this.take(uow, root, true),
+      attempt === 0 ? await this.takeOptimistically(uow, root) : await this.take(uow, root),
     ]);
     if (result === undefined) throw new LifecycleError('STORE_FAILURE', 'dispatch produced no result');
     return result;
@@ -153,7 +145,7 @@ export class LifecycleEngine {
         }
         const point = uow.checkpoint();
         try {
-          results.push(await this.take(uow, roots[index] ?? this.rootOf(item.envelope), true, seenBefore));
+          results.push(await this.take(uow, roots[index] ?? this.rootOf(item.envelope), seenBefore));
         } catch (error) {
           if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', 'MACHINE_ERROR', 'SNAPSHOT_CORRUPT', 'SNAPSHOT_INCOMPATIBLE')) throw error;
           uow.rollback(point);
@@ -172,7 +164,7 @@ export class LifecycleEngine {
     for (const timer of due) {
       const [answer] = await this.commitWithRetry(async (uow) => {
         uow.timersFired.push(timer.timer_id);
-        return [await this.take(uow, this.timerRoot(timer), false)];
+        return [await this.take(uow, this.timerRoot(timer))];
       });
       if (answer !== undefined) answers.push(answer);
     }
@@ -213,7 +205,7 @@ export class LifecycleEngine {
    */
   private async takeOptimistically(uow: UnitOfWork, root: RootItem): Promise<DispatchResult> {
     try {
-      return await this.take(uow, root, true, NOTHING_SEEN);
+      return await this.take(uow, root, NOTHING_SEEN);
     } catch (error) {
       const stored = (await this.store.findInbox([root.event_id])).get(root.event_id);
       if (stored !== undefined) return duplicateAnswer(root, stored);
@@ -222,13 +214,13 @@ export class LifecycleEngine {
   }
 
   /** Takes one root item into the unit of work, or answers duplicate. */
-  private async take(uow: UnitOfWork, root: RootItem, fromOutside: boolean, seenBefore?: ReadonlyMap<string, Json>): Promise<DispatchResult> {
+  private async take(uow: UnitOfWork, root: RootItem, seenBefore?: ReadonlyMap<string, Json>): Promise<DispatchResult> {
     const takenHere = uow.takenResult(root.event_id);
     if (takenHere !== undefined) return duplicateAnswer(root, takenHere);
     const stored = seenBefore !== undefined ? seenBefore.get(root.event_id) : (await this.store.findInbox([root.event_id])).get(root.event_id);
     if (stored !== undefined) return duplicateAnswer(root, stored);
     const context: CascadeContext = { machines: this.machines, route: this.route, now: this.clock(), maxSteps: this.maxSteps };
-    return runCascade(uow, { ...root, strict: root.strict && fromOutside }, context);
+    return runCascade(uow, root, context);
   }
 
   private async commitWithRetry<T>(work: (uow: UnitOfWork, attempt: number) => Promise<T[]>): Promise<T[]> {
@@ -242,7 +234,7 @@ export class LifecycleEngine {
         throw error;
       }
       if (uow.isEmpty) return results;
-      const batch = withVersions(uow.toCommitBatch());
+      const batch = uow.toCommitBatch();
       try {
         await this.store.commit(batch);
         uow.remember();

@@ -22,6 +22,8 @@ export interface EmittedMessage {
 export interface StepResult {
   readonly delivery: DeliveryResult;
   readonly emitted: readonly EmittedMessage[];
+  /** The entity's version once this commit lands (accepted), or null (refused: nothing written). */
+  readonly version: number | null;
 }
 
 interface ActionLike {
@@ -106,6 +108,7 @@ export async function applyDelivery(
       return {
         delivery: { ...base, from: null, to: null, outcome: 'refused', code: 'ENTITY_NOT_FOUND', reason: `${machine.id} "${entityId}" does not exist` },
         emitted,
+        version: null,
       };
     }
     const input = delivery.create.input;
@@ -113,7 +116,8 @@ export async function applyDelivery(
     emitted.push(...collectEffects(uow, machine, entityId, actions, effects));
     snapshot = created;
     if (!delivery.create.applyEvent) {
-      return { delivery: { ...base, from: null, to: uow.put(machine, entityId, snapshot).status, outcome: 'accepted' }, emitted };
+      const entity = uow.put(machine, entityId, snapshot);
+      return { delivery: { ...base, from: null, to: entity.status, outcome: 'accepted' }, emitted, version: entity.stored_version + 1 };
     }
   } else {
     snapshot = existing.snapshot;
@@ -131,9 +135,10 @@ export async function applyDelivery(
     return {
       delivery: { ...base, from, to: from ?? explanation.state, outcome: 'refused', code: 'EVENT_REJECTED', reason: explanation.message, accepting_states: explanation.accepting_states },
       emitted,
+      version: null,
     };
   }
   emitted.push(...collectEffects(uow, machine, entityId, actions, effects));
   const entity = uow.put(machine, entityId, next);
-  return { delivery: { ...base, from, to: entity.status, outcome: 'accepted' }, emitted };
+  return { delivery: { ...base, from, to: entity.status, outcome: 'accepted' }, emitted, version: entity.stored_version + 1 };
 }
