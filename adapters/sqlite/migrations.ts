@@ -124,11 +124,19 @@ ALTER TABLE audit ADD COLUMN result TEXT;
 DROP INDEX audit_event_id;
 `;
 
+/**
+ * No change of tables: from this version on, `audit.result` may hold an answer derived from its own
+ * row (`=` and the rest of the answer; see outcomes.ts). The version step makes code that cannot
+ * read such answers refuse the file instead of misreading it.
+ */
+const DERIVED_OUTCOMES = `SELECT 1;`;
+
 /** Every migration this code knows, ascending by version. */
 export const migrations: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial_schema', sql: INITIAL_SCHEMA },
   { version: 2, name: 'embedded_queue', sql: QUEUE_TABLE },
   { version: 3, name: 'lean_inbox', sql: LEAN_INBOX },
+  { version: 4, name: 'derived_outcomes', sql: DERIVED_OUTCOMES },
 ]);
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

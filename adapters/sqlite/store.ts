@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { LifecycleError } from '../errors.js';
-import { parseColumn, parseEntityRow, versionConflict, type EntityRow } from '../store-support.js';
+import { parseEntityRow, versionConflict, type EntityRow } from '../store-support.js';
 import type {
   AuditRecord,
   CommitBatch,
@@ -21,6 +21,7 @@ import type {
   TimerRecord,
 } from '../store.js';
 import { migrate, migrations } from './migrations.js';
+import { decodeOutcome, encodeOutcome, type KeptOutcome } from './outcomes.js';
 import {
   nonNegative,
   pageLimit,
@@ -50,6 +51,7 @@ const AUDIT_COLUMNS =
   'position, event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason, entity_version, envelope, recorded_at';
 const ENTITY_COLUMNS = 'machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at';
 const LIST_ORDER = 'ORDER BY created_at, entity_id LIMIT ? OFFSET ?';
+const KEPT_OUTCOME = 'i.event_id, coalesce(i.result, a.result) AS result, a.machine, a.entity_id, a.from_status, a.to_status, a.outcome';
 
 /** The entity statements, prepared once per connection. */
 function prepareEntityStatements(db: Database.Database) {
@@ -116,14 +118,13 @@ function prepareLogStatements(db: Database.Database) {
     insertInbox: db.prepare<[string, string | null, number | null]>(
       'INSERT INTO inbox (event_id, result, audit_position) VALUES (?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
     ),
-    // The first outcome is on the event's first audit row, or in the inbox row when it has none.
-    findInbox: db.prepare<[string], { result: string | null }>(
-      'SELECT coalesce(i.result, a.result) AS result FROM inbox i LEFT JOIN audit a ON a.position = i.audit_position WHERE i.event_id = ?',
+    // The first outcome is on the event's first audit row (see outcomes.ts), or in the inbox row when it has none.
+    findInbox: db.prepare<[string], KeptOutcome>(
+      `SELECT ${KEPT_OUTCOME} FROM inbox i LEFT JOIN audit a ON a.position = i.audit_position WHERE i.event_id = ?`,
     ),
     // Many ids in one statement (a JSON array of ids): one call instead of one per id.
-    findInboxMany: db.prepare<[string], { event_id: string; result: string | null }>(
-      `SELECT i.event_id, coalesce(i.result, a.result) AS result FROM json_each(?) j
-       JOIN inbox i ON i.event_id = j.value LEFT JOIN audit a ON a.position = i.audit_position`,
+    findInboxMany: db.prepare<[string], KeptOutcome>(
+      `SELECT ${KEPT_OUTCOME} FROM json_each(?) j JOIN inbox i ON i.event_id = j.value LEFT JOIN audit a ON a.position = i.audit_position`,
     ),
     upsertTimer: db.prepare<[string, string, string, string, string, string]>(
       `INSERT INTO timers (timer_id, machine, entity_id, due_at, event, created_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -190,14 +191,11 @@ export class SqliteStore implements SnapshotStore {
       const found = new Map<string, Json>();
       const rows =
         event_ids.length === 1
-          ? this.s.findInbox.all(event_ids[0] as string).map((row) => ({ ...row, event_id: event_ids[0] as string }))
+          ? this.s.findInbox.all(event_ids[0] as string)
           : event_ids.length === 0
             ? []
             : this.s.findInboxMany.all(JSON.stringify(event_ids));
-      for (const { event_id, result } of rows) {
-        if (result === null) throw new LifecycleError('STORE_FAILURE', `inbox row ${event_id} has no recorded outcome`, { details: { table: 'inbox', key: event_id } });
-        found.set(event_id, parseColumn(result, 'inbox', event_id));
-      }
+      for (const row of rows) found.set(row.event_id, decodeOutcome(row));
       return found;
     });
   }
@@ -294,23 +292,23 @@ export class SqliteStore implements SnapshotStore {
     const s = this.s;
     // The outcome of an event goes on its first audit row, and its inbox row points there. (A
     // duplicate still fails before any entity is written: the audit rows roll back with it.)
-    const outcomes = new Map(batch.inbox.map((entry) => [entry.event_id, JSON.stringify(entry.result)]));
+    const answers = new Map(batch.inbox.map((entry) => [entry.event_id, entry.result]));
     const positions: number[] = [];
     const outcomeAt = new Map<string, number>();
     for (const a of batch.audit) {
-      const outcome = outcomeAt.has(a.event_id) ? undefined : outcomes.get(a.event_id);
+      const answer = outcomeAt.has(a.event_id) ? undefined : answers.get(a.event_id);
       const position = Number(
         s.insertAudit.run(
           a.event_id, a.event_type, a.correlation_id, a.causation_id, a.machine, a.entity_id, a.from_status, a.to_status,
-          a.outcome, a.reason, a.entity_version, JSON.stringify(a.envelope), at, outcome ?? null,
+          a.outcome, a.reason, a.entity_version, JSON.stringify(a.envelope), at, answer === undefined ? null : encodeOutcome(answer, a),
         ).lastInsertRowid,
       );
-      if (outcome !== undefined) outcomeAt.set(a.event_id, position);
+      if (answer !== undefined) outcomeAt.set(a.event_id, position);
       positions.push(position);
     }
     for (const entry of batch.inbox) {
       const position = outcomeAt.get(entry.event_id);
-      const inline = position === undefined ? (outcomes.get(entry.event_id) ?? null) : null;
+      const inline = position === undefined ? JSON.stringify(entry.result) : null;
       if (s.insertInbox.run(entry.event_id, inline, position ?? null).changes !== 1) {
         throw new LifecycleError('VERSION_CONFLICT', `event ${entry.event_id} was already processed`, {
           details: { event_id: entry.event_id, duplicate: true },

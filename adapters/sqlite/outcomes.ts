@@ -1,0 +1,86 @@
+/**
+ * How the SQLite store keeps an event's first answer on the event's first audit row.
+ *
+ * Most answers are a single accepted delivery, and that audit row already records it (machine,
+ * entity, from, to, outcome). Such an answer is kept as `=` followed by the JSON of the rest of
+ * it (`={"emitted":[],"steps":1}`), and its delivery is read back from the row: about 150 bytes
+ * less per audit row, and one JSON encoding of the delivery less per event. Any other answer is
+ * kept as its JSON, as are answers written before this encoding (schema version 4 marks files that
+ * may hold it, so older code refuses them instead of misreading them).
+ */
+import { LifecycleError } from '../errors.js';
+import { parseColumn } from '../store-support.js';
+import type { Json } from '../store.js';
+
+/** The columns of an audit row an answer can be derived from. */
+export interface AuditFacts {
+  readonly machine: string;
+  readonly entity_id: string;
+  readonly from_status: string | null;
+  readonly to_status: string | null;
+  readonly outcome: string;
+}
+
+const DERIVED = '=';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function keyCount(value: object): number {
+  let count = 0;
+  for (const _key in value) count += 1;
+  return count;
+}
+
+/** The single delivery of `answer` when it says exactly what `row` records, else undefined. */
+function derivableDelivery(answer: Record<string, unknown>, row: AuditFacts): unknown {
+  const deliveries = answer.deliveries;
+  if (!Array.isArray(deliveries) || deliveries.length !== 1 || row.outcome !== 'accepted') return undefined;
+  const delivery: unknown = deliveries[0];
+  if (!isRecord(delivery) || keyCount(delivery) !== 5) return undefined;
+  const same =
+    delivery.outcome === 'accepted' &&
+    delivery.machine === row.machine &&
+    delivery.entity_id === row.entity_id &&
+    delivery.from === row.from_status &&
+    delivery.to === row.to_status;
+  return same ? delivery : undefined;
+}
+
+/** The text kept in `audit.result` for `answer`, the first answer of the event `row` records. */
+export function encodeOutcome(answer: Json, row: AuditFacts): string {
+  if (isRecord(answer) && derivableDelivery(answer, row) !== undefined) {
+    const { deliveries: _derived, ...rest } = answer;
+    return DERIVED + JSON.stringify(rest);
+  }
+  return JSON.stringify(answer);
+}
+
+/** The audit columns `findInbox` reads beside the kept text (all null when there is no audit row). */
+export interface KeptOutcome {
+  readonly event_id: string;
+  readonly result: string | null;
+  readonly machine: string | null;
+  readonly entity_id: string | null;
+  readonly from_status: string | null;
+  readonly to_status: string | null;
+  readonly outcome: string | null;
+}
+
+function unreadable(eventId: string, why: string): LifecycleError {
+  return new LifecycleError('STORE_FAILURE', `inbox row ${eventId} ${why}`, { details: { table: 'inbox', key: eventId } });
+}
+
+/** The answer `encodeOutcome` kept (or a plain JSON answer), read back with its audit row. */
+export function decodeOutcome(kept: KeptOutcome): Json {
+  const { event_id, result } = kept;
+  if (result === null) throw unreadable(event_id, 'has no recorded outcome');
+  if (!result.startsWith(DERIVED)) return parseColumn(result, 'inbox', event_id);
+  const rest = parseColumn(result.slice(DERIVED.length), 'inbox', event_id);
+  if (!isRecord(rest) || kept.machine === null || kept.entity_id === null || kept.outcome === null) {
+    throw unreadable(event_id, 'keeps a derived outcome without the audit row it derives from');
+  }
+  const delivery = { machine: kept.machine, entity_id: kept.entity_id, from: kept.from_status, to: kept.to_status, outcome: kept.outcome };
+  return { deliveries: [delivery], ...rest };
+}
