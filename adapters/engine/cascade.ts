@@ -44,12 +44,14 @@ function toEnvelope(message: EmittedMessage, eventId: string, causationId: strin
 
 async function deliverAll(
   uow: UnitOfWork,
-  item: QueueItem,
+  item: RootItem,
+  causationId: string | null,
   ctx: CascadeContext,
 ): Promise<{ results: DeliveryResult[]; emitted: Array<readonly EmittedMessage[]> }> {
   const results: DeliveryResult[] = [];
   const emitted: Array<readonly EmittedMessage[]> = [];
-  for (const [index, delivery] of item.deliveries.entries()) {
+  for (let index = 0; index < item.deliveries.length; index += 1) {
+    const delivery = item.deliveries[index] as Delivery;
     const machine = machineOf(ctx.machines, delivery.machine);
     const step = await applyDelivery(uow, machine, delivery, ctx.now);
     if (index === 0 && item.strict && step.delivery.code === 'ENTITY_NOT_FOUND') {
@@ -63,7 +65,7 @@ async function deliverAll(
       event_id: item.event_id,
       event_type: item.event_type,
       correlation_id: item.correlation_id,
-      causation_id: item.causation_id,
+      causation_id: causationId,
       machine: delivery.machine,
       entity_id: delivery.entity_id,
       from_status: step.delivery.from,
@@ -79,7 +81,7 @@ async function deliverAll(
 
 function enqueueEmitted(
   uow: UnitOfWork,
-  item: QueueItem,
+  item: RootItem,
   delivery: DeliveryResult,
   messages: readonly EmittedMessage[],
   ctx: CascadeContext,
@@ -114,20 +116,27 @@ function enqueueEmitted(
 
 /** Takes the root item and its whole causal chain into `uow`; returns the root's answer. */
 export async function runCascade(uow: UnitOfWork, root: RootItem, ctx: CascadeContext): Promise<DispatchResult> {
-  const sink = { queue: [{ ...root, causation_id: null }] as QueueItem[], emitted: [] as EmittedSummary[] };
+  const sink = { queue: [] as QueueItem[], emitted: [] as EmittedSummary[] };
   let steps = 0;
   let rootResults: DeliveryResult[] | undefined;
-  for (let item = sink.queue.shift(); item !== undefined; item = sink.queue.shift()) {
-    const { results, emitted } = await deliverAll(uow, item, ctx);
+  let causationId: string | null = null;
+  for (let item: RootItem | undefined = root; item !== undefined; ) {
+    const { results, emitted } = await deliverAll(uow, item, causationId, ctx);
     for (const result of results) if (result.outcome === 'accepted') steps += 1;
     if (steps > ctx.maxSteps) {
       throw new LifecycleError('MACHINE_ERROR', `${root.event_type} caused more than ${ctx.maxSteps} transitions; stopping (a cycle between machines?)`, {
         details: { event_id: root.event_id },
       });
     }
-    results.forEach((result, index) => enqueueEmitted(uow, item, result, emitted[index] ?? [], ctx, sink));
+    for (let index = 0; index < results.length; index += 1) {
+      const messages = emitted[index];
+      if (messages !== undefined && messages.length > 0) enqueueEmitted(uow, item, results[index] as DeliveryResult, messages, ctx, sink);
+    }
     if (rootResults === undefined) rootResults = results;
     else uow.take({ event_id: item.event_id, event_type: item.event_type, result: { outcome: results[0]?.outcome ?? 'accepted', internal: true } });
+    const next = sink.queue.shift();
+    causationId = next?.causation_id ?? null;
+    item = next;
   }
   const answer = answerOf(root, rootResults ?? [], sink.emitted, steps);
   uow.take({ event_id: root.event_id, event_type: root.event_type, result: storedAnswerOf(answer) as unknown as Json });

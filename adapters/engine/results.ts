@@ -69,16 +69,25 @@ export function answerOf(
   steps: number,
 ): DispatchResult {
   const first = deliveries[0];
-  return {
+  const answer: { -readonly [K in keyof DispatchResult]: DispatchResult[K] } = {
     event_id: event.event_id,
     event_type: event.event_type,
     outcome: first === undefined || first.outcome === 'accepted' ? 'accepted' : 'refused',
     entity: first === undefined ? null : { machine: first.machine, entity_id: first.entity_id },
     from: first?.from ?? null,
     to: first?.to ?? null,
-    ...(first?.reason === undefined ? {} : { reason: first.reason }),
-    ...(first?.code === undefined ? {} : { code: first.code }),
-    ...(first?.accepting_states === undefined ? {} : { accepting_states: first.accepting_states }),
+    deliveries,
+    emitted,
+    steps,
+  };
+  // Optional fields are set only when present (no `undefined` keys), in the order they always had.
+  if (first?.reason === undefined && first?.code === undefined && first?.accepting_states === undefined) return answer;
+  const { deliveries: _d, emitted: _e, steps: _s, ...head } = answer;
+  return {
+    ...head,
+    ...(first.reason === undefined ? {} : { reason: first.reason }),
+    ...(first.code === undefined ? {} : { code: first.code }),
+    ...(first.accepting_states === undefined ? {} : { accepting_states: first.accepting_states }),
     deliveries,
     emitted,
     steps,

@@ -63,8 +63,8 @@ function collectEffects(
   entityId: string,
   actions: readonly ActionLike[],
   context: { now: Date; correlation_id: string },
-): EmittedMessage[] {
-  const emitted: EmittedMessage[] = [];
+  emitted: EmittedMessage[],
+): void {
   for (const action of actions) {
     const params = (action.params ?? {}) as Record<string, unknown>;
     if (action.type === 'xstate.emit') {
@@ -83,7 +83,6 @@ function collectEffects(
       uow.cancelTimer(`${machine.id}:${entityId}:${params.sendId}`);
     }
   }
-  return emitted;
 }
 
 /**
@@ -98,7 +97,6 @@ export async function applyDelivery(
 ): Promise<StepResult> {
   const logic: AnyStateMachine = machine.logic;
   const { entity_id: entityId, event } = delivery;
-  const base = { machine: machine.id, entity_id: entityId };
   const existing = await uow.get(machine, entityId);
   const effects = { now, correlation_id: event.meta.correlation_id };
   let snapshot: AnyMachineSnapshot;
@@ -106,18 +104,18 @@ export async function applyDelivery(
   if (existing === undefined) {
     if (delivery.create === undefined) {
       return {
-        delivery: { ...base, from: null, to: null, outcome: 'refused', code: 'ENTITY_NOT_FOUND', reason: `${machine.id} "${entityId}" does not exist` },
+        delivery: { machine: machine.id, entity_id: entityId, from: null, to: null, outcome: 'refused', code: 'ENTITY_NOT_FOUND', reason: `${machine.id} "${entityId}" does not exist` },
         emitted,
         version: null,
       };
     }
     const input = delivery.create.input;
     const [created, actions] = run(machine, entityId, event.type, () => pureInitialTransition(logic, input));
-    emitted.push(...collectEffects(uow, machine, entityId, actions, effects));
+    collectEffects(uow, machine, entityId, actions, effects, emitted);
     snapshot = created;
     if (!delivery.create.applyEvent) {
       const entity = uow.put(machine, entityId, snapshot);
-      return { delivery: { ...base, from: null, to: entity.status, outcome: 'accepted' }, emitted, version: entity.stored_version + 1 };
+      return { delivery: { machine: machine.id, entity_id: entityId, from: null, to: entity.status, outcome: 'accepted' }, emitted, version: entity.stored_version + 1 };
     }
   } else {
     snapshot = existing.snapshot;
@@ -133,12 +131,12 @@ export async function applyDelivery(
     if (existing === undefined) uow.put(machine, entityId, snapshot);
     const explanation = explainRefusal(logic, snapshot, event, machine.explainGuard?.(snapshot as never, event));
     return {
-      delivery: { ...base, from, to: from ?? explanation.state, outcome: 'refused', code: 'EVENT_REJECTED', reason: explanation.message, accepting_states: explanation.accepting_states },
+      delivery: { machine: machine.id, entity_id: entityId, from, to: from ?? explanation.state, outcome: 'refused', code: 'EVENT_REJECTED', reason: explanation.message, accepting_states: explanation.accepting_states },
       emitted,
       version: null,
     };
   }
-  emitted.push(...collectEffects(uow, machine, entityId, actions, effects));
+  if (actions.length > 0) collectEffects(uow, machine, entityId, actions, effects, emitted);
   const entity = uow.put(machine, entityId, next);
-  return { delivery: { ...base, from, to: entity.status, outcome: 'accepted' }, emitted, version: entity.stored_version + 1 };
+  return { delivery: { machine: machine.id, entity_id: entityId, from, to: entity.status, outcome: 'accepted' }, emitted, version: entity.stored_version + 1 };
 }

@@ -5,7 +5,7 @@
  */
 import type { AnyMachineSnapshot, StateValue } from 'xstate';
 import type { LifecycleMachine } from '../../machines/lifecycle-machine.js';
-import type { AuditWrite, CommitBatch, EntityRecord, EntityVersion, InboxWrite, OutboxWrite, SnapshotStore, TimerWrite } from '../store.js';
+import type { AuditWrite, CommitBatch, EntityRecord, EntityVersion, EntityWrite, InboxWrite, OutboxWrite, SnapshotStore, TimerWrite } from '../store.js';
 import { isLifecycleError } from '../errors.js';
 import { EntityCache } from './entity-cache.js';
 import type { MachineRegistry } from './registry.js';
@@ -24,7 +24,7 @@ export interface WorkingEntity {
   /** Version in the store when loaded; 0 when created in this unit. */
   readonly stored_version: number;
   /** Status and parent_id of the stored row (undefined when created in this unit). */
-  readonly stored?: { readonly status: string; readonly parent_id: string | null };
+  readonly stored: { readonly status: string; readonly parent_id: string | null } | undefined;
   readonly dirty: boolean;
 }
 
@@ -150,7 +150,7 @@ export class UnitOfWork {
       status: statusOfValue(snapshot.value as StateValue),
       parent_id: machine.parentOf?.(snapshot as never) ?? null,
       stored_version: previous?.stored_version ?? 0,
-      ...(previous?.stored === undefined ? {} : { stored: previous.stored }),
+      stored: previous?.stored,
       dirty: true,
     };
     this.setIn(this.entities, key, entity);
@@ -223,9 +223,10 @@ export class UnitOfWork {
 
   /** Everything to write, as one atomic batch (one write per changed entity). */
   toCommitBatch(): CommitBatch {
-    const entities = [...this.entities.values()]
-      .filter((entity): entity is WorkingEntity => entity !== null && entity.dirty)
-      .map((entity) => ({
+    const entities: EntityWrite[] = [];
+    for (const entity of this.entities.values()) {
+      if (entity === null || !entity.dirty) continue;
+      const write: { -readonly [K in keyof EntityWrite]: EntityWrite[K] } = {
         machine: entity.machine.id,
         entity_id: entity.entity_id,
         parent_id: entity.parent_id,
@@ -233,8 +234,10 @@ export class UnitOfWork {
         machine_version: entity.machine.version,
         status: entity.status,
         snapshot: persistSnapshot(entity.machine, entity.snapshot),
-        ...(entity.stored === undefined ? {} : { stored: { ...entity.stored } }),
-      }));
+      };
+      if (entity.stored !== undefined) write.stored = entity.stored;
+      entities.push(write);
+    }
     const unchanged: EntityVersion[] = [];
     for (const key of this.fromCache) {
       const entity = this.entities.get(key);
