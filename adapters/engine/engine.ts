@@ -132,9 +132,11 @@ export class LifecycleEngine {
     const parsed = raws.map((raw) => parseEnvelope(raw));
     const ids = parsed.flatMap((item) => (item.ok ? [item.envelope.event_id] : []));
     const roots = parsed.map((item) => (item.ok ? this.rootOf(item.envelope) : undefined));
-    return this.commitWithRetry(async (uow) => {
-      // One inbox query and one entity read for the whole group instead of one of each per item.
-      const seenBefore = await this.store.findInbox(ids);
+    return this.commitWithRetry(async (uow, attempt) => {
+      // Optimistic like `dispatch`: the first attempt skips the inbox read (a duplicate loses the
+      // commit on the inbox key and the retry reads). Then one inbox query and one entity read for
+      // the whole group instead of one of each per item.
+      const seenBefore = attempt === 0 ? NOTHING_SEEN : await this.store.findInbox(ids);
       await uow.prefetch(roots.flatMap((root) => (root === undefined || seenBefore.has(root.event_id) ? [] : root.deliveries)), this.machines);
       const results: BatchItemResult[] = [];
       for (const [index, item] of parsed.entries()) {
@@ -143,13 +145,16 @@ export class LifecycleEngine {
           results.push({ outcome: 'invalid', index, code: error.code, message: error.message, details: error.details });
           continue;
         }
+        const root = roots[index] ?? this.rootOf(item.envelope);
         const point = uow.checkpoint();
         try {
-          results.push(await this.take(uow, roots[index] ?? this.rootOf(item.envelope), seenBefore));
+          results.push(await this.take(uow, root, seenBefore));
         } catch (error) {
           if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', 'MACHINE_ERROR', 'SNAPSHOT_CORRUPT', 'SNAPSHOT_INCOMPATIBLE')) throw error;
           uow.rollback(point);
-          results.push({ outcome: 'invalid', index, code: error.code, message: error.message, details: error.details });
+          // Not read ahead on the first attempt: an item that fails may be a duplicate, answered from the inbox.
+          const stored = attempt === 0 ? (await this.store.findInbox([root.event_id])).get(root.event_id) : undefined;
+          results.push(stored !== undefined ? duplicateAnswer(root, stored) : { outcome: 'invalid', index, code: error.code, message: error.message, details: error.details });
         }
       }
       return results;
