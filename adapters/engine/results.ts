@@ -69,7 +69,7 @@ export function answerOf(
   steps: number,
 ): DispatchResult {
   const first = deliveries[0];
-  const answer: { -readonly [K in keyof DispatchResult]: DispatchResult[K] } = {
+  const answer: DispatchResult = {
     event_id: event.event_id,
     event_type: event.event_type,
     outcome: first === undefined || first.outcome === 'accepted' ? 'accepted' : 'refused',
