@@ -13,8 +13,16 @@ import type {
   AuditWrite, CommitBatch, EntityWrite, Json, OutboxWrite, SnapshotStore, TimerWrite,
 } from '../../adapters/store.js';
 
-export type StoreFactory = () => Promise<{ store: SnapshotStore; close: () => Promise<void> }>;
-interface Ctx { store: SnapshotStore }
+/**
+ * A fresh store per test. `corrupt`, when the store can hold an unreadable row at all, overwrites
+ * one entity's stored snapshot with text that is not JSON (behind the store's back).
+ */
+export type StoreFactory = () => Promise<{
+  store: SnapshotStore;
+  close: () => Promise<void>;
+  corrupt?: (machine: string, entity_id: string) => Promise<void>;
+}>;
+interface Ctx { store: SnapshotStore; corrupt?: ((machine: string, entity_id: string) => Promise<void>) | undefined }
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const FAR_FUTURE = '9999-12-31T23:59:59.999Z';
@@ -371,6 +379,24 @@ function outboxContracts(ctx: Ctx): void {
   });
 }
 
+function unreadableContracts(ctx: Ctx): void {
+  it('a corrupt snapshot row makes load, loadMany and list throw SNAPSHOT_CORRUPT naming machine and entity; other rows stay readable', async ({ skip }) => {
+    if (ctx.corrupt === undefined) return skip('this store cannot hold an unreadable row');
+    await ctx.store.commit(batch({ entities: [entity('good'), entity('bad')] }));
+    await ctx.corrupt('essay', 'bad');
+    for (const read of [
+      () => ctx.store.load('essay', 'bad'),
+      () => ctx.store.loadMany([{ machine: 'essay', entity_id: 'good' }, { machine: 'essay', entity_id: 'bad' }]),
+      () => ctx.store.list({ machine: 'essay' }),
+    ]) {
+      const error = await rejection(read(), 'SNAPSHOT_CORRUPT');
+      expect(error.message).toContain("essay 'bad'");
+      expect(error.details).toEqual({ machine: 'essay', entity_id: 'bad' });
+    }
+    expect((await ctx.store.load('essay', 'good'))?.snapshot).toEqual(entity('good').snapshot);
+  });
+}
+
 /** Registers the contract suite of the store port for one implementation. */
 export function describeSnapshotStore(name: string, makeStore: StoreFactory): void {
   describe(`SnapshotStore contract: ${name}`, () => {
@@ -379,6 +405,7 @@ export function describeSnapshotStore(name: string, makeStore: StoreFactory): vo
     beforeEach(async () => {
       const made = await makeStore();
       ctx.store = made.store;
+      ctx.corrupt = made.corrupt;
       close = made.close;
     });
     afterEach(async () => {
@@ -393,6 +420,7 @@ export function describeSnapshotStore(name: string, makeStore: StoreFactory): vo
     describe('listing and counts', () => listContracts(ctx));
     describe('timers', () => timerContracts(ctx));
     describe('outbox', () => outboxContracts(ctx));
+    describe('unreadable rows', () => unreadableContracts(ctx));
 
     it('close is idempotent and every later call rejects with STORE_FAILURE', async () => {
       await ctx.store.close();
