@@ -178,33 +178,37 @@ export function validated(batchId: string, essays: readonly string[], rejected: 
   });
 }
 
-/** A REGULAR batch up to (and including) the suggestions: the 24 h association timer is armed then. */
-export function regularBatchUntilSuggestions(namespace: string, batchId: string, essayCount: number): Raw[] {
-  const essays = essayIdsOf(batchId, essayCount);
-  const classId = `class-${batchId}`;
-  return stamp(namespace, batchId, [
-    registration(batchId, essays, { class_id: classId, student_prompt_ref: `prompt-${batchId}` }),
-    ...essays.map((e) => content(batchId, `text-${e}`)),
-    suggestions(batchId, classId, essays),
-  ]);
-}
-
 /**
- * A REGULAR batch: registration, content, suggestions, human validation (one essay
- * rejected), then the `nlp` pipeline with every essay succeeding.
+ * The unstamped events of a REGULAR batch: registration, content, suggestions, human validation
+ * (one essay rejected), then the `nlp` pipeline with every essay succeeding; and how many of them
+ * reach the suggestions.
  */
-export function regularBatch(namespace: string, batchId: string, essayCount: number): Raw[] {
+function regularSteps(batchId: string, essayCount: number): { steps: Raw[]; untilSuggestions: number } {
   const essays = essayIdsOf(batchId, essayCount);
   const classId = `class-${batchId}`;
-  return stamp(namespace, batchId, [
+  const untilSuggestions = [
     registration(batchId, essays, { class_id: classId, student_prompt_ref: `prompt-${batchId}` }),
     ...essays.map((e) => content(batchId, `text-${e}`)),
     suggestions(batchId, classId, essays),
+  ];
+  const rest = [
     validated(batchId, essays, essays.slice(0, 1)),
     pipelineRequest(batchId, 'nlp'),
     ...essays.map((e) => spellchecked(batchId, e, true)),
     batchResult('nlp', batchId, essays),
-  ]);
+  ];
+  return { steps: [...untilSuggestions, ...rest], untilSuggestions: untilSuggestions.length };
+}
+
+/** A REGULAR batch up to (and including) the suggestions: the 24 h association timer is armed then. */
+export function regularBatchUntilSuggestions(namespace: string, batchId: string, essayCount: number): Raw[] {
+  const { steps, untilSuggestions } = regularSteps(batchId, essayCount);
+  return stamp(namespace, batchId, steps.slice(0, untilSuggestions));
+}
+
+/** A REGULAR batch, start to finish (see `regularSteps`); its first events are `regularBatchUntilSuggestions`'s. */
+export function regularBatch(namespace: string, batchId: string, essayCount: number): Raw[] {
+  return stamp(namespace, batchId, regularSteps(batchId, essayCount).steps);
 }
 
 /**
