@@ -4,45 +4,21 @@
  */
 import type { OutboxRecord, SnapshotStore } from '../store.js';
 import type { LifecycleEngine } from './engine.js';
+import { startPolling, type Worker } from './polling.js';
 
-/** A running loop. `stop()` resolves when the current round has finished. */
-export interface Worker {
-  /** Stops the loop; resolves when the current round has finished (nothing is cut off mid-commit). */
-  stop(): Promise<void>;
-}
+export type { Worker } from './polling.js';
 
 /** Options of a polling loop. */
 export interface LoopOptions {
-  /** Pause between rounds that found nothing to do (ms). */
+  /** Pause between rounds that found nothing to do (ms, default 1000). */
   readonly intervalMs?: number;
   /** Receives every error; the loop goes on after it. */
   readonly onError?: (error: unknown) => void;
 }
 
 function loop(round: () => Promise<number>, options: LoopOptions): Worker {
-  const interval = options.intervalMs ?? 1000;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let current: Promise<void> = Promise.resolve();
-  const tick = (): void => {
-    if (stopped) return;
-    current = round()
-      .then((done) => done, (error: unknown) => {
-        options.onError?.(error);
-        return 0;
-      })
-      .then((done) => {
-        if (!stopped) timer = setTimeout(tick, done > 0 ? 0 : interval);
-      });
-  };
-  tick();
-  return {
-    async stop() {
-      stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
-      await current;
-    },
-  };
+  const polling = startPolling(round, { intervalMs: options.intervalMs ?? 1000, onError: options.onError });
+  return { stop: () => polling.stop() };
 }
 
 /** Fires due timers every `intervalMs` (and at once after a round that fired some). */
