@@ -32,7 +32,8 @@ const USAGE = `usage: lifecycle-worker [--store sqlite:<path> | postgres://...] 
   --owned           NATS: partitions this process consumes (default all, or none with --standby); one process at a
                     time holds a partition (a lease in NATS), overlapping owners are hot standbys
   --standby         NATS: partitions this process takes over only when their holder is gone (stopped and not
-                    replaced, silent, or absent since the start); e.g. worker i: --owned i --standby <the others>
+                    replaced, silent, or absent since the start), and hands back when an owner returns;
+                    e.g. worker i: --owned i --standby <the others>
   --ack-wait        NATS: ms before the server redelivers a message nobody acked (1000 to 600000, default 5000;
                     all workers must agree). A live worker reports progress every third of it, so only a worker
                     that died holds messages this long (a takeover waits ack-wait + 2 s).

@@ -30,7 +30,8 @@
  *  1. One puller per partition: a process pulls partition k only while it holds k's LEASE (see
  *     lease.ts: a compare-and-set on the last message of `lifecycle.lease.<consumer>`, renewed every
  *     quarter of `leaseMs`, 3 s). Other processes owning k are hot standbys: they take the lease over
- *     when it is released or has not been renewed for `leaseMs`.
+ *     when it is released or has not been renewed for `leaseMs`. A process that has k as `standby`
+ *     only hands it back, the way `stop()` does, once a process owning k claims it (lease.ts).
  *  2. Ordered groups: the consumer hands out up to `max_ack_pending` (256) messages; the holder
  *     applies everything that has arrived, the owned messages IN STREAM ORDER with ONE
  *     `dispatchMany` (one transaction), then acks them all. A failed transaction is retried in the

@@ -2,8 +2,9 @@
  * NATS JetStream partition leases and handover: a worker that stops hands its partition over at
  * once (what it pulled but did not apply handed back in order, the lease released); a worker that
  * goes silent mid-group loses its lease and a standby takes over once the silent worker's messages
- * can only come back in order. Both end in the direct run's states with every batch applied in
- * publish order. Runs only with TEST_NATS_URL; every test uses its own stream and consumers.
+ * can only come back in order; a standby that took a partition over hands it back, the same clean
+ * way, once its usual holder returns. All end in the direct run's states with every batch applied
+ * in publish order. Runs only with TEST_NATS_URL; every test uses its own stream and consumers.
  */
 import { describe, expect, it } from 'vitest';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
@@ -67,6 +68,39 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream p
     await waitFor(() => byFirst + second.stats().applied === events.length, 8000, 'the successor to apply the rest');
     expect(Date.now() - started).toBeLessThan(8000);
     expect(second.stats().duplicates).toBe(0);
+    const reader = openSqliteStore({ path });
+    stops.push(() => reader.close());
+    expect(dump(reader).entities).toEqual(dump(reference.store).entities);
+    expect(appliedOrder(dump(reader).audit, events)).toEqual(publishedOrder(events));
+  });
+
+  it('a standby that took a partition over hands it back when its usual holder returns: in publish order, nothing applied twice', async () => {
+    const { stream, subjectPrefix, durable } = names();
+    await ensureStream(bed.jsm, { name: stream, subjectPrefix });
+    const events = workload('handback', 20);
+    await Promise.all(events.map((event) => publishEnvelope(bed.js, event, { subjectPrefix })));
+    const reference = await directRun(events);
+    const { dir, cleanup } = tempDir();
+    stops.push(cleanup);
+    const path = `${dir}/handback.db`;
+    const settings = { stream: { name: stream }, subjectPrefix, durable, relay: false, ackWaitMs: 2000, leaseMs: 1000, maxAckPending: 4 } as const;
+    const usual = worker({ engine: engineOn(path, 30), ...settings, owned: [0], clientName: 'usual' });
+    await waitFor(() => usual.stats().applied >= 30, 10_000, 'the usual holder under way');
+    const logger = memoryLogger();
+    const standby = worker({ engine: engineOn(path, 60), ...settings, owned: [], standby: [0], logger, clientName: 'standby' });
+    await standby.ready;
+    await usual.stop();
+    await waitFor(() => standby.stats().applied >= 20, 10_000, 'the standby to take the partition over');
+    const back = worker({ engine: engineOn(path), ...settings, owned: [0], clientName: 'usual-again' });
+    await waitFor(() => usual.stats().applied + standby.stats().applied + back.stats().applied === events.length, 15_000, 'the returned holder to apply the rest');
+    expect(logger.lines).toContainEqual(expect.stringMatching(/^info: partition 0: its usual holder is back \(.*\); handing the partition back$/));
+    const byStandby = standby.stats().applied;
+    expect(byStandby).toBeGreaterThanOrEqual(20);
+    expect(back.stats().applied).toBeGreaterThan(0);
+    expect(usual.stats().duplicates + standby.stats().duplicates + back.stats().duplicates).toBe(0);
+    // Handed back for good: the standby applies nothing more while its usual holder is alive.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(standby.stats().applied).toBe(byStandby);
     const reader = openSqliteStore({ path });
     stops.push(() => reader.close());
     expect(dump(reader).entities).toEqual(dump(reference.store).entities);

@@ -203,6 +203,7 @@ async function runPartition(context: PartitionContext, partition: number): Promi
     logger,
     label,
     freeDelayMs: context.standby.has(partition) ? 2 * context.leaseMs : 0,
+    standby: context.standby.has(partition),
   });
   while (!signal.aborted) {
     const acquired = await lease.acquire();
@@ -214,7 +215,8 @@ async function runPartition(context: PartitionContext, partition: number): Promi
       await sleep(wait, signal);
       if (!signal.aborted) clean = await consumeAsHolder(context, partition, name, lease);
     } finally {
-      await lease.release(clean && signal.aborted);
+      // Stopping or handing back with everything settled: release, so the next holder starts at once.
+      await lease.release(clean && (signal.aborted || lease.handbackRequested()));
     }
   }
 }
@@ -233,7 +235,7 @@ async function consumeAsHolder(context: PartitionContext, partition: number, nam
   let leftOutUntil = 0;
   let consumer: Consumer | undefined;
   try {
-    while (!signal.aborted && lease.valid()) {
+    while (!signal.aborted && lease.valid() && !lease.handbackRequested()) {
       try {
         consumer ??= await js.consumers.get(stream, name);
         await pullOnce(context, partition, consumer, lease, held);
@@ -256,8 +258,8 @@ async function consumeAsHolder(context: PartitionContext, partition: number, nam
   }
   // Lease lost: another worker may pull already; what this one holds times out and comes back to it.
   if (!lease.valid()) return false;
-  // Stopping, and the last pull request has ended: hand back what was not settled, in stream order,
-  // for the next holder (the server redelivers nak'd messages before newer ones).
+  // Stopping or handing back, and the last pull request has ended: hand back what was not settled,
+  // in stream order, for the next holder (the server redelivers nak'd messages before newer ones).
   held.sort((a, b) => a.seq - b.seq);
   for (const msg of held) {
     msg.nak();
@@ -273,7 +275,7 @@ async function consumeAsHolder(context: PartitionContext, partition: number, nam
  */
 async function pullOnce(context: PartitionContext, partition: number, consumer: Consumer, lease: PartitionLease, held: JsMsg[]): Promise<void> {
   const { signal, handler } = context;
-  const live = (): boolean => !signal.aborted && lease.valid();
+  const live = (): boolean => !signal.aborted && lease.valid() && !lease.handbackRequested();
   const messages = await consumer.fetch({ max_messages: context.pullBatch, expires: context.expires });
   const iterator = messages[Symbol.asyncIterator]();
   for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
@@ -283,7 +285,7 @@ async function pullOnce(context: PartitionContext, partition: number, consumer: 
       messages.stop();
       return;
     }
-    if (signal.aborted) continue;
+    if (signal.aborted || lease.handbackRequested()) continue;
     while (messages.getPending() > 0 && held.length < context.pullBatch) {
       const more = await iterator.next();
       if (more.done === true) break;

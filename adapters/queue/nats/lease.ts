@@ -12,6 +12,10 @@
  * A standby (a partition the process consumes only when its usual holder is gone) takes a FREE
  * lease only after it stayed free for `freeDelayMs`, so the usual holder, starting or restarting,
  * gets it first; a silent one after `leaseMs`, as anyone.
+ * Handback: a standby marks the lease it holds (`standby: true`). A usual holder that finds such a
+ * lease writes a claim on `<subject>.claim`; the standby sees a claim newer than its takeover when
+ * it renews, stops that partition as if stopping (its last pull ends, what it did not settle is
+ * handed back in order) and releases the lease, which the usual holder takes at once.
  * A holder believes it holds the lease only until `leaseMs - leaseMs/4` after it STARTED its last
  * successful write, and a standby takes over no earlier than `leaseMs` after it first SAW that write:
  * the old holder has stopped pulling and reporting progress before anyone else starts.
@@ -43,11 +47,15 @@ export interface LeaseOptions {
   readonly label: string;
   /** How long a free lease must stay free before this process takes it (ms, default 0; standbys wait). */
   readonly freeDelayMs?: number;
+  /** True when this process holds the partition only while its usual holder is gone (it hands it back on a claim). */
+  readonly standby?: boolean;
 }
 
 interface LeaseBody {
   readonly owner: string | null;
   readonly state: 'held' | 'released';
+  /** Held by a standby, which hands it back when the usual holder claims it. */
+  readonly standby?: true;
 }
 
 const WRONG_LAST_SEQUENCE = 10071;
@@ -55,7 +63,11 @@ const WRONG_LAST_SEQUENCE = 10071;
 function parseBody(text: string): LeaseBody {
   try {
     const value = JSON.parse(text) as Partial<LeaseBody>;
-    return { owner: typeof value.owner === 'string' ? value.owner : null, state: value.state === 'released' ? 'released' : 'held' };
+    return {
+      owner: typeof value.owner === 'string' ? value.owner : null,
+      state: value.state === 'released' ? 'released' : 'held',
+      ...(value.standby === true ? { standby: true as const } : {}),
+    };
   } catch {
     return { owner: null, state: 'held' };
   }
@@ -71,9 +83,19 @@ export class PartitionLease {
   private renewing: Promise<void> = Promise.resolve();
   private busy = false;
   private readonly renewMs: number;
+  private readonly claimSubject: string;
+  /** Sequence of the last claim when this standby took the lease; a newer claim asks for it back. */
+  private claimSeenAtTakeover = 0;
+  private handback = false;
 
   constructor(private readonly options: LeaseOptions) {
     this.renewMs = Math.max(50, Math.floor(options.leaseMs / 4));
+    this.claimSubject = `${options.subject}.claim`;
+  }
+
+  /** True once the usual holder claimed back the partition this standby holds: stop it and release. */
+  handbackRequested(): boolean {
+    return this.handback;
   }
 
   /** True while this process holds the lease and may pull, apply and report progress. */
@@ -111,8 +133,12 @@ export class PartitionLease {
     const now = performance.now();
     if (observed.seq !== (last?.seq ?? 0)) Object.assign(observed, { seq: last?.seq ?? 0, since: now });
     const free = last === null || last.body.state === 'released';
+    if (!free && last.body.standby === true && this.options.standby !== true) await this.claim();
     if (now - observed.since < (free ? (this.options.freeDelayMs ?? 0) : leaseMs)) return undefined;
+    const claimSeen = this.options.standby === true ? ((await this.readSubject(this.claimSubject))?.seq ?? 0) : 0;
     if (!(await this.write(last?.seq ?? 0, 'held'))) return undefined;
+    this.claimSeenAtTakeover = claimSeen;
+    this.handback = false;
     return { clean: free, previous: last?.body.owner ?? null };
   }
 
@@ -148,6 +174,12 @@ export class PartitionLease {
           this.validUntil = 0;
           clearInterval(this.timer);
           this.options.logger.warn(`${this.options.label}: lost its lease to another worker; stopping this partition here`);
+        } else if (this.options.standby === true && !this.handback) {
+          const claim = await this.readSubject(this.claimSubject);
+          if (claim !== null && claim.seq > this.claimSeenAtTakeover) {
+            this.handback = true;
+            this.options.logger.info(`${this.options.label}: its usual holder is back (${claim.body.owner ?? 'unknown'}); handing the partition back`);
+          }
         }
       } catch (error) {
         if (!this.valid()) this.options.logger.warn(`${this.options.label}: cannot renew its lease (${messageOf(error)})`);
@@ -157,16 +189,26 @@ export class PartitionLease {
     })();
   }
 
-  private async read(): Promise<{ seq: number; body: LeaseBody } | null> {
-    const message = await this.options.jsm.streams.getMessage(this.options.stream, { last_by_subj: this.options.subject });
+  private read(): Promise<{ seq: number; body: LeaseBody } | null> {
+    return this.readSubject(this.options.subject);
+  }
+
+  private async readSubject(subject: string): Promise<{ seq: number; body: LeaseBody } | null> {
+    const message = await this.options.jsm.streams.getMessage(this.options.stream, { last_by_subj: subject });
     return message === null ? null : { seq: message.seq, body: parseBody(message.string()) };
+  }
+
+  /** Asks the standby holding this lease to hand it back (a plain message; the newest claim counts). */
+  private async claim(): Promise<void> {
+    await this.options.js.publish(this.claimSubject, JSON.stringify({ owner: this.options.owner, state: 'held' } satisfies LeaseBody));
   }
 
   /** Compare-and-set write; false when another writer came first. */
   private async write(expected: number, state: LeaseBody['state']): Promise<boolean> {
     const started = performance.now();
     try {
-      const ack = await this.options.js.publish(this.options.subject, JSON.stringify({ owner: this.options.owner, state } satisfies LeaseBody), {
+      const body: LeaseBody = { owner: this.options.owner, state, ...(this.options.standby === true && state === 'held' ? { standby: true as const } : {}) };
+      const ack = await this.options.js.publish(this.options.subject, JSON.stringify(body), {
         expect: { lastSubjectSequence: expected },
       });
       this.seq = ack.seq;
