@@ -76,60 +76,76 @@ function isActive(state: GraphState, active: ReadonlySet<string>): boolean {
   return active.has(state.key) || active.has(state.id) || active.has(state.path.join('.'));
 }
 
-/** Renders `machine` as DOT text (deterministic for the same machine and options). */
-export function toDot(machine: AnyStateMachine, options: DotOptions = {}): string {
+/** What every part of one DOT rendering needs. */
+interface DotScene {
+  readonly graph: ReturnType<typeof machineGraph>;
+  readonly model: ReturnType<typeof diagramModel>;
+  readonly rootId: string;
+  readonly anyId: string;
+  readonly active: ReadonlySet<string>;
+  readonly byId: ReadonlyMap<string, GraphState>;
+  readonly children: ReadonlyMap<string, readonly GraphState[]>;
+}
+
+function sceneOf(machine: AnyStateMachine, options: DotOptions): DotScene {
   const graph = machineGraph(machine);
-  const model = diagramModel(graph, options);
-  const rootId = graph.root.id;
-  const active = new Set(options.active ?? []);
-  const byId = new Map(graph.states.map((state) => [state.id, state]));
   const children = new Map<string, GraphState[]>();
   for (const state of graph.states) children.set(state.parent, [...(children.get(state.parent) ?? []), state]);
-  const isCluster = (state: GraphState | undefined): boolean => state !== undefined && (state.type === 'compound' || state.type === 'parallel');
-  const anchorOf = (stateId: string): string => `${stateId}.(anchor)`;
-  const initialOf = (stateId: string): string => `${stateId}.(initial)`;
-  const anyId = anyStateNodeId(graph);
-
-  const lines: string[] = [
-    `digraph ${dotString(graph.id)} {`,
-    `  graph [rankdir=${options.rankdir ?? 'TB'}, compound=true, fontname="Helvetica", fontsize=12, nodesep=0.3, ranksep=0.5, label=${dotString(graph.id)}, labelloc=t];`,
-    '  node [shape=box, style="rounded,filled", fillcolor="#f8fafc", color="#475569", fontname="Helvetica", fontsize=11];',
-    '  edge [fontname="Helvetica", fontsize=9, color="#64748b", fontcolor="#334155", arrowsize=0.7];',
-  ];
-  if (model.hasAnyState) {
-    lines.push(`  ${dotString(anyId)} [label=${boxLabel('any non-final state', model.internal.get(rootId) ?? [])}, style="rounded,dashed", fillcolor="#ffffff"];`);
-  }
-  const emitStates = (parentId: string, initial: string | null, indent: string): void => {
-    if (initial !== null) {
-      lines.push(`${indent}${dotString(initialOf(parentId))} [shape=point, width=0.12, fillcolor="#1e293b", color="#1e293b", label=""];`);
-      const head = isCluster(byId.get(initial)) ? `${dotString(anchorOf(initial))} [lhead=${dotString(`cluster_${initial}`)}]` : dotString(initial);
-      lines.push(`${indent}${dotString(initialOf(parentId))} -> ${head};`);
-    }
-    for (const state of children.get(parentId) ?? []) {
-      const on = isActive(state, active);
-      const tooltip = state.description === null ? '' : `, tooltip=${dotString(state.description)}`;
-      if (isCluster(state)) {
-        lines.push(`${indent}subgraph ${dotString(`cluster_${state.id}`)} {`);
-        const fill = on ? `, fillcolor="#fef3c7", penwidth=2` : '';
-        const region = byId.get(state.parent)?.type === 'parallel' ? ',dashed' : '';
-        lines.push(
-          `${indent}  graph [label=${boxLabel(state.key, model.internal.get(state.id) ?? [])}, style="rounded${region}${on ? ',filled' : ''}", color="${on ? ACTIVE_BORDER : '#94a3b8'}"${fill}];`,
-        );
-        lines.push(`${indent}  ${dotString(anchorOf(state.id))} [shape=point, width=0.01, style=invis, label=""];`);
-        emitStates(state.id, state.initial, `${indent}  `);
-        lines.push(`${indent}}`);
-        continue;
-      }
-      const highlight = on ? `, fillcolor="${ACTIVE_FILL}", color="${ACTIVE_BORDER}", penwidth=2` : '';
-      if (state.type === 'final') {
-        lines.push(`${indent}${dotString(state.id)} [shape=doublecircle, label=${dotString(wrapName(state.key))}, margin=0.02${tooltip}${highlight}];`);
-      } else {
-        lines.push(`${indent}${dotString(state.id)} [label=${boxLabel(state.key, model.internal.get(state.id) ?? [])}${tooltip}${highlight}];`);
-      }
-    }
+  return {
+    graph,
+    model: diagramModel(graph, options),
+    rootId: graph.root.id,
+    anyId: anyStateNodeId(graph),
+    active: new Set(options.active ?? []),
+    byId: new Map(graph.states.map((state) => [state.id, state])),
+    children,
   };
-  emitStates(rootId, graph.root.initial, '  ');
+}
 
+const isCluster = (state: GraphState | undefined): boolean => state !== undefined && (state.type === 'compound' || state.type === 'parallel');
+const anchorOf = (stateId: string): string => `${stateId}.(anchor)`;
+const initialOf = (stateId: string): string => `${stateId}.(initial)`;
+
+/** A compound or parallel state: a cluster with its label, an anchor for edges, and its children. */
+function clusterLines(scene: DotScene, state: GraphState, indent: string, lines: string[]): void {
+  const on = isActive(state, scene.active);
+  lines.push(`${indent}subgraph ${dotString(`cluster_${state.id}`)} {`);
+  const fill = on ? `, fillcolor="#fef3c7", penwidth=2` : '';
+  const region = scene.byId.get(state.parent)?.type === 'parallel' ? ',dashed' : '';
+  lines.push(
+    `${indent}  graph [label=${boxLabel(state.key, scene.model.internal.get(state.id) ?? [])}, style="rounded${region}${on ? ',filled' : ''}", color="${on ? ACTIVE_BORDER : '#94a3b8'}"${fill}];`,
+  );
+  lines.push(`${indent}  ${dotString(anchorOf(state.id))} [shape=point, width=0.01, style=invis, label=""];`);
+  stateLines(scene, state.id, state.initial, `${indent}  `, lines);
+  lines.push(`${indent}}`);
+}
+
+/** The initial marker of `parentId` and its children, atomic states as nodes and the others as clusters. */
+function stateLines(scene: DotScene, parentId: string, initial: string | null, indent: string, lines: string[]): void {
+  if (initial !== null) {
+    lines.push(`${indent}${dotString(initialOf(parentId))} [shape=point, width=0.12, fillcolor="#1e293b", color="#1e293b", label=""];`);
+    const head = isCluster(scene.byId.get(initial)) ? `${dotString(anchorOf(initial))} [lhead=${dotString(`cluster_${initial}`)}]` : dotString(initial);
+    lines.push(`${indent}${dotString(initialOf(parentId))} -> ${head};`);
+  }
+  for (const state of scene.children.get(parentId) ?? []) {
+    if (isCluster(state)) {
+      clusterLines(scene, state, indent, lines);
+      continue;
+    }
+    const on = isActive(state, scene.active);
+    const tooltip = state.description === null ? '' : `, tooltip=${dotString(state.description)}`;
+    const highlight = on ? `, fillcolor="${ACTIVE_FILL}", color="${ACTIVE_BORDER}", penwidth=2` : '';
+    if (state.type === 'final') {
+      lines.push(`${indent}${dotString(state.id)} [shape=doublecircle, label=${dotString(wrapName(state.key))}, margin=0.02${tooltip}${highlight}];`);
+    } else {
+      lines.push(`${indent}${dotString(state.id)} [label=${boxLabel(state.key, scene.model.internal.get(state.id) ?? [])}${tooltip}${highlight}];`);
+    }
+  }
+}
+
+/** One line per edge of the model; an edge leaving or entering a cluster is clipped at its border. */
+function edgeLines(scene: DotScene, lines: string[]): void {
+  const { byId, rootId, anyId } = scene;
   const endpoint = (stateId: string): string => (stateId === rootId ? anyId : isCluster(byId.get(stateId)) ? anchorOf(stateId) : stateId);
   const within = (outer: string, inner: string): boolean => {
     for (let current = byId.get(inner); current !== undefined; current = byId.get(current.parent)) {
@@ -137,7 +153,7 @@ export function toDot(machine: AnyStateMachine, options: DotOptions = {}): strin
     }
     return false;
   };
-  for (const edge of model.edges) {
+  for (const edge of scene.model.edges) {
     const label = edge.transitions.flatMap(dotLabelLines).join('\n');
     const attributes = [`label=${dotString(label)}`];
     if (edge.source !== edge.target && isCluster(byId.get(edge.source)) && !within(edge.source, edge.target)) {
@@ -148,6 +164,23 @@ export function toDot(machine: AnyStateMachine, options: DotOptions = {}): strin
     }
     lines.push(`  ${dotString(endpoint(edge.source))} -> ${dotString(endpoint(edge.target))} [${attributes.join(', ')}];`);
   }
+}
+
+/** Renders `machine` as DOT text (deterministic for the same machine and options). */
+export function toDot(machine: AnyStateMachine, options: DotOptions = {}): string {
+  const scene = sceneOf(machine, options);
+  const { graph, model, rootId, anyId } = scene;
+  const lines: string[] = [
+    `digraph ${dotString(graph.id)} {`,
+    `  graph [rankdir=${options.rankdir ?? 'TB'}, compound=true, fontname="Helvetica", fontsize=12, nodesep=0.3, ranksep=0.5, label=${dotString(graph.id)}, labelloc=t];`,
+    '  node [shape=box, style="rounded,filled", fillcolor="#f8fafc", color="#475569", fontname="Helvetica", fontsize=11];',
+    '  edge [fontname="Helvetica", fontsize=9, color="#64748b", fontcolor="#334155", arrowsize=0.7];',
+  ];
+  if (model.hasAnyState) {
+    lines.push(`  ${dotString(anyId)} [label=${boxLabel('any non-final state', model.internal.get(rootId) ?? [])}, style="rounded,dashed", fillcolor="#ffffff"];`);
+  }
+  stateLines(scene, rootId, graph.root.initial, '  ', lines);
+  edgeLines(scene, lines);
   lines.push('}');
   return `${lines.join('\n')}\n`;
 }

@@ -39,20 +39,23 @@ export function mermaidLabel(transition: GraphTransition): string {
   return mermaidText(transitionLabel(transition));
 }
 
-/** Renders `machine` as Mermaid `stateDiagram-v2` text (deterministic). */
-export function toMermaid(machine: AnyStateMachine, options: DiagramOptions = {}): string {
-  const graph = machineGraph(machine);
-  const model = diagramModel(graph, options);
-  const ids = mermaidIds(graph);
-  let anyId = 'any_state';
-  while ([...ids.values()].includes(anyId)) anyId = `${anyId}_`;
-  const rootId = graph.root.id;
-  const idOf = (stateId: string): string => ids.get(stateId) ?? anyId;
-  const byId = new Map(graph.states.map((state) => [state.id, state]));
-  const children = new Map<string, GraphState[]>();
-  for (const state of graph.states) children.set(state.parent, [...(children.get(state.parent) ?? []), state]);
+/** What every part of one Mermaid rendering needs. */
+interface MermaidScene {
+  readonly model: ReturnType<typeof diagramModel>;
+  readonly byId: ReadonlyMap<string, GraphState>;
+  readonly children: ReadonlyMap<string, readonly GraphState[]>;
+  readonly idOf: (stateId: string) => string;
+  /** Edges by the composite state whose block draws them. */
+  readonly edgesIn: ReadonlyMap<string, readonly DiagramEdge[]>;
+}
 
-  // Each edge is written in the block of the lowest composite state holding both ends.
+/**
+ * Each edge goes in the block of the lowest composite state holding both its ends (machine-level
+ * ones in the root's); internal transitions of a composite state are drawn there as self-loops (a
+ * composite has no description lines).
+ */
+function placeEdges(graph: MachineGraph, model: ReturnType<typeof diagramModel>, byId: ReadonlyMap<string, GraphState>): Map<string, DiagramEdge[]> {
+  const rootId = graph.root.id;
   const ancestors = (stateId: string): string[] => {
     const chain: string[] = [];
     for (let current = byId.get(stateId); current !== undefined; current = byId.get(current.parent)) chain.push(current.parent);
@@ -71,40 +74,56 @@ export function toMermaid(machine: AnyStateMachine, options: DiagramOptions = {}
     const common = ancestors(edge.source).filter((candidate) => ends.every((end) => end === candidate || ancestors(end).includes(candidate)));
     place(common.find((candidate) => !ends.includes(candidate)) ?? rootId, edge);
   }
-  // Internal transitions of a composite state are drawn as self-loops (a composite has no description lines).
   for (const [stateId, transitions] of model.internal) {
     const state = byId.get(stateId);
     if (state !== undefined && (state.type === 'compound' || state.type === 'parallel')) {
       place(state.parent, { source: stateId, target: stateId, transitions });
     }
   }
+  return edgesIn;
+}
 
+/** The block of `parentId`: its initial arrow, its children (composites as nested blocks), then its edges. */
+function blockLines(scene: MermaidScene, parentId: string, initial: string | null, indent: string, lines: string[]): void {
+  const { model, idOf } = scene;
+  const parallel = scene.byId.get(parentId)?.type === 'parallel';
+  if (initial !== null) lines.push(`${indent}[*] --> ${idOf(initial)}`);
+  (scene.children.get(parentId) ?? []).forEach((state, index) => {
+    const id = idOf(state.id);
+    if (parallel && index > 0) lines.push(`${indent}--`);
+    if (state.type === 'compound' || state.type === 'parallel') {
+      lines.push(`${indent}state ${id} {`);
+      blockLines(scene, state.id, state.initial, `${indent}  `, lines);
+      lines.push(`${indent}}`);
+    } else {
+      lines.push(state.path.length > 1 ? `${indent}state "${mermaidText(state.key)}" as ${id}` : `${indent}${id}`);
+      if (state.description !== null) lines.push(`${indent}${id} : ${mermaidText(state.description)}`);
+      for (const transition of model.internal.get(state.id) ?? []) lines.push(`${indent}${id} : ${mermaidLabel(transition)}`);
+    }
+    if (state.type === 'final') lines.push(`${indent}${id} --> [*]`);
+  });
+  for (const edge of scene.edgesIn.get(parentId) ?? []) {
+    for (const transition of edge.transitions) lines.push(`${indent}${idOf(edge.source)} --> ${idOf(edge.target)} : ${mermaidLabel(transition)}`);
+  }
+}
+
+/** Renders `machine` as Mermaid `stateDiagram-v2` text (deterministic). */
+export function toMermaid(machine: AnyStateMachine, options: DiagramOptions = {}): string {
+  const graph = machineGraph(machine);
+  const model = diagramModel(graph, options);
+  const ids = mermaidIds(graph);
+  let anyId = 'any_state';
+  while ([...ids.values()].includes(anyId)) anyId = `${anyId}_`;
+  const rootId = graph.root.id;
+  const byId = new Map(graph.states.map((state) => [state.id, state]));
+  const children = new Map<string, GraphState[]>();
+  for (const state of graph.states) children.set(state.parent, [...(children.get(state.parent) ?? []), state]);
+  const scene: MermaidScene = { model, byId, children, idOf: (stateId) => ids.get(stateId) ?? anyId, edgesIn: placeEdges(graph, model, byId) };
   const lines: string[] = ['stateDiagram-v2'];
   if (model.hasAnyState) {
     lines.push(`  state "any non-final state" as ${anyId}`);
     for (const transition of model.internal.get(rootId) ?? []) lines.push(`  ${anyId} : ${mermaidLabel(transition)}`);
   }
-  const emitBlock = (parentId: string, initial: string | null, indent: string): void => {
-    const parallel = byId.get(parentId)?.type === 'parallel';
-    if (initial !== null) lines.push(`${indent}[*] --> ${idOf(initial)}`);
-    (children.get(parentId) ?? []).forEach((state, index) => {
-      const id = idOf(state.id);
-      if (parallel && index > 0) lines.push(`${indent}--`);
-      if (state.type === 'compound' || state.type === 'parallel') {
-        lines.push(`${indent}state ${id} {`);
-        emitBlock(state.id, state.initial, `${indent}  `);
-        lines.push(`${indent}}`);
-      } else {
-        lines.push(state.path.length > 1 ? `${indent}state "${mermaidText(state.key)}" as ${id}` : `${indent}${id}`);
-        if (state.description !== null) lines.push(`${indent}${id} : ${mermaidText(state.description)}`);
-        for (const transition of model.internal.get(state.id) ?? []) lines.push(`${indent}${id} : ${mermaidLabel(transition)}`);
-      }
-      if (state.type === 'final') lines.push(`${indent}${id} --> [*]`);
-    });
-    for (const edge of edgesIn.get(parentId) ?? []) {
-      for (const transition of edge.transitions) lines.push(`${indent}${idOf(edge.source)} --> ${idOf(edge.target)} : ${mermaidLabel(transition)}`);
-    }
-  };
-  emitBlock(rootId, graph.root.initial, '  ');
+  blockLines(scene, rootId, graph.root.initial, '  ', lines);
   return `${lines.join('\n')}\n`;
 }
