@@ -71,6 +71,43 @@ function actionList(machine: AnyStateMachine, actions: unknown): Json | undefine
   return list.length === 0 ? undefined : list;
 }
 
+function invokeConfig(machine: AnyStateMachine, node: AnyStateNode, invokes: readonly unknown[]): Json {
+  return node.invoke.map((invoke, index) => ({
+    id: invoke.id,
+    src: typeof invokes[index] === 'object' && invokes[index] !== null && typeof (invokes[index] as { src?: unknown }).src === 'string'
+      ? ((invokes[index] as { src: string }).src)
+      : implementationName(machine, (invokes[index] as { src?: unknown } | undefined)?.src),
+  }));
+}
+
+/** The node's transitions into `out`: `on` by event, `onDone`, `after` by delay, `always`. */
+function transitionConfigs(machine: AnyStateMachine, node: AnyStateNode, out: JsonObject): void {
+  const afterTypes = new Set(node.after.map((transition) => String(transition.eventType)));
+  const doneType = `xstate.done.state.${node.id}`;
+  const on: JsonObject = {};
+  for (const [descriptor, transitions] of node.transitions) {
+    if (afterTypes.has(descriptor) || descriptor === 'xstate.route') continue;
+    if (descriptor === doneType) {
+      out.onDone = transitionsConfig(machine, transitions);
+      continue;
+    }
+    on[descriptor] = transitionsConfig(machine, transitions);
+  }
+  if (Object.keys(on).length > 0) out.on = on;
+  if (node.after.length > 0) {
+    const after: JsonObject = {};
+    const byDelay = new Map<string, AnyTransitionDefinition[]>();
+    for (const transition of node.after) {
+      const delay = (transition as { delay?: unknown }).delay;
+      const key = typeof delay === 'string' || typeof delay === 'number' ? String(delay) : 'inline';
+      byDelay.set(key, [...(byDelay.get(key) ?? []), transition]);
+    }
+    for (const [delay, transitions] of byDelay) after[delay] = transitionsConfig(machine, transitions);
+    out.after = after;
+  }
+  if (node.always !== undefined && node.always.length > 0) out.always = transitionsConfig(machine, node.always);
+}
+
 function nodeConfig(machine: AnyStateMachine, node: AnyStateNode): JsonObject {
   const out: JsonObject = {};
   const config = node.config as Record<string, unknown>;
@@ -96,38 +133,8 @@ function nodeConfig(machine: AnyStateMachine, node: AnyStateNode): JsonObject {
   const exit = actionList(machine, config.exit);
   if (exit !== undefined) out.exit = exit;
   const invokes = toArray(config.invoke as unknown[] | undefined);
-  if (invokes.length > 0) {
-    out.invoke = node.invoke.map((invoke, index) => ({
-      id: invoke.id,
-      src: typeof invokes[index] === 'object' && invokes[index] !== null && typeof (invokes[index] as { src?: unknown }).src === 'string'
-        ? ((invokes[index] as { src: string }).src)
-        : implementationName(machine, (invokes[index] as { src?: unknown } | undefined)?.src),
-    }));
-  }
-  const afterTypes = new Set(node.after.map((transition) => String(transition.eventType)));
-  const doneType = `xstate.done.state.${node.id}`;
-  const on: JsonObject = {};
-  for (const [descriptor, transitions] of node.transitions) {
-    if (afterTypes.has(descriptor) || descriptor === 'xstate.route') continue;
-    if (descriptor === doneType) {
-      out.onDone = transitionsConfig(machine, transitions);
-      continue;
-    }
-    on[descriptor] = transitionsConfig(machine, transitions);
-  }
-  if (Object.keys(on).length > 0) out.on = on;
-  if (node.after.length > 0) {
-    const after: JsonObject = {};
-    const byDelay = new Map<string, AnyTransitionDefinition[]>();
-    for (const transition of node.after) {
-      const delay = (transition as { delay?: unknown }).delay;
-      const key = typeof delay === 'string' || typeof delay === 'number' ? String(delay) : 'inline';
-      byDelay.set(key, [...(byDelay.get(key) ?? []), transition]);
-    }
-    for (const [delay, transitions] of byDelay) after[delay] = transitionsConfig(machine, transitions);
-    out.after = after;
-  }
-  if (node.always !== undefined && node.always.length > 0) out.always = transitionsConfig(machine, node.always);
+  if (invokes.length > 0) out.invoke = invokeConfig(machine, node, invokes);
+  transitionConfigs(machine, node, out);
   const children = Object.values(node.states);
   if (children.length > 0) out.states = Object.fromEntries(children.map((child) => [child.key, nodeConfig(machine, child)]));
   return out;
