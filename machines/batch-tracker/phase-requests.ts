@@ -73,6 +73,27 @@ export function startPhase(context: BatchTrackerContext, command: PhaseCommand, 
   return { context: next, messages };
 }
 
+/** One spellcheck request per essay. */
+function spellcheckRequests(
+  context: BatchTrackerContext,
+  command: Extract<PhaseCommand, { phase: 'spellcheck' }>,
+  runId: number,
+  essays: readonly EssayRef[],
+  meta: EventMeta,
+): BatchTrackerEmitted[] {
+  return essays.map((essay) =>
+    outbound('huleedu.essay.spellcheck.requested.v1', meta, SourceService.TRACKER, {
+      event_name: 'essay.spellcheck.requested',
+      entity_id: essay.essay_id,
+      parent_id: context.batch_id,
+      status: 'awaiting_spellcheck',
+      text_storage_id: essay.text_storage_id,
+      language: command.data.language,
+      run_id: runId,
+    }),
+  );
+}
+
 /** The request(s) to the phase's service: one per essay for spellcheck, one per batch otherwise. */
 export function serviceRequests(
   context: BatchTrackerContext,
@@ -85,17 +106,7 @@ export function serviceRequests(
   const essays = [...pending];
   switch (command.phase) {
     case 'spellcheck':
-      return essays.map((essay) =>
-        outbound('huleedu.essay.spellcheck.requested.v1', meta, SourceService.TRACKER, {
-          event_name: 'essay.spellcheck.requested',
-          entity_id: essay.essay_id,
-          parent_id: context.batch_id,
-          status: 'awaiting_spellcheck',
-          text_storage_id: essay.text_storage_id,
-          language: command.data.language,
-          run_id: runId,
-        }),
-      );
+      return spellcheckRequests(context, command, runId, essays, meta);
     case 'nlp':
       return [
         outbound('huleedu.batch.nlp.processing.requested.v2', meta, SourceService.TRACKER, {
