@@ -129,6 +129,22 @@ async function beginLockedStep(client: PoolClient, schema: string): Promise<numb
   return rows.rows.map((r) => r.version);
 }
 
+function checkSchemaName(schema: string): void {
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new LifecycleError('INVALID_CONFIGURATION', `postgres schema must be a plain identifier (letters, digits, _), got ${JSON.stringify(schema)}`, {
+      details: { schema },
+    });
+  }
+}
+
+function newerSchema(schema: string, current: number, known: number): LifecycleError {
+  return new LifecycleError(
+    'STORE_FAILURE',
+    `database schema version ${current} is newer than this code supports (${known}); upgrade the code or use another database`,
+    { details: { schema, schema_version: current, known_version: known } },
+  );
+}
+
 /**
  * Brings `schema` to the newest version of `list` (default: `migrations`), creating the schema when it
  * does not exist. Each missing migration runs in its own transaction together with its
@@ -142,11 +158,7 @@ export async function migrate(pool: Pool, options: MigrateOptions = {}): Promise
   const schema = options.schema ?? 'public';
   const list = options.list ?? migrations;
   const now = options.now ?? (() => new Date());
-  if (!SCHEMA_NAME.test(schema)) {
-    throw new LifecycleError('INVALID_CONFIGURATION', `postgres schema must be a plain identifier (letters, digits, _), got ${JSON.stringify(schema)}`, {
-      details: { schema },
-    });
-  }
+  checkSchemaName(schema);
   assertOrdered(list);
   const known = list.at(-1)?.version ?? 0;
   const applied: number[] = [];
@@ -159,11 +171,7 @@ export async function migrate(pool: Pool, options: MigrateOptions = {}): Promise
       const current = versions.at(-1) ?? 0;
       if (current > known) {
         await client.query('ROLLBACK');
-        throw new LifecycleError(
-          'STORE_FAILURE',
-          `database schema version ${current} is newer than this code supports (${known}); upgrade the code or use another database`,
-          { details: { schema, schema_version: current, known_version: known } },
-        );
+        throw newerSchema(schema, current, known);
       }
       const done = new Set(versions);
       const next = list.find((m) => !done.has(m.version));
