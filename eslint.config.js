@@ -22,6 +22,11 @@ export default tseslint.config(
     rules: { 'no-console': 'error' },
   },
   {
+    // Library, server and script code: functions stay under ~60 lines (style.md).
+    files: ['machines/**/*.ts', 'adapters/**/*.ts', 'server/**/*.ts', 'scripts/**/*.ts', 'examples/**/*.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }] },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

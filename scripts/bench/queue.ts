@@ -235,6 +235,18 @@ function ownedSets(workers: number): string[] {
   );
 }
 
+/** Spawns `workers` worker processes (disjoint `--owned` sets) into `children` and waits until each is ready. */
+async function startWorkers(children: WorkerChild[], args: readonly string[], workers: number): Promise<void> {
+  for (const owned of ownedSets(workers)) children.push(spawnWorker([...args, '--owned', owned]));
+  await Promise.all(
+    children.map((child) =>
+      waitUntil(() => child.lines.some((l) => /ready: store postgres:/.test(l)) || child.process.exitCode !== null, 60_000, 'a worker to be ready').then(() => {
+        if (!child.lines.some((l) => /ready: store postgres:/.test(l))) throw new Error(`a worker did not start:\n${child.lines.join('\n')}`);
+      }),
+    ),
+  );
+}
+
 async function natsWorkers(options: QueueBenchOptions, workers: number, events: number): Promise<Rate> {
   const { default: pg } = await import('pg');
   const { connect } = await import('@nats-io/transport-node');
@@ -261,14 +273,7 @@ async function natsWorkers(options: QueueBenchOptions, workers: number, events: 
     await ensurePartitionConsumers(jsm, { stream, durable, partitions: PARTITIONS, subjectPrefix });
 
     const args = ['--store', options.postgresUrl, '--schema', schema, '--queue', options.natsUrl, '--partitions', String(PARTITIONS), '--stream', stream, '--durable', durable, '--subject-prefix', subjectPrefix, '--interval-ms', '50'];
-    for (const owned of ownedSets(workers)) children.push(spawnWorker([...args, '--owned', owned]));
-    await Promise.all(
-      children.map((child) =>
-        waitUntil(() => child.lines.some((l) => /ready: store postgres:/.test(l)) || child.process.exitCode !== null, 60_000, 'a worker to be ready').then(() => {
-          if (!child.lines.some((l) => /ready: store postgres:/.test(l))) throw new Error(`a worker did not start:\n${child.lines.join('\n')}`);
-        }),
-      ),
-    );
+    await startWorkers(children, args, workers);
 
     const count = async (): Promise<number> =>
       Number((await pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".inbox WHERE event_type = $1`, [PROMPT_ATTACHED])).rows[0]?.n ?? 0);
