@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
-import { ensureStream, publishEnvelope } from '../../adapters/queue/nats.js';
+import { ensureStream, partitionConsumerName, publishEnvelope } from '../../adapters/queue/nats.js';
 import { openSqliteStore } from '../../adapters/sqlite/store.js';
 import {
   appliedOrder,
@@ -94,6 +94,7 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream p
     const back = worker({ engine: engineOn(path), ...settings, owned: [0], clientName: 'usual-again' });
     await waitFor(() => usual.stats().applied + standby.stats().applied + back.stats().applied === events.length, 15_000, 'the returned holder to apply the rest');
     expect(logger.lines).toContainEqual(expect.stringMatching(/^info: partition 0: its usual holder is back \(.*\); handing the partition back$/));
+    expect(logger.lines.filter((line) => /another process/.test(line))).toEqual([]);
     const byStandby = standby.stats().applied;
     expect(byStandby).toBeGreaterThanOrEqual(20);
     expect(back.stats().applied).toBeGreaterThan(0);
@@ -105,6 +106,32 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream p
     stops.push(() => reader.close());
     expect(dump(reader).entities).toEqual(dump(reference.store).entities);
     expect(appliedOrder(dump(reader).audit, events)).toEqual(publishedOrder(events));
+  });
+
+  it('a process pulling a held partition without its lease (an older worker beside upgraded ones) is reported as an error; lawful holders never are', async () => {
+    const { stream, subjectPrefix, durable } = names();
+    await ensureStream(bed.jsm, { name: stream, subjectPrefix });
+    const logger = memoryLogger();
+    const { dir, cleanup } = tempDir();
+    stops.push(cleanup);
+    const holder = worker({ engine: engineOn(`${dir}/foreign.db`), stream: { name: stream }, subjectPrefix, durable, relay: false, logger });
+    await holder.ready;
+    await new Promise((r) => setTimeout(r, 4000)); // holding the lease and pulling for two checks: nothing to report
+    expect(logger.lines.filter((line) => /another process/.test(line))).toEqual([]);
+    // The intruder: plain pull requests on the partition's durable consumer, no lease.
+    const consumer = await bed.js.consumers.get(stream, partitionConsumerName(durable, 0, 1));
+    let intruding = true;
+    const intruder = (async () => {
+      while (intruding) for await (const msg of await consumer.fetch({ max_messages: 1, expires: 2000 })) msg.nak();
+    })();
+    stops.push(async () => {
+      intruding = false;
+      await intruder;
+    });
+    await waitFor(() => logger.lines.some((line) => /another process/.test(line)), 15_000, 'the foreign puller to be reported');
+    expect(logger.lines).toContainEqual(
+      expect.stringMatching(/^error: partition 0: \d+ pull request\(s\) of another process wait on .*_p0_of_1, whose lease this worker holds; .*upgrade every worker together/),
+    );
   });
 
   it('a holder that goes silent mid-group (connection cut) loses its lease; the standby takes over after the takeover wait and applies every batch in publish order', async () => {
@@ -131,6 +158,7 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream p
     const cut = Date.now();
     await waitFor(() => doomed.stats().applied + standby.stats().applied === events.length, 20_000, 'the standby to apply the rest');
     expect(logger.lines).toContainEqual(expect.stringMatching(/^info: partition 0: this worker consumes .* \(taken over from /));
+    expect(logger.lines.filter((line) => /another process/.test(line))).toEqual([]);
     // Nothing before the doomed worker's messages could be redelivered: lease 1 s + pull 1 s + ack_wait 2 s + 1 s.
     expect(Date.now() - cut).toBeGreaterThan(4000);
     const reader = openSqliteStore({ path });

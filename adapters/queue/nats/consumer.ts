@@ -10,6 +10,7 @@ import type { Worker } from '../../engine/workers.js';
 import { LifecycleError } from '../../errors.js';
 import { backoffDelay, formatDelay, messageOf, silentLogger, sleep, type BackoffOptions, type QueueLogger } from '../support.js';
 import { semaphore, settlesWithin } from './async.js';
+import { ForeignPullWatch } from './foreign-pulls.js';
 import { MessageHandler } from './handler.js';
 import { PartitionLease } from './lease.js';
 import { DEFAULT_ACK_WAIT_MS, DEFAULT_DURABLE, DEFAULT_LEASE_MS, DEFAULT_MAX_ACK_PENDING, DEFAULT_STREAM, leaseStreamOf, leaseSubjectOf, partitionConsumerName } from './names.js';
@@ -234,11 +235,13 @@ async function consumeAsHolder(context: PartitionContext, partition: number, nam
   let failures = 0;
   let leftOutUntil = 0;
   let consumer: Consumer | undefined;
+  const foreign = new ForeignPullWatch(`partition ${partition}`, `${stream}/${name}`, Math.max(3000, 3 * context.expires), logger);
   try {
     while (!signal.aborted && lease.valid() && !lease.handbackRequested()) {
       try {
         consumer ??= await js.consumers.get(stream, name);
         await pullOnce(context, partition, consumer, lease, held);
+        await foreign.check(consumer);
         if (failures > 0) logger.info(`partition ${partition}: consuming ${stream}/${name} again`);
         failures = 0;
       } catch (error) {
