@@ -87,6 +87,8 @@ export class PartitionLease {
   /** Sequence of the last claim when this standby took the lease; a newer claim asks for it back. */
   private claimSeenAtTakeover = 0;
   private handback = false;
+  /** performance.now() of this would-be holder's last claim (at most one per `leaseMs`). */
+  private lastClaim = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: LeaseOptions) {
     this.renewMs = Math.max(50, Math.floor(options.leaseMs / 4));
@@ -133,7 +135,10 @@ export class PartitionLease {
     const now = performance.now();
     if (observed.seq !== (last?.seq ?? 0)) Object.assign(observed, { seq: last?.seq ?? 0, since: now });
     const free = last === null || last.body.state === 'released';
-    if (!free && last.body.standby === true && this.options.standby !== true) await this.claim();
+    if (!free && last.body.standby === true && this.options.standby !== true && now - this.lastClaim >= leaseMs) {
+      this.lastClaim = now;
+      await this.claim();
+    }
     if (now - observed.since < (free ? (this.options.freeDelayMs ?? 0) : leaseMs)) return undefined;
     const claimSeen = this.options.standby === true ? ((await this.readSubject(this.claimSubject))?.seq ?? 0) : 0;
     if (!(await this.write(last?.seq ?? 0, 'held'))) return undefined;
