@@ -7,3 +7,4 @@ export { defaultMachines, machineOf, type MachineRegistry } from './registry.js'
 export { deterministicUuid } from './ids.js';
 export { relayOutboxOnce, startOutboxRelay, startTimerScheduler, type LoopOptions, type Publisher, type PublishFailures, type RelayRoundOptions, type Worker } from './workers.js';
 export { restoreSnapshot, persistSnapshot } from './snapshots.js';
+export type { PollingWorker } from './polling.js';

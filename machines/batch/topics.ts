@@ -2,6 +2,7 @@
 import { LifecycleEvents } from '../contracts/events.js';
 import type { BATCH_EVENT_TYPES } from './machine.js';
 
+/** Batch machine event type -> the `event_type` (topic) of the envelope routing turns into it. */
 export const BATCH_EVENT_TOPICS = {
   BATCH_REGISTERED: LifecycleEvents.BatchEssaysRegistered.topic,
   CONTENT_PROVISIONING_COMPLETED: LifecycleEvents.BatchContentProvisioningCompletedV1.topic,
