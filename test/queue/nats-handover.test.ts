@@ -47,15 +47,28 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream p
     return { store, dispatchMany: async (raws) => (await new Promise((r) => setTimeout(r, delayMs)), engine.dispatchMany(raws)) };
   }
 
-  it('stop() mid-stream finishes the group in flight, hands the rest back in order and releases the lease: a successor goes on at once, in order', async () => {
+  /** A fresh stream holding `batches` batches' events, the direct run of them, and a database path for the workers. */
+  async function published(tag: string, batches: number) {
     const { stream, subjectPrefix, durable } = names();
     await ensureStream(bed.jsm, { name: stream, subjectPrefix });
-    const events = workload('handover', 20);
+    const events = workload(tag, batches);
     await Promise.all(events.map((event) => publishEnvelope(bed.js, event, { subjectPrefix })));
     const reference = await directRun(events);
     const { dir, cleanup } = tempDir();
     stops.push(cleanup);
-    const path = `${dir}/handover.db`;
+    return { stream, subjectPrefix, durable, events, reference, path: `${dir}/${tag}.db` };
+  }
+
+  /** The database at `path` ends in the direct run's states, with every batch applied in publish order. */
+  function expectDirectRun(path: string, reference: Awaited<ReturnType<typeof directRun>>, events: ReturnType<typeof workload>): void {
+    const reader = openSqliteStore({ path });
+    stops.push(() => reader.close());
+    expect(dump(reader).entities).toEqual(dump(reference.store).entities);
+    expect(appliedOrder(dump(reader).audit, events)).toEqual(publishedOrder(events));
+  }
+
+  it('stop() mid-stream finishes the group in flight, hands the rest back in order and releases the lease: a successor goes on at once, in order', async () => {
+    const { stream, subjectPrefix, durable, events, reference, path } = await published('handover', 20);
     // A long ack_wait and lease: a message left leased, or a lease not released, would stall the successor for 30 s.
     const settings = { stream: { name: stream }, subjectPrefix, durable, relay: false, ackWaitMs: 30_000, leaseMs: 30_000, maxAckPending: 8 } as const;
     const first = worker({ engine: engineOn(path, 30), ...settings });
@@ -68,21 +81,11 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream p
     await waitFor(() => byFirst + second.stats().applied === events.length, 8000, 'the successor to apply the rest');
     expect(Date.now() - started).toBeLessThan(8000);
     expect(second.stats().duplicates).toBe(0);
-    const reader = openSqliteStore({ path });
-    stops.push(() => reader.close());
-    expect(dump(reader).entities).toEqual(dump(reference.store).entities);
-    expect(appliedOrder(dump(reader).audit, events)).toEqual(publishedOrder(events));
+    expectDirectRun(path, reference, events);
   });
 
   it('a standby that took a partition over hands it back when its usual holder returns: in publish order, nothing applied twice', async () => {
-    const { stream, subjectPrefix, durable } = names();
-    await ensureStream(bed.jsm, { name: stream, subjectPrefix });
-    const events = workload('handback', 20);
-    await Promise.all(events.map((event) => publishEnvelope(bed.js, event, { subjectPrefix })));
-    const reference = await directRun(events);
-    const { dir, cleanup } = tempDir();
-    stops.push(cleanup);
-    const path = `${dir}/handback.db`;
+    const { stream, subjectPrefix, durable, events, reference, path } = await published('handback', 20);
     const settings = { stream: { name: stream }, subjectPrefix, durable, relay: false, ackWaitMs: 2000, leaseMs: 1000, maxAckPending: 4 } as const;
     const usual = worker({ engine: engineOn(path, 30), ...settings, owned: [0], clientName: 'usual' });
     await waitFor(() => usual.stats().applied >= 30, 10_000, 'the usual holder under way');
@@ -102,10 +105,7 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream p
     // Handed back for good: the standby applies nothing more while its usual holder is alive.
     await new Promise((r) => setTimeout(r, 1500));
     expect(standby.stats().applied).toBe(byStandby);
-    const reader = openSqliteStore({ path });
-    stops.push(() => reader.close());
-    expect(dump(reader).entities).toEqual(dump(reference.store).entities);
-    expect(appliedOrder(dump(reader).audit, events)).toEqual(publishedOrder(events));
+    expectDirectRun(path, reference, events);
   });
 
   it('a process pulling a held partition without its lease (an older worker beside upgraded ones) is reported as an error; lawful holders never are', async () => {
@@ -161,9 +161,6 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream p
     expect(logger.lines.filter((line) => /another process/.test(line))).toEqual([]);
     // Nothing before the doomed worker's messages could be redelivered: lease 1 s + pull 1 s + ack_wait 2 s + 1 s.
     expect(Date.now() - cut).toBeGreaterThan(4000);
-    const reader = openSqliteStore({ path });
-    stops.push(() => reader.close());
-    expect(dump(reader).entities).toEqual(dump(reference.store).entities);
-    expect(appliedOrder(dump(reader).audit, events)).toEqual(publishedOrder(events));
+    expectDirectRun(path, reference, events);
   });
 });
