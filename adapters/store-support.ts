@@ -66,6 +66,11 @@ export function compareText(a: string, b: string): number {
 }
 
 
+/** A JSON object (not null, not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Parses a non-entity JSON column; corruption there is a store failure naming the table and row. */
 export function parseColumn(text: string, table: string, key: string | number): Json {
   try {

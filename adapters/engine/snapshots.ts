@@ -6,11 +6,9 @@
 import type { AnyMachineSnapshot, AnyStateMachine, StateValue } from 'xstate';
 import { statusOfValue, type Json, type LifecycleMachine } from '../../machines/lifecycle-machine.js';
 import { LifecycleError } from '../errors.js';
+import { isRecord } from '../store-support.js';
 import type { EntityRecord } from '../store.js';
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function migrate(record: EntityRecord, machine: LifecycleMachine): Json {
   const where = { machine: record.machine, entity_id: record.entity_id, stored_version: record.machine_version, machine_version: machine.version };

@@ -9,7 +9,7 @@
  * may hold it, so older code refuses them instead of misreading them).
  */
 import { LifecycleError } from '../errors.js';
-import { parseColumn } from '../store-support.js';
+import { isRecord, parseColumn } from '../store-support.js';
 import type { Json } from '../store.js';
 
 /** The columns of an audit row an answer can be derived from. */
@@ -23,34 +23,31 @@ export interface AuditFacts {
 
 const DERIVED = '=';
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function keyCount(value: object): number {
   let count = 0;
   for (const _key in value) count += 1;
   return count;
 }
 
-/** The single delivery of `answer` when it says exactly what `row` records, else undefined. */
-function derivableDelivery(answer: Record<string, unknown>, row: AuditFacts): unknown {
+/** True when `answer` is a single accepted delivery saying exactly what `row` records. */
+function derivable(answer: Record<string, unknown>, row: AuditFacts): boolean {
   const deliveries = answer.deliveries;
-  if (!Array.isArray(deliveries) || deliveries.length !== 1 || row.outcome !== 'accepted') return undefined;
+  if (!Array.isArray(deliveries) || deliveries.length !== 1 || row.outcome !== 'accepted') return false;
   const delivery: unknown = deliveries[0];
-  if (!isRecord(delivery) || keyCount(delivery) !== 5) return undefined;
-  const same =
+  return (
+    isRecord(delivery) &&
+    keyCount(delivery) === 5 &&
     delivery.outcome === 'accepted' &&
     delivery.machine === row.machine &&
     delivery.entity_id === row.entity_id &&
     delivery.from === row.from_status &&
-    delivery.to === row.to_status;
-  return same ? delivery : undefined;
+    delivery.to === row.to_status
+  );
 }
 
 /** The text kept in `audit.result` for `answer`, the first answer of the event `row` records. */
 export function encodeOutcome(answer: Json, row: AuditFacts): string {
-  if (isRecord(answer) && derivableDelivery(answer, row) !== undefined) {
+  if (isRecord(answer) && derivable(answer, row)) {
     const { deliveries: _derived, ...rest } = answer;
     return DERIVED + JSON.stringify(rest);
   }
