@@ -2,29 +2,34 @@
 /**
  * npm run bench: speed targets live here, never in timed tests. Every ratio compares two
  * figures measured in this same run on this machine.
- *   BENCH_SCALE=0.25 npm run bench   (quicker, noisier)
- *   BENCH_ONLY=queue,http npm run bench   (sections: engine, queue, http, paths; default all)
- *   BENCH_ROUNDS=5 npm run bench   (engine and http figures: median of this many interleaved rounds, default 3)
+ *   BENCH_SECONDS=1 npm run bench   (measured seconds per round of each engine, ablation and http figure; default 3)
+ *   BENCH_SCALE=0.25 npm run bench   (the queue section's workload; quicker, noisier)
+ *   BENCH_ONLY=queue,http npm run bench   (sections: engine, ablation, queue, http, paths; default all)
+ *   BENCH_ROUNDS=5 npm run bench   (engine, ablation and http figures: median of this many interleaved rounds, default 3;
+ *   the spread min-max over rounds is printed beside each, with a warning over 15%)
  *   BENCH_POSTGRES_URL / BENCH_NATS_URL (else TEST_POSTGRES_URL / TEST_NATS_URL, else
  *   postgres://postgres@127.0.0.1:5432/test and nats://127.0.0.1:4222): the queue section's servers;
  *   its PostgreSQL and NATS rows are skipped, with the reason printed, when they are unreachable.
  */
-import { benchEngine, type Rate } from './bench/engine.js';
-import { benchHttp, HTTP_CONNECTIONS, HTTP_GROUP, type HttpRate } from './bench/http.js';
-import { benchQueue } from './bench/queue.js';
+import { benchAblation, EARNS } from './bench/ablation.js';
+import { benchEngine } from './bench/engine.js';
+import { minimumSeconds, spreadNote, SPREAD_WARNING, type Figure, type Rate } from './bench/figures.js';
+import { benchHttp, HTTP_CONNECTIONS, HTTP_GROUP, type HttpFigure, type HttpRate } from './bench/http.js';
+import { benchQueue, type CpuPerEvent } from './bench/queue.js';
 import { measurePathGeneration } from './bench-paths.js';
 
-const SECTIONS = ['engine', 'queue', 'http', 'paths'] as const;
+const SECTIONS = ['engine', 'ablation', 'queue', 'http', 'paths'] as const;
 type Section = (typeof SECTIONS)[number];
 
-function find(rates: readonly Rate[], name: string): Rate {
+function find<R extends Rate>(rates: readonly R[], name: string): R {
   const found = rates.find((r) => r.name === name);
   if (found === undefined) throw new Error(`no measurement named "${name}"`);
   return found;
 }
 
-function line(rate: Rate): string {
-  return `${rate.name.padEnd(52)} ${rate.perSecond.toFixed(0).padStart(10)} events/s  (${rate.events} in ${rate.seconds.toFixed(2)} s)`;
+function line(rate: Rate | Figure): string {
+  const spread = 'rounds' in rate ? `  ${spreadNote(rate)}` : '';
+  return `${rate.name.padEnd(56)} ${rate.perSecond.toFixed(0).padStart(10)} events/s  (${rate.events} in ${rate.seconds.toFixed(2)} s)${spread}`;
 }
 
 function ratio(label: string, a: Rate, b: Rate, target: number): string {
@@ -37,9 +42,18 @@ function info(label: string, a: Rate, b: Rate): string {
   return `${label.padEnd(70)} ${(a.perSecond / b.perSecond).toFixed(2)}x`;
 }
 
-function httpLine(rate: HttpRate): string {
-  return `${rate.name.padEnd(52)} ${rate.requestsPerSecond.toFixed(0).padStart(10)} req/s ${rate.eventsPerSecond.toFixed(0).padStart(8)} events/s  p50 ${rate.p50Ms.toFixed(1)} ms  p99 ${rate.p99Ms.toFixed(1)} ms  (${rate.requests} in ${rate.seconds.toFixed(1)} s)`;
+function httpSpread(rate: HttpFigure): string {
+  if (rate.rounds < 2) return '(1 round: no spread)';
+  const spread = (rate.maxRequestsPerSecond - rate.minRequestsPerSecond) / rate.requestsPerSecond;
+  const note = `spread ${rate.minRequestsPerSecond.toFixed(0)}-${rate.maxRequestsPerSecond.toFixed(0)} req/s (${(spread * 100).toFixed(0)}%)`;
+  return spread > SPREAD_WARNING ? `${note}  WARNING: spread over ${SPREAD_WARNING * 100}%, the machine was busy` : note;
 }
+
+function httpLine(rate: HttpFigure): string {
+  return `${rate.name.padEnd(52)} ${rate.requestsPerSecond.toFixed(0).padStart(10)} req/s ${rate.eventsPerSecond.toFixed(0).padStart(8)} events/s  p50 ${rate.p50Ms.toFixed(1)} ms  p99 ${rate.p99Ms.toFixed(1)} ms  (${rate.requests} in ${rate.seconds.toFixed(1)} s)  ${httpSpread(rate)}`;
+}
+
+const httpRatio = (a: HttpRate, b: HttpRate): number => a.requestsPerSecond / b.requestsPerSecond;
 
 function targetLine(label: string, value: number, unit: string, met: boolean, target: string): string {
   return `${label.padEnd(70)} ${value.toFixed(2)}${unit}  (target ${target}: ${met ? 'met' : 'NOT met'})`;
@@ -53,17 +67,17 @@ function sectionsOf(raw: string | undefined): Set<Section> {
   return new Set(names as Section[]);
 }
 
-async function engineSection(scale: number, rounds: number): Promise<void> {
-  console.log(`# engine (node ${process.version}, scale ${scale})`);
-  console.log(`(each figure: median of ${rounds} interleaved rounds)`);
-  const rates = await benchEngine(scale, rounds);
+async function engineSection(seconds: number, rounds: number): Promise<void> {
+  console.log(`# engine (node ${process.version})`);
+  console.log(`(each figure: median of ${rounds} interleaved rounds of at least ${seconds} s measured)`);
+  const rates = await benchEngine(seconds, rounds);
   for (const rate of rates) console.log(line(rate));
   console.log('');
   console.log('# ratios (same run)');
   const floorNormal = find(rates, 'raw durable floor (synchronous NORMAL)');
   const floorFull = find(rates, 'raw durable floor (synchronous FULL)');
-  console.log(ratio('engine dispatch / raw durable floor, NORMAL', find(rates, 'engine dispatch (synchronous NORMAL)'), floorNormal, 0.8));
-  console.log(ratio('engine dispatch / raw durable floor, FULL', find(rates, 'engine dispatch (synchronous FULL)'), floorFull, 0.8));
+  console.log(ratio('engine dispatch / raw durable floor, NORMAL', find(rates, 'engine dispatch (synchronous NORMAL)'), floorNormal, 1.2));
+  console.log(ratio('engine dispatch / raw durable floor, FULL', find(rates, 'engine dispatch (synchronous FULL)'), floorFull, 1.2));
   console.log(ratio('engine dispatchMany x200 FULL / raw durable floor NORMAL', find(rates, 'engine dispatchMany x200 (synchronous FULL)'), floorNormal, 2));
   // The library's own group limit (HTTP groupCommitEvents and eventsPerRequest default 1000).
   console.log(ratio('engine dispatchMany x1000 FULL / raw durable floor NORMAL', find(rates, 'engine dispatchMany x1000 (synchronous FULL)'), floorNormal, 2));
@@ -72,11 +86,25 @@ async function engineSection(scale: number, rounds: number): Promise<void> {
   console.log(ratio('engine dispatch NORMAL / raw better-sqlite3 row update NORMAL', find(rates, 'engine dispatch (synchronous NORMAL)'), find(rates, 'raw better-sqlite3 row update (synchronous NORMAL)'), 0));
 }
 
+async function ablationSection(seconds: number, rounds: number): Promise<void> {
+  console.log(`# ablation: each speed trick on and off, same run (median of ${rounds} interleaved rounds of at least ${seconds} s)`);
+  console.log('(the cross-request coalescer is in the http section; the lean inbox is a storage format, not a switch)');
+  const rows = await benchAblation(seconds, rounds);
+  console.log(`${'trick'.padEnd(52)} ${'figure'.padEnd(24)} ${'with'.padStart(9)} ${'without'.padStart(9)}  ratio`);
+  for (const row of rows) {
+    const value = row.with.perSecond / row.without.perSecond;
+    const verdict = value >= EARNS ? 'earns' : `under ${((EARNS - 1) * 100).toFixed(0)}%`;
+    console.log(`${row.trick.padEnd(52)} ${row.workload.padEnd(24)} ${row.with.perSecond.toFixed(0).padStart(9)} ${row.without.perSecond.toFixed(0).padStart(9)}  ${value.toFixed(2)}x  ${verdict}  (without: ${spreadNote(row.without)})`);
+  }
+  const figures = new Map(rows.map((row) => [row.workload, row.with]));
+  for (const [workload, figure] of figures) console.log(`${`${workload}, every trick on`.padEnd(77)} ${spreadNote(figure)}`);
+}
+
 async function queueSection(scale: number): Promise<void> {
   console.log(`# queue (scale ${scale})`);
   const postgresUrl = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const natsUrl = process.env.BENCH_NATS_URL ?? process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
-  const { rates, anchor, notes } = await benchQueue(scale, { postgresUrl, natsUrl });
+  const { rates, cpu, anchor, notes } = await benchQueue(scale, { postgresUrl, natsUrl });
   if (anchor !== undefined) console.log(line(anchor));
   for (const rate of rates) console.log(line(rate));
   for (const note of notes) console.log(`(${note})`);
@@ -90,17 +118,38 @@ async function queueSection(scale: number): Promise<void> {
   const one = rates.find((r) => r.name.includes(', 1 worker process'));
   const four = rates.find((r) => r.name.includes(', 4 worker processes'));
   if (one !== undefined && four !== undefined) console.log(info('PostgreSQL + NATS, 4 worker processes / 1 worker process', four, one));
+  cpuLines(cpu);
 }
 
-async function httpSection(scale: number, rounds: number): Promise<void> {
-  console.log(`# http (autocannon in this process, ${HTTP_CONNECTIONS} connections, scale ${scale}; median of ${rounds} interleaved rounds)`);
-  const [floor, single, grouped] = await benchHttp(scale, rounds);
-  if (floor === undefined || single === undefined || grouped === undefined) throw new Error('the http bench measured nothing');
-  for (const rate of [floor, single, grouped]) console.log(httpLine(rate));
+/** CPU milliseconds per event of each worker run, by process group, and 4 workers' cost against 1's. */
+function cpuLines(cpu: readonly CpuPerEvent[]): void {
+  if (cpu.length === 0) return;
+  console.log('');
+  console.log('# queue cost per event (CPU ms per event: all worker processes, PostgreSQL and NATS server processes)');
+  const total = (row: CpuPerEvent): number => Object.values(row.msPerEvent).reduce((a, b) => a + b, 0);
+  for (const row of cpu) {
+    const parts = Object.entries(row.msPerEvent).map(([group, ms]) => `${group} ${ms.toFixed(3)}`).join('  ');
+    console.log(`${row.name.padEnd(56)} total ${total(row).toFixed(3)} ms/event  (${parts})`);
+  }
+  const one = cpu.find((row) => row.workers === 1);
+  const four = cpu.find((row) => row.workers === 4);
+  if (one !== undefined && four !== undefined) {
+    const value = total(four) / total(one);
+    console.log(targetLine('CPU per event, 4 worker processes / 1 worker process', value, 'x', value <= 1.2, '<= 1.2x'));
+  }
+}
+
+async function httpSection(seconds: number, rounds: number): Promise<void> {
+  console.log(`# http (autocannon in this process, ${HTTP_CONNECTIONS} connections; median of ${rounds} interleaved rounds of ${seconds} s)`);
+  const [floor, single, grouped, uncoalesced] = await benchHttp(seconds, rounds);
+  if (floor === undefined || single === undefined || grouped === undefined || uncoalesced === undefined) throw new Error('the http bench measured nothing');
+  for (const rate of [floor, single, grouped, uncoalesced]) console.log(httpLine(rate));
   console.log('');
   console.log('# http ratios (same run)');
-  const reqRatio = single.requestsPerSecond / floor.requestsPerSecond;
-  console.log(targetLine('createApp 1 event req/s / bare express durable floor req/s', reqRatio, 'x', reqRatio >= 1, '>= 1x'));
+  const reqRatio = httpRatio(single, floor);
+  console.log(targetLine('createApp 1 event req/s / bare express durable floor req/s', reqRatio, 'x', reqRatio >= 1.5, '>= 1.5x'));
+  const coalescer = httpRatio(single, uncoalesced);
+  console.log(`${'ablation: cross-request coalescer, 1 event req/s on / off'.padEnd(70)} ${coalescer.toFixed(2)}x  ${coalescer >= EARNS ? 'earns' : 'under 5%'}`);
   console.log(`${'createApp 1 event p99 / bare express durable floor p99'.padEnd(70)} ${(single.p99Ms / floor.p99Ms).toFixed(2)}x  (${single.p99Ms.toFixed(1)} ms vs ${floor.p99Ms.toFixed(1)} ms)`);
   console.log(targetLine(`createApp { events: [${HTTP_GROUP}] } events/s`, grouped.eventsPerSecond, ' events/s', grouped.eventsPerSecond >= 10_000, '>= 10000 events/s'));
   console.log(`${`createApp { events: [${HTTP_GROUP}] } events/s / 1 event req/s`.padEnd(70)} ${(grouped.eventsPerSecond / single.requestsPerSecond).toFixed(2)}x`);
@@ -121,14 +170,16 @@ async function pathsSection(): Promise<void> {
 
 async function main(): Promise<void> {
   const scale = Number(process.env.BENCH_SCALE ?? '1');
+  const seconds = minimumSeconds();
   const rounds = Number(process.env.BENCH_ROUNDS ?? '3');
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`BENCH_ROUNDS must be a positive integer, got "${process.env.BENCH_ROUNDS}"`);
   if (!Number.isFinite(scale) || scale <= 0) throw new Error(`BENCH_SCALE must be a positive number, got "${process.env.BENCH_SCALE}"`);
   const only = sectionsOf(process.env.BENCH_ONLY);
   const run: Array<() => Promise<void>> = [];
-  if (only.has('engine')) run.push(() => engineSection(scale, rounds));
+  if (only.has('engine')) run.push(() => engineSection(seconds, rounds));
+  if (only.has('ablation')) run.push(() => ablationSection(seconds, rounds));
   if (only.has('queue')) run.push(() => queueSection(scale));
-  if (only.has('http')) run.push(() => httpSection(scale, rounds));
+  if (only.has('http')) run.push(() => httpSection(seconds, rounds));
   if (only.has('paths')) run.push(() => pathsSection());
   for (const [i, section] of run.entries()) {
     if (i > 0) console.log('');

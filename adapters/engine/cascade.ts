@@ -10,6 +10,7 @@ import type { Json } from '../../machines/lifecycle-machine.js';
 import { LifecycleError } from '../errors.js';
 import { emittedEventId } from './ids.js';
 import { answerOf, storedAnswerOf, type DeliveryResult, type DispatchResult, type EmittedSummary } from './results.js';
+import type { Stepper } from './pure.js';
 import { applyDelivery, type EmittedMessage } from './step.js';
 import type { UnitOfWork } from './unit-of-work.js';
 import { machineOf, type MachineRegistry } from './registry.js';
@@ -20,6 +21,8 @@ export interface CascadeContext {
   readonly route: (envelope: LifecycleEnvelope) => Delivery[];
   readonly now: Date;
   readonly maxSteps: number;
+  /** How each step is computed (default: the reusable-scope stepper). */
+  readonly stepper?: Stepper;
 }
 
 /** A root item: an event with its deliveries already decided. */
@@ -53,7 +56,7 @@ async function deliverAll(
   for (let index = 0; index < item.deliveries.length; index += 1) {
     const delivery = item.deliveries[index] as Delivery;
     const machine = machineOf(ctx.machines, delivery.machine);
-    const step = await applyDelivery(uow, machine, delivery, ctx.now);
+    const step = await applyDelivery(uow, machine, delivery, ctx.now, ctx.stepper);
     if (index === 0 && item.strict && step.delivery.code === 'ENTITY_NOT_FOUND') {
       throw new LifecycleError('ENTITY_NOT_FOUND', `${item.event_type} addresses ${step.delivery.reason ?? 'a missing entity'}`, {
         details: { machine: delivery.machine, entity_id: delivery.entity_id, event_id: item.event_id },

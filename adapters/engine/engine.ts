@@ -15,6 +15,7 @@ import { defaultMachines, machineOf, type MachineRegistry } from './registry.js'
 import { duplicateAnswer, type BatchItemResult, type DispatchResult } from './results.js';
 import { UnitOfWork } from './unit-of-work.js';
 import { DEFAULT_ENTITY_CACHE_SIZE, EntityCache } from './entity-cache.js';
+import { reusableScopeStepper, xstateStepper, type Stepper } from './pure.js';
 
 /** Options of an engine. */
 export interface EngineOptions {
@@ -36,6 +37,19 @@ export interface EngineOptions {
    * a stale entry loses its compare-and-set, is dropped, and the event is retried from the store.
    */
   readonly entityCacheSize?: number;
+  /**
+   * Turns single speed tricks off, for the bench's ablation table (`BENCH_ONLY=ablation npm run
+   * bench`). Answers, durability and idempotency are the same either way; only the cost changes.
+   */
+  readonly ablate?: EngineAblation;
+}
+
+/** Speed tricks of the engine that the bench can turn off one at a time (`false` turns one off). */
+export interface EngineAblation {
+  /** Skip the inbox read before an event's first attempt (a duplicate loses the commit on the inbox key instead). */
+  readonly optimisticInbox?: boolean;
+  /** Step with the reusable actor scope of `pure.ts` instead of XState's own `transition()`. */
+  readonly reusableScope?: boolean;
 }
 
 const NOTHING_SEEN: ReadonlyMap<string, Json> = new Map();
@@ -82,6 +96,8 @@ export class LifecycleEngine {
   private readonly maxSteps: number;
   private readonly listeners = new Set<CommitListener>();
   private readonly cache: EntityCache;
+  private readonly optimistic: boolean;
+  private readonly stepper: Stepper;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -90,6 +106,8 @@ export class LifecycleEngine {
     this.clock = options.clock ?? (() => new Date());
     this.maxRetries = options.maxRetries ?? 30;
     this.maxSteps = options.maxSteps ?? 1_000_000;
+    this.optimistic = options.ablate?.optimisticInbox !== false;
+    this.stepper = options.ablate?.reusableScope === false ? xstateStepper : reusableScopeStepper;
     const cacheSize = options.entityCacheSize ?? DEFAULT_ENTITY_CACHE_SIZE;
     if (!Number.isInteger(cacheSize) || cacheSize < 0) {
       throw new LifecycleError('INVALID_CONFIGURATION', `entityCacheSize must be a non-negative integer, got ${cacheSize}`, {
@@ -118,7 +136,7 @@ export class LifecycleEngine {
     // Optimistic: the first attempt skips the inbox read; a duplicate then loses the commit on the
     // inbox key (VERSION_CONFLICT, retried at once) and the retry reads the inbox.
     const [result] = await this.commitWithRetry(async (uow, attempt) => [
-      attempt === 0 ? await this.takeOptimistically(uow, root) : await this.take(uow, root),
+      attempt === 0 && this.optimistic ? await this.takeOptimistically(uow, root) : await this.take(uow, root),
     ]);
     if (result === undefined) throw new LifecycleError('STORE_FAILURE', 'dispatch produced no result');
     return result;
@@ -136,7 +154,7 @@ export class LifecycleEngine {
       // Optimistic like `dispatch`: the first attempt skips the inbox read (a duplicate loses the
       // commit on the inbox key and the retry reads). Then one inbox query and one entity read for
       // the whole group instead of one of each per item.
-      const seenBefore = attempt === 0 ? NOTHING_SEEN : await this.store.findInbox(ids);
+      const seenBefore = attempt === 0 && this.optimistic ? NOTHING_SEEN : await this.store.findInbox(ids);
       await uow.prefetch(roots.flatMap((root) => (root === undefined || seenBefore.has(root.event_id) ? [] : root.deliveries)), this.machines);
       const results: BatchItemResult[] = [];
       for (const [index, item] of parsed.entries()) {
@@ -153,7 +171,7 @@ export class LifecycleEngine {
           if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', 'MACHINE_ERROR', 'SNAPSHOT_CORRUPT', 'SNAPSHOT_INCOMPATIBLE')) throw error;
           uow.rollback(point);
           // Not read ahead on the first attempt: an item that fails may be a duplicate, answered from the inbox.
-          const stored = attempt === 0 ? (await this.store.findInbox([root.event_id])).get(root.event_id) : undefined;
+          const stored = seenBefore === NOTHING_SEEN ? (await this.store.findInbox([root.event_id])).get(root.event_id) : undefined;
           results.push(stored !== undefined ? duplicateAnswer(root, stored) : { outcome: 'invalid', index, code: error.code, message: error.message, details: error.details });
         }
       }
@@ -224,7 +242,7 @@ export class LifecycleEngine {
     if (takenHere !== undefined) return duplicateAnswer(root, takenHere);
     const stored = seenBefore !== undefined ? seenBefore.get(root.event_id) : (await this.store.findInbox([root.event_id])).get(root.event_id);
     if (stored !== undefined) return duplicateAnswer(root, stored);
-    const context: CascadeContext = { machines: this.machines, route: this.route, now: this.clock(), maxSteps: this.maxSteps };
+    const context: CascadeContext = { machines: this.machines, route: this.route, now: this.clock(), maxSteps: this.maxSteps, stepper: this.stepper };
     return runCascade(uow, root, context);
   }
 

@@ -1,5 +1,5 @@
 /** The durable engine and its read side. */
-export { LifecycleEngine, parseOrThrow, type CommitListener, type EngineOptions } from './engine.js';
+export { LifecycleEngine, parseOrThrow, type CommitListener, type EngineAblation, type EngineOptions } from './engine.js';
 export type { BatchItemResult, DeliveryResult, DispatchOutcome, DispatchResult, EmittedSummary, InvalidItemResult } from './results.js';
 export { LifecycleQueries, toView, type EntityView, type StatusCount } from './queries.js';
 export { rebuildEntity, type RebuiltEntity } from './rebuild.js';

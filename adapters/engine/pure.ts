@@ -9,7 +9,7 @@
  * because a step is synchronous and the executor is swapped in for the duration of one call.
  * Machines with spawned children registered by `systemId` should use xstate's functions.
  */
-import { createActor, type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine, type EventObject } from 'xstate';
+import { createActor, initialTransition, transition, type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine, type EventObject } from 'xstate';
 
 type Executor = (action: unknown) => void;
 
@@ -62,3 +62,21 @@ export function pureTransition(logic: AnyStateMachine, snapshot: AnyMachineSnaps
 export function pureInitialTransition(logic: AnyStateMachine, input: unknown): [AnyMachineSnapshot, unknown[]] {
   return withExecutor(logic, (scope) => logic.getInitialSnapshot(scope as never, input) as AnyMachineSnapshot);
 }
+
+/** How the engine computes one step: XState's pure functions, or the reusable-scope versions above. */
+export interface Stepper {
+  readonly transition: (logic: AnyStateMachine, snapshot: AnyMachineSnapshot, event: EventObject) => [AnyMachineSnapshot, unknown[]];
+  readonly initialTransition: (logic: AnyStateMachine, input: unknown) => [AnyMachineSnapshot, unknown[]];
+}
+
+/**
+ * The engine's stepper. Earns (bench ablation, 2 cores): see CHANGELOG; `npm run bench` prints the
+ * same-run figure with and without it (section `ablation`).
+ */
+export const reusableScopeStepper: Stepper = { transition: pureTransition, initialTransition: pureInitialTransition };
+
+/** XState's own `transition` / `initialTransition` (a fresh inert actor per call): the ablation baseline. */
+export const xstateStepper: Stepper = {
+  transition: (logic, snapshot, event) => transition(logic, snapshot as never, event as never) as [AnyMachineSnapshot, unknown[]],
+  initialTransition: (logic, input) => initialTransition(logic, input as never) as [AnyMachineSnapshot, unknown[]],
+};

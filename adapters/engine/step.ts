@@ -4,7 +4,7 @@
  * performs an effect. An actor error becomes a LifecycleError, never an unobserved throw.
  */
 import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
-import { pureInitialTransition, pureTransition } from './pure.js';
+import { reusableScopeStepper, type Stepper } from './pure.js';
 import { explainRefusal } from '../../machines/explain.js';
 import type { LifecycleMachine } from '../../machines/lifecycle-machine.js';
 import type { Delivery } from '../../machines/routing.js';
@@ -94,6 +94,7 @@ export async function applyDelivery(
   machine: LifecycleMachine,
   delivery: Delivery,
   now: Date,
+  stepper: Stepper = reusableScopeStepper,
 ): Promise<StepResult> {
   const logic: AnyStateMachine = machine.logic;
   const { entity_id: entityId, event } = delivery;
@@ -110,7 +111,7 @@ export async function applyDelivery(
       };
     }
     const input = delivery.create.input;
-    const [created, actions] = run(machine, entityId, event.type, () => pureInitialTransition(logic, input));
+    const [created, actions] = run(machine, entityId, event.type, () => stepper.initialTransition(logic, input));
     collectEffects(uow, machine, entityId, actions, effects, emitted);
     snapshot = created;
     if (!delivery.create.applyEvent) {
@@ -125,7 +126,7 @@ export async function applyDelivery(
   // (what `can()` would say, without computing the step twice).
   const [next, actions] =
     snapshot.status === 'active'
-      ? run(machine, entityId, event.type, () => pureTransition(logic, snapshot, event))
+      ? run(machine, entityId, event.type, () => stepper.transition(logic, snapshot, event))
       : [snapshot, []];
   if (next === snapshot && actions.length === 0) {
     if (existing === undefined) uow.put(machine, entityId, snapshot);

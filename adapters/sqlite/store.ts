@@ -44,6 +44,11 @@ export interface SqliteStoreOptions {
   now?: () => Date;
   /** How long a writer waits for another connection's lock before STORE_FAILURE (default 5000). */
   busyTimeoutMs?: number;
+  /**
+   * Keep an event's first answer derived from its audit row where it can be (default true; see
+   * outcomes.ts). `false` is for the bench's ablation table; files read the same either way.
+   */
+  deriveStoredAnswers?: boolean;
 }
 
 
@@ -155,11 +160,13 @@ export class SqliteStore implements SnapshotStore {
   private readonly commitTx: Database.Transaction<(batch: CommitBatch, at: string) => number[]>;
   private readonly loadManyTx: Database.Transaction<(keys: ReadonlyArray<{ machine: string; entity_id: string }>) => Map<string, EntityRecord>>;
   private readonly markPublishedTx: Database.Transaction<(ids: readonly number[], at: string) => void>;
+  private readonly deriveAnswers: boolean;
 
   /** `db` must already be configured and migrated (see `openSqliteStore`). */
-  constructor(db: Database.Database, now: () => Date = () => new Date()) {
+  constructor(db: Database.Database, now: () => Date = () => new Date(), options: { readonly deriveStoredAnswers?: boolean } = {}) {
     this.db = db;
     this.now = now;
+    this.deriveAnswers = options.deriveStoredAnswers !== false;
     this.s = { ...prepareEntityStatements(db), ...prepareLogStatements(db) };
     this.commitTx = db.transaction((batch: CommitBatch, at: string) => this.applyBatch(batch, at));
     this.loadManyTx = db.transaction((keys: ReadonlyArray<{ machine: string; entity_id: string }>) => {
@@ -300,7 +307,7 @@ export class SqliteStore implements SnapshotStore {
       const position = Number(
         s.insertAudit.run(
           a.event_id, a.event_type, a.correlation_id, a.causation_id, a.machine, a.entity_id, a.from_status, a.to_status,
-          a.outcome, a.reason, a.entity_version, JSON.stringify(a.envelope), at, answer === undefined ? null : encodeOutcome(answer, a),
+          a.outcome, a.reason, a.entity_version, JSON.stringify(a.envelope), at, answer === undefined ? null : this.deriveAnswers ? encodeOutcome(answer, a) : JSON.stringify(answer),
         ).lastInsertRowid,
       );
       if (answer !== undefined) outcomeAt.set(a.event_id, position);
@@ -386,7 +393,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     db.pragma(`synchronous = ${synchronous}`);
     db.pragma('foreign_keys = ON');
     migrate(db, migrations, now);
-    return new SqliteStore(db, now);
+    return new SqliteStore(db, now, { deriveStoredAnswers: options.deriveStoredAnswers !== false });
   } catch (error) {
     if (db?.open === true) db.close();
     throw toStoreError(error, `open of ${options.path}`);

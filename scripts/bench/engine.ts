@@ -9,19 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createActor, transition, type AnyMachineSnapshot } from 'xstate';
-import { LifecycleEngine } from '../../adapters/engine/engine.js';
+import { LifecycleEngine, type EngineOptions } from '../../adapters/engine/engine.js';
 import { deterministicUuid } from '../../adapters/engine/ids.js';
-import { openSqliteStore, type SqliteStore } from '../../adapters/sqlite/store.js';
+import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from '../../adapters/sqlite/store.js';
 import { batchMachine } from '../../machines/batch/index.js';
 import { seedReadyBatches } from './envelopes.js';
+import { interleaved, runFor, type Figure, type Rate } from './figures.js';
 
-/** One measured rate. */
-export interface Rate {
-  readonly name: string;
-  readonly events: number;
-  readonly seconds: number;
-  readonly perSecond: number;
-}
+export type { Figure, Rate } from './figures.js';
 
 const BATCHES = 200;
 const T0 = '2026-01-01T10:00:00.000Z';
@@ -48,50 +43,57 @@ async function seed(engine: LifecycleEngine): Promise<void> {
   await seedReadyBatches(engine, envelope, (b) => `bench-batch-${b}`, BATCHES);
 }
 
-function rate(name: string, events: number, started: bigint): Rate {
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { name, events, seconds, perSecond: events / seconds };
-}
+/** Events per timed chunk of the single-event figures (inputs are built between chunks, untimed). */
+const CHUNK = 500;
 
-function tempStore(synchronous: 'NORMAL' | 'FULL'): { store: SqliteStore; dir: string } {
+const chunkOf = (size: number) => (chunk: number) => Array.from({ length: size }, (_, i) => promptAttached(i % BATCHES, chunk * size + i));
+
+/** A fresh store in a scratch directory, and how to remove both. */
+export function tempStore(synchronous: 'NORMAL' | 'FULL', options: Omit<SqliteStoreOptions, 'path' | 'synchronous'> = {}): { store: SqliteStore; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'lifecycle-bench-'));
-  return { store: openSqliteStore({ path: join(dir, 'bench.db'), synchronous }), dir };
+  return { store: openSqliteStore({ ...options, path: join(dir, 'bench.db'), synchronous }), dir };
 }
 
-/** Engine dispatch, one event per transaction (`entityCacheSize` as the engine's option, default its default). */
-async function engineDispatch(synchronous: 'NORMAL' | 'FULL', events: number, entityCacheSize?: number): Promise<Rate> {
-  const { store, dir } = tempStore(synchronous);
+/** How an engine figure is set up: its name, durability, the engine's options and the store's. */
+export interface EngineSetup {
+  readonly name: string;
+  readonly synchronous: 'NORMAL' | 'FULL';
+  /** Events per `dispatchMany` commit; 1 measures `dispatch`. */
+  readonly group: number;
+  readonly engine?: Omit<EngineOptions, 'store'>;
+  readonly store?: Omit<SqliteStoreOptions, 'path' | 'synchronous'>;
+}
+
+/** One round of an engine figure: a seeded store, then `dispatch` (group 1) or `dispatchMany` for the measured time. */
+export async function engineRound(setup: EngineSetup, seconds: number): Promise<Rate> {
+  const { store, dir } = tempStore(setup.synchronous, setup.store);
   try {
-    const engine = new LifecycleEngine({ store, ...(entityCacheSize === undefined ? {} : { entityCacheSize }) });
+    const engine = new LifecycleEngine({ ...setup.engine, store });
     await seed(engine);
-    const inputs = Array.from({ length: events }, (_, i) => promptAttached(i % BATCHES, i));
-    const started = process.hrtime.bigint();
-    for (const input of inputs) await engine.dispatch(input);
-    return rate(`engine dispatch (synchronous ${synchronous}${entityCacheSize === 0 ? ', entity cache off' : ''})`, events, started);
+    if (setup.group === 1) {
+      return await runFor(setup.name, seconds, chunkOf(CHUNK), async (inputs) => {
+        for (const input of inputs) await engine.dispatch(input);
+        return inputs.length;
+      });
+    }
+    return await runFor(setup.name, seconds, chunkOf(setup.group), async (inputs) => (await engine.dispatchMany(inputs)).length);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Engine dispatchMany, `group` events per transaction. */
-async function engineGroup(synchronous: 'NORMAL' | 'FULL', events: number, group: number): Promise<Rate> {
-  const { store, dir } = tempStore(synchronous);
-  try {
-    const engine = new LifecycleEngine({ store });
-    await seed(engine);
-    const inputs = Array.from({ length: events }, (_, i) => promptAttached(i % BATCHES, i));
-    const started = process.hrtime.bigint();
-    for (let i = 0; i < inputs.length; i += group) await engine.dispatchMany(inputs.slice(i, i + group));
-    return rate(`engine dispatchMany x${group} (synchronous ${synchronous})`, events, started);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const dispatchSetup = (synchronous: 'NORMAL' | 'FULL', engine?: EngineSetup['engine']): EngineSetup => ({
+  name: `engine dispatch (synchronous ${synchronous}${engine?.entityCacheSize === 0 ? ', entity cache off' : ''})`,
+  synchronous,
+  group: 1,
+  ...(engine === undefined ? {} : { engine }),
+});
+
+const groupSetup = (synchronous: 'NORMAL' | 'FULL', group: number): EngineSetup => ({ name: `engine dispatchMany x${group} (synchronous ${synchronous})`, synchronous, group });
 
 /** The raw durable floor: load row, hydrate actor, send, persist snapshot + audit in one transaction. */
-async function rawDurableFloor(synchronous: 'NORMAL' | 'FULL', events: number): Promise<Rate> {
+async function rawDurableFloor(synchronous: 'NORMAL' | 'FULL', seconds: number): Promise<Rate> {
   const { store, dir } = tempStore(synchronous);
   try {
     await seed(new LifecycleEngine({ store }));
@@ -113,14 +115,15 @@ async function rawDurableFloor(synchronous: 'NORMAL' | 'FULL', events: number): 
       save.run(JSON.stringify(snapshot), snapshot.value, now, 'batch', batchId);
       audit.run(event.event_id, event.event_type, event.correlation_id, batchId, persisted.value, snapshot.value, row.version + 1, JSON.stringify(event), now);
     });
-    const inputs = Array.from({ length: events }, (_, i) => {
-      const env = promptAttached(i % BATCHES, i);
-      const data = env.data as Record<string, unknown>;
-      return { ...env, event: { type: 'PROMPT_ATTACHED', data, meta: { event_id: env.event_id, event_type: env.event_type, correlation_id: env.correlation_id, timestamp: T0, source_service: 'bench' } } };
+    const prepare = (chunk: number) =>
+      chunkOf(CHUNK)(chunk).map((env) => {
+        const data = env.data as Record<string, unknown>;
+        return { ...env, event: { type: 'PROMPT_ATTACHED', data, meta: { event_id: env.event_id, event_type: env.event_type, correlation_id: env.correlation_id, timestamp: T0, source_service: 'bench' } } };
+      });
+    return await runFor(`raw durable floor (synchronous ${synchronous})`, seconds, prepare, (inputs) => {
+      inputs.forEach((input, i) => step(`bench-batch-${i % BATCHES}`, input));
+      return inputs.length;
     });
-    const started = process.hrtime.bigint();
-    inputs.forEach((input, i) => step(`bench-batch-${i % BATCHES}`, input));
-    return rate(`raw durable floor (synchronous ${synchronous})`, events, started);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -128,21 +131,22 @@ async function rawDurableFloor(synchronous: 'NORMAL' | 'FULL', events: number): 
 }
 
 /** Raw XState: pure transition() of the same event in memory. */
-function rawXState(events: number, ready: AnyMachineSnapshot): Rate {
-  const started = process.hrtime.bigint();
+function rawXState(seconds: number, ready: AnyMachineSnapshot): Promise<Rate> {
   let snapshot = ready;
-  for (let i = 0; i < events; i += 1) {
-    [snapshot] = transition(batchMachine, snapshot as never, {
-      type: 'PROMPT_ATTACHED',
-      data: { batch_id: 'b', user_id: 'u', student_prompt_ref: `p-${i}` },
-      meta: { event_id: 'e', event_type: 't', correlation_id: 'c', timestamp: T0, source_service: 'bench' },
-    });
-  }
-  return rate('raw XState transition (memory)', events, started);
+  return runFor('raw XState transition (memory)', seconds, (chunk) => chunk, (chunk) => {
+    for (let i = 0; i < CHUNK; i += 1) {
+      [snapshot] = transition(batchMachine, snapshot as never, {
+        type: 'PROMPT_ATTACHED',
+        data: { batch_id: 'b', user_id: 'u', student_prompt_ref: `p-${chunk}-${i}` },
+        meta: { event_id: 'e', event_type: 't', correlation_id: 'c', timestamp: T0, source_service: 'bench' },
+      });
+    }
+    return CHUNK;
+  });
 }
 
 /** Raw better-sqlite3: one single-row UPDATE per transaction. */
-function rawSqlite(synchronous: 'NORMAL' | 'FULL', events: number): Rate {
+async function rawSqlite(synchronous: 'NORMAL' | 'FULL', seconds: number): Promise<Rate> {
   const dir = mkdtempSync(join(tmpdir(), 'lifecycle-bench-raw-'));
   const db = new Database(join(dir, 'raw.db'));
   try {
@@ -152,9 +156,10 @@ function rawSqlite(synchronous: 'NORMAL' | 'FULL', events: number): Rate {
     db.prepare('INSERT INTO t (id, v) VALUES (1, ?)').run('x');
     const update = db.prepare('UPDATE t SET v = ? WHERE id = 1');
     const tx = db.transaction((v: string) => update.run(v));
-    const started = process.hrtime.bigint();
-    for (let i = 0; i < events; i += 1) tx(`v${i}`);
-    return rate(`raw better-sqlite3 row update (synchronous ${synchronous})`, events, started);
+    return await runFor(`raw better-sqlite3 row update (synchronous ${synchronous})`, seconds, (chunk) => chunk, (chunk) => {
+      for (let i = 0; i < CHUNK; i += 1) tx(`v${chunk}-${i}`);
+      return CHUNK;
+    });
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });
@@ -174,33 +179,23 @@ async function readySnapshot(): Promise<AnyMachineSnapshot> {
   }
 }
 
-/** The median of one figure's rounds (by rate), reported with its own event count and time. */
-function median(rounds: readonly Rate[]): Rate {
-  const sorted = [...rounds].sort((x, y) => x.perSecond - y.perSecond);
-  return sorted[Math.floor(sorted.length / 2)] as Rate;
-}
-
 /**
- * Every engine measurement of the run. Each figure is measured `rounds` times (BENCH_ROUNDS,
- * default 3), the figures interleaved round by round so that a floor and the engine it is compared
- * with see the same machine load; the median round of each is reported.
+ * Every engine measurement of the run. Each figure runs `rounds` times (BENCH_ROUNDS, default 3)
+ * for at least `seconds` of measured time each (BENCH_SECONDS, default 3), the figures interleaved
+ * round by round so that a floor and the engine it is compared with see the same machine load; the
+ * median round of each is reported with the spread of its rounds.
  */
-export async function benchEngine(scale = 1, rounds = 3): Promise<Rate[]> {
-  const n = Math.round(4000 * scale);
+export async function benchEngine(seconds: number, rounds = 3): Promise<Figure[]> {
   const ready = await readySnapshot();
-  const figures: Array<() => Rate | Promise<Rate>> = [() => rawXState(n * 5, ready)];
+  const figures: Array<() => Promise<Rate>> = [() => rawXState(seconds, ready)];
   for (const sync of ['NORMAL', 'FULL'] as const) {
-    figures.push(() => rawSqlite(sync, n));
-    figures.push(() => rawDurableFloor(sync, n));
-    figures.push(() => engineDispatch(sync, n));
+    figures.push(() => rawSqlite(sync, seconds));
+    figures.push(() => rawDurableFloor(sync, seconds));
+    figures.push(() => engineRound(dispatchSetup(sync), seconds));
   }
-  figures.push(() => engineDispatch('NORMAL', n, 0));
-  figures.push(() => engineGroup('FULL', n * 2, 200));
-  figures.push(() => engineGroup('NORMAL', n * 2, 200));
-  figures.push(() => engineGroup('FULL', n * 2, 1000));
-  const measured: Rate[][] = figures.map(() => []);
-  for (let round = 0; round < rounds; round += 1) {
-    for (const [index, figure] of figures.entries()) measured[index]?.push(await figure());
-  }
-  return measured.map(median);
+  figures.push(() => engineRound(dispatchSetup('NORMAL', { entityCacheSize: 0 }), seconds));
+  figures.push(() => engineRound(groupSetup('FULL', 200), seconds));
+  figures.push(() => engineRound(groupSetup('NORMAL', 200), seconds));
+  figures.push(() => engineRound(groupSetup('FULL', 1000), seconds));
+  return interleaved(figures, rounds);
 }

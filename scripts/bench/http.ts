@@ -44,6 +44,13 @@ export interface HttpRate {
   readonly seconds: number;
 }
 
+/** A figure: the median round (by requests per second) and the slowest and fastest round's rate. */
+export interface HttpFigure extends HttpRate {
+  readonly rounds: number;
+  readonly minRequestsPerSecond: number;
+  readonly maxRequestsPerSecond: number;
+}
+
 const BATCHES = 200;
 const GROUP = 200;
 const CONNECTIONS = 10;
@@ -151,8 +158,8 @@ async function serve(app: express.Express, store: SqliteStore, dir: string): Pro
   };
 }
 
-/** The real app on a SQLite file. */
-async function realApp(): Promise<Target> {
+/** The real app on a SQLite file (`groupCommitEvents` 1 turns the cross-request coalescer off). */
+async function realApp(groupCommitEvents?: number): Promise<Target> {
   const { store, dir } = tempStore();
   const engine = new LifecycleEngine({ store });
   await seed(engine);
@@ -161,7 +168,7 @@ async function realApp(): Promise<Target> {
     queries: new LifecycleQueries(store),
     logger: pino({ level: 'silent' }),
     authenticate: openAuthenticator({ user_id: 'bench-service', org_id: null, roles: [], kind: 'service' }),
-    limits: { ratePerWindow: 1_000_000_000 },
+    limits: { ratePerWindow: 1_000_000_000, ...(groupCommitEvents === undefined ? {} : { groupCommitEvents }) },
   });
   return serve(app, store, dir);
 }
@@ -202,29 +209,33 @@ async function bareExpress(): Promise<Target> {
   return serve(app, store, dir);
 }
 
-/** The median round of one figure (by requests per second). */
-function median(rounds: readonly HttpRate[]): HttpRate {
+/** The median round of one figure (by requests per second), with its spread. */
+function median(rounds: readonly HttpRate[]): HttpFigure {
   const sorted = [...rounds].sort((x, y) => x.requestsPerSecond - y.requestsPerSecond);
-  return sorted[Math.floor(sorted.length / 2)] as HttpRate;
+  const middle = sorted[Math.floor(sorted.length / 2)] as HttpRate;
+  const min = (sorted[0] as HttpRate).requestsPerSecond;
+  const max = (sorted[sorted.length - 1] as HttpRate).requestsPerSecond;
+  return { ...middle, rounds: sorted.length, minRequestsPerSecond: min, maxRequestsPerSecond: max };
 }
 
 const groupOf = (): unknown => ({ events: Array.from({ length: GROUP }, promptAttached) });
 
 /**
- * Every HTTP measurement of the run: [bare floor, app single, app grouped]. Both servers run
- * side by side; each figure is measured in `rounds` rounds (the figures interleaved round by
- * round, so a floor and the app it is compared with see the same machine load) and its median
- * round is reported.
+ * Every HTTP measurement of the run: [bare floor, app single, app grouped, app single with the
+ * coalescer off]. The servers run side by side; each figure is measured in `rounds` rounds of
+ * `seconds` (the figures interleaved round by round, so a floor and the app it is compared with see
+ * the same machine load) and its median round is reported with the spread of its rounds.
  */
-export async function benchHttp(scale: number, rounds = 3): Promise<HttpRate[]> {
-  const seconds = Math.max(2, Math.round(5 * scale));
+export async function benchHttp(seconds: number, rounds = 3): Promise<HttpFigure[]> {
   const floor = await bareExpress();
   const app = await realApp();
+  const uncoalesced = await realApp(1);
   try {
     const figures: Array<() => Promise<HttpRate>> = [
       () => load('bare express + raw durable transition, 1 event', floor.url, floor.db, seconds, promptAttached, 1),
       () => load('createApp POST /events, 1 event', app.url, app.db, seconds, promptAttached, 1),
       () => load(`createApp POST /events, { events: [${GROUP}] }`, app.url, app.db, seconds, groupOf, GROUP),
+      () => load('createApp POST /events, 1 event, coalescer off', uncoalesced.url, uncoalesced.db, seconds, promptAttached, 1),
     ];
     const measured: HttpRate[][] = figures.map(() => []);
     for (let round = 0; round < rounds; round += 1) {
@@ -234,6 +245,7 @@ export async function benchHttp(scale: number, rounds = 3): Promise<HttpRate[]> 
   } finally {
     await floor.close();
     await app.close();
+    await uncoalesced.close();
   }
 }
 

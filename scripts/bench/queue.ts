@@ -21,6 +21,7 @@ import { benchEnvelopes, seedReadyBatches } from './envelopes.js';
 import { drainOnce, EmbeddedQueue } from '../../adapters/queue/embedded.js';
 import { openSqliteStore } from '../../adapters/sqlite/store.js';
 import type { Rate } from './engine.js';
+import { cpuAccountingAvailable, cpuBetween, pidsNamed, sampleCpu, type CpuSample } from './cpu.js';
 
 /** Where the servers are (bench.ts reads the environment). */
 export interface QueueBenchOptions {
@@ -28,9 +29,19 @@ export interface QueueBenchOptions {
   readonly natsUrl: string;
 }
 
+/** CPU cost per event of one worker run: milliseconds of CPU per event, by process group. */
+export interface CpuPerEvent {
+  readonly name: string;
+  readonly workers: number;
+  /** Group name (workers, postgres, nats) -> CPU milliseconds per event. */
+  readonly msPerEvent: Readonly<Record<string, number>>;
+}
+
 /** What the section measured. */
 export interface QueueBench {
   readonly rates: Rate[];
+  /** CPU per event of each worker run (empty where /proc cannot be read). */
+  readonly cpu: CpuPerEvent[];
   /** The PostgreSQL single-row UPDATE rate (undefined when PostgreSQL is unreachable). */
   readonly anchor: Rate | undefined;
   /** Why rows were skipped, and how they were measured. */
@@ -247,7 +258,16 @@ async function startWorkers(children: WorkerChild[], args: readonly string[], wo
   );
 }
 
-async function natsWorkers(options: QueueBenchOptions, workers: number, events: number): Promise<Rate> {
+/** The processes whose CPU a worker run is charged: the workers, PostgreSQL's and NATS's. */
+function runProcesses(children: readonly WorkerChild[]): CpuSample {
+  return sampleCpu({
+    workers: children.flatMap((child) => (child.process.pid === undefined ? [] : [child.process.pid])),
+    postgres: pidsNamed(['postgres']),
+    nats: pidsNamed(['nats-server']),
+  });
+}
+
+async function natsWorkers(options: QueueBenchOptions, workers: number, events: number): Promise<{ rate: Rate; cpu: CpuPerEvent | undefined }> {
   const { default: pg } = await import('pg');
   const { connect } = await import('@nats-io/transport-node');
   const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
@@ -284,9 +304,12 @@ async function natsWorkers(options: QueueBenchOptions, workers: number, events: 
     // Warm-up (not measured): every worker has applied a few groups (JIT, prepared statements, leases).
     await burst(0, WARM_UP);
     await waitUntil(async () => (await count()) >= WARM_UP, 120_000, `the warm-up burst committed by ${workers} workers`, 50);
+    const accounting = cpuAccountingAvailable();
+    const cpuBefore = accounting ? runProcesses(children) : undefined;
     const started = Date.now();
     await burst(WARM_UP, events);
     await waitUntil(async () => (await count()) >= WARM_UP + events, 600_000, `${events} envelopes committed by ${workers} workers`, 100);
+    const used = cpuBefore === undefined ? undefined : cpuBetween(cpuBefore, runProcesses(children));
     const last = (await pool.query<{ at: string }>(`SELECT MAX(received_at) AS at FROM "${schema}".inbox WHERE event_type = $1`, [PROMPT_ATTACHED])).rows[0]?.at;
     const accepted = Number(
       (await pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".audit WHERE event_type = $1 AND outcome = 'accepted'`, [PROMPT_ATTACHED])).rows[0]?.n ?? 0,
@@ -297,7 +320,9 @@ async function natsWorkers(options: QueueBenchOptions, workers: number, events: 
     await stopWorkers(children);
     const groups = children.map((child) => /in (\d+) groups/.exec(child.lines.find((l) => /consumed: /.test(l)) ?? '')?.[1]).map(Number);
     if (groups.every((g) => Number.isFinite(g))) console.log(`(${label}: ${groups.reduce((a, b) => a + b, 0)} groups for ${WARM_UP + events} envelopes x ${PARTITIONS} partition consumers)`);
-    return rateOf(`PostgreSQL + NATS, ${label} (${PARTITIONS} partitions)`, events, seconds);
+    const name = `PostgreSQL + NATS, ${label} (${PARTITIONS} partitions)`;
+    const msPerEvent = used === undefined ? undefined : Object.fromEntries(Object.entries(used).map(([group, cpu]) => [group, (cpu * 1000) / events]));
+    return { rate: rateOf(name, events, seconds), cpu: msPerEvent === undefined ? undefined : { name, workers, msPerEvent } };
   } finally {
     await stopWorkers(children);
     for (const name of [stream, deadLetterStreamOf(stream), leaseStreamOf(stream)]) await jsm.streams.delete(name).catch(() => undefined);
@@ -310,6 +335,7 @@ async function natsWorkers(options: QueueBenchOptions, workers: number, events: 
 /** Every queue measurement of the run. */
 export async function benchQueue(scale: number, options: QueueBenchOptions): Promise<QueueBench> {
   const rates: Rate[] = [];
+  const cpu: CpuPerEvent[] = [];
   const notes: string[] = [];
   const n = Math.max(100, Math.round(3000 * scale));
   rates.push(await embeddedDrain(n * 5, 100));
@@ -317,20 +343,25 @@ export async function benchQueue(scale: number, options: QueueBenchOptions): Pro
   const pgProblem = await postgresReachable(options.postgresUrl);
   if (pgProblem !== undefined) {
     notes.push(`skipped the PostgreSQL rows and the anchor: PostgreSQL at ${redact(options.postgresUrl)} is unreachable (${pgProblem})`);
-    return { rates, anchor: undefined, notes };
+    return { rates, cpu, anchor: undefined, notes };
   }
   const anchor = await postgresAnchor(options.postgresUrl);
   notes.push(anchor.note);
   const natsProblem = await natsReachable(options.natsUrl);
   if (natsProblem !== undefined) {
     notes.push(`skipped the PostgreSQL + NATS worker rows: NATS JetStream at ${options.natsUrl} is unreachable (${natsProblem})`);
-    return { rates, anchor: anchor.rate, notes };
+    return { rates, cpu, anchor: anchor.rate, notes };
   }
   // Three times the embedded row count's base: a run of a few seconds, so process start-up (JIT) does not dominate.
   const burst = n * 3;
-  for (const workers of [1, 2, 4]) rates.push(await natsWorkers(options, workers, burst));
+  for (const workers of [1, 2, 4]) {
+    const run = await natsWorkers(options, workers, burst);
+    rates.push(run.rate);
+    if (run.cpu !== undefined) cpu.push(run.cpu);
+  }
+  if (!cpuAccountingAvailable()) notes.push('CPU per event not measured: /proc is not readable on this system');
   notes.push(`workers: ${burst} prompt.attached envelopes (one transition each) over ${BATCHES} ready batches, published in one burst after a warm-up burst of ${WARM_UP}; first publish to last commit`);
-  return { rates, anchor: anchor.rate, notes };
+  return { rates, cpu, anchor: anchor.rate, notes };
 }
 
 function redact(url: string): string {
