@@ -9,6 +9,7 @@
 import type { AnyStateMachine } from 'xstate';
 import { diagramModel, type DiagramOptions } from './diagram.js';
 import { machineGraph, type GraphState, type GraphTransition, type MachineGraph } from './graph.js';
+import { displayName } from './names.js';
 
 /** Options of {@link toDot}. */
 export interface DotOptions extends DiagramOptions {
@@ -33,8 +34,8 @@ function html(text: string): string {
 
 /** The lines a diagram shows for a transition: `EVENT [guard]`, then `/ actions` when it has any. */
 export function dotLabelLines(transition: GraphTransition): string[] {
-  const head = transition.guard === null ? transition.event : `${transition.event} [${transition.guard}]`;
-  return transition.actions.length === 0 ? [head] : [head, `/ ${transition.actions.join(', ')}`];
+  const head = transition.guard === null ? transition.event : `${transition.event} [${displayName(transition.guard)}]`;
+  return transition.actions.length === 0 ? [head] : [head, `/ ${transition.actions.map(displayName).join(', ')}`];
 }
 
 /** Id of the node that stands for "any non-final state". */
@@ -135,7 +136,10 @@ function stateLines(scene: DotScene, parentId: string, initial: string | null, i
     const on = isActive(state, scene.active);
     const tooltip = state.description === null ? '' : `, tooltip=${dotString(state.description)}`;
     const highlight = on ? `, fillcolor="${ACTIVE_FILL}", color="${ACTIVE_BORDER}", penwidth=2` : '';
-    if (state.type === 'final') {
+    if (state.type === 'history') {
+      const marker = state.history === 'deep' ? 'H*' : 'H';
+      lines.push(`${indent}${dotString(state.id)} [shape=circle, label=${dotString(marker)}, width=0.3, fixedsize=true, fontsize=9, tooltip=${dotString(`${state.history ?? 'shallow'} history: ${state.key}`)}${highlight}];`);
+    } else if (state.type === 'final') {
       lines.push(`${indent}${dotString(state.id)} [shape=doublecircle, label=${dotString(wrapName(state.key))}, margin=0.02${tooltip}${highlight}];`);
     } else {
       lines.push(`${indent}${dotString(state.id)} [label=${boxLabel(state.key, scene.model.internal.get(state.id) ?? [])}${tooltip}${highlight}];`);

@@ -5,7 +5,7 @@
  * machine contains.
  */
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from 'xstate';
-import { implementationName, stateNodesOf, toArray } from './names.js';
+import { displayName, implementationName, stateNodesOf, toArray } from './names.js';
 
 /** Kind of a state node (XState's types). */
 export type GraphStateType = 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
@@ -21,6 +21,8 @@ export interface GraphState {
   /** Id of the parent state; the root's id for a top-level state. */
   readonly parent: string;
   readonly type: GraphStateType;
+  /** `shallow` or `deep` for a history state, else null. */
+  readonly history: 'shallow' | 'deep' | null;
   /** Id of the initial child of a compound state, else null. */
   readonly initial: string | null;
   readonly description: string | null;
@@ -41,7 +43,10 @@ export interface GraphTransition {
   readonly source: string;
   /** Ids of the target states; empty for a targetless (internal) transition. */
   readonly targets: readonly string[];
-  /** What triggers it as shown on diagrams: the event descriptor, `after <delay>`, `always` or `onDone`. */
+  /**
+   * What triggers it as shown on diagrams: the event descriptor, `after <delay>`, `always`,
+   * `onDone`, or `done: <actor>` / `error: <actor>` / `snapshot: <actor>` for an invoke's events.
+   */
   readonly event: string;
   /** The raw event type XState matches (`''` for always, `xstate.after.<delay>.<id>` for after). */
   readonly eventType: string;
@@ -91,6 +96,16 @@ function delayOf(transition: AnyTransitionDefinition): string | number | null {
   return delay === undefined ? null : 'inline';
 }
 
+/** `done: <actor>` for the done event of one of `node`'s invokes (`error:`, `snapshot:` alike), else undefined. */
+function invokeEventLabel(machine: AnyStateMachine, node: AnyStateNode, eventType: string): string | undefined {
+  for (const [prefix, label] of [['xstate.done.actor.', 'done'], ['xstate.error.actor.', 'error'], ['xstate.snapshot.', 'snapshot']] as const) {
+    if (!eventType.startsWith(prefix)) continue;
+    const invoke = node.invoke.find((candidate) => candidate.id === eventType.slice(prefix.length));
+    if (invoke !== undefined) return `${label}: ${typeof invoke.src === 'string' ? invoke.src : displayName(implementationName(machine, invoke.src))}`;
+  }
+  return undefined;
+}
+
 function toGraphTransition(
   machine: AnyStateMachine,
   transition: AnyTransitionDefinition,
@@ -106,7 +121,7 @@ function toGraphTransition(
         ? `after ${String(delay)}`
         : eventType === `xstate.done.state.${transition.source.id}`
           ? 'onDone'
-          : eventType;
+          : (invokeEventLabel(machine, transition.source, eventType) ?? eventType);
   const description = (transition as { description?: unknown }).description;
   return {
     id: `${transition.source.id}:${kind === 'always' ? 'always' : eventType}:${index}`,
@@ -156,6 +171,7 @@ export function machineGraph(machine: AnyStateMachine): MachineGraph {
       path: [...node.path],
       parent: node.parent?.id ?? machine.root.id,
       type: typeOf(node),
+      history: node.type === 'history' ? (node.history === 'deep' ? 'deep' : 'shallow') : null,
       initial: node.type === 'compound' ? (node.initial.target[0]?.id ?? null) : null,
       description: node.description ?? null,
       entry: configActions(machine, node, 'entry'),
@@ -200,10 +216,10 @@ export interface TransitionLabelParts {
   readonly actions: readonly string[];
 }
 
-/** `EVENT [guard] / action1, action2` (guard and actions only when present). */
+/** `EVENT [guard] / action1, action2` (guard and actions only when present; inline names without their numbers). */
 export function transitionLabel(transition: TransitionLabelParts): string {
-  const guard = transition.guard === null ? '' : ` [${transition.guard}]`;
-  const actions = transition.actions.length === 0 ? '' : ` / ${transition.actions.join(', ')}`;
+  const guard = transition.guard === null ? '' : ` [${displayName(transition.guard)}]`;
+  const actions = transition.actions.length === 0 ? '' : ` / ${transition.actions.map(displayName).join(', ')}`;
   return `${transition.event}${guard}${actions}`;
 }
 

@@ -88,10 +88,16 @@ function blockLines(scene: MermaidScene, parentId: string, initial: string | nul
   const { model, idOf } = scene;
   const parallel = scene.byId.get(parentId)?.type === 'parallel';
   if (initial !== null) lines.push(`${indent}[*] --> ${idOf(initial)}`);
-  (scene.children.get(parentId) ?? []).forEach((state, index) => {
+  // History states first, so a parallel state's history stays in its first region instead of making one.
+  const children = scene.children.get(parentId) ?? [];
+  const ordered = [...children.filter((state) => state.type === 'history'), ...children.filter((state) => state.type !== 'history')];
+  let regions = 0;
+  ordered.forEach((state) => {
     const id = idOf(state.id);
-    if (parallel && index > 0) lines.push(`${indent}--`);
-    if (state.type === 'compound' || state.type === 'parallel') {
+    if (parallel && state.type !== 'history' && regions++ > 0) lines.push(`${indent}--`);
+    if (state.type === 'history') {
+      lines.push(`${indent}state "${state.history === 'deep' ? 'H*' : 'H'}" as ${id}`);
+    } else if (state.type === 'compound' || state.type === 'parallel') {
       lines.push(`${indent}state ${id} {`);
       blockLines(scene, state.id, state.initial, `${indent}  `, lines);
       lines.push(`${indent}}`);

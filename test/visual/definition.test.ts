@@ -46,12 +46,12 @@ describe.each(machinesUnderTest())('$name', ({ name, machine }) => {
 });
 
 describe('names', () => {
-  it('names inline actions inline:<n> and keeps named guards, delays and targets', () => {
+  it('names inline actions by their built-in kind and number (assign:<n>) and keeps named guards, delays and targets', () => {
     const document = machinesUnderTest().find((entry) => entry.machine.id === 'document')?.machine;
     if (document === undefined) throw new Error('fixture missing');
     const graph = machineGraph(document);
     const reject = graph.transitions.find((transition) => transition.eventType === 'REJECT');
-    expect(reject).toMatchObject({ source: 'document.review', targets: ['document.draft'], actions: ['inline:0'], guard: null });
+    expect(reject).toMatchObject({ source: 'document.review', targets: ['document.draft'], actions: ['assign:0'], guard: null });
     expect(graph.transitions.find((transition) => transition.kind === 'after')).toMatchObject({ event: 'after reviewTimeout', delay: 'reviewTimeout' });
     expect(graph.transitions.filter((transition) => transition.kind === 'always').map((transition) => transition.guard)).toEqual(['hasEdits', null]);
     expect(graph.transitions.filter((transition) => transition.event === 'onDone').map((transition) => transition.targets)).toEqual([
