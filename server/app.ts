@@ -53,7 +53,12 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(securityHeaders());
   const router = createLifecycleRouter(deps);
   app.use(router);
-  if (deps.staticDir !== undefined) app.use(express.static(deps.staticDir, { index: 'index.html', dotfiles: 'ignore' }));
+  if (deps.staticDir !== undefined) {
+    const staticDir = deps.staticDir;
+    app.use(express.static(staticDir, { index: 'index.html', dotfiles: 'ignore' }));
+    // Browsers (and the /docs page) ask for /favicon.ico whatever the page links: the demo's icon, not a 404.
+    app.get('/favicon.ico', (_req, res) => res.type('image/svg+xml').sendFile('favicon.svg', { root: staticDir }));
+  }
   app.use((req, _res, next) => {
     next(new HttpError('ROUTE_NOT_FOUND', `no route ${req.method} ${req.path.slice(0, 200)}`));
   });

@@ -14,6 +14,8 @@
  * - SIMULATE_DELAY_MS      <ms> or <min>-<max> (default 300-1500), at most 60000
  * - SIMULATE_SEED          integer seed of the simulator's PRNG (default: the start time)
  * - LOG_LEVEL              fatal | error | warn | info | debug | trace | silent (default info)
+ * - LOG_FORMAT             auto | json | pretty (default auto: pretty with pino-pretty when stdout is a
+ *                          terminal and pino-pretty is installed, else one JSON object per line)
  * - SQLITE_SYNCHRONOUS     NORMAL | FULL (default NORMAL)
  * - AUTH_TOKENS            user tokens, comma-separated entries  token=user_id[:org_id[:role1+role2]]
  *                          e.g. `s3cr3t-token-0123456=alice:org-1:teacher+admin,other-token-98765432=bob`
@@ -36,6 +38,10 @@ export interface ConfiguredToken {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** How log lines are written: `auto` picks `pretty` on a terminal when pino-pretty is installed. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** Everything the server is started with. */
 export interface ServerConfig {
   readonly port: number;
@@ -49,6 +55,7 @@ export interface ServerConfig {
     readonly seed: number | undefined;
   };
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   /** User and service tokens together; empty when none is configured. */
   readonly tokens: readonly ConfiguredToken[];
 }
@@ -138,6 +145,11 @@ function parseLogLevel(value: string): Parsed<LogLevel> {
   return level === undefined ? bad('LOG_LEVEL', value, LOG_LEVELS.join(' | ')) : ok(level);
 }
 
+function parseLogFormat(value: string): Parsed<LogFormat> {
+  const format = LOG_FORMATS.find((candidate) => candidate === value.toLowerCase());
+  return format === undefined ? bad('LOG_FORMAT', value, LOG_FORMATS.join(' | ')) : ok(format);
+}
+
 function parseSynchronous(value: string): Parsed<'NORMAL' | 'FULL'> {
   const upper = value.toUpperCase();
   return upper === 'NORMAL' || upper === 'FULL' ? ok(upper) : bad('SQLITE_SYNCHRONOUS', value, 'NORMAL or FULL');
@@ -206,6 +218,7 @@ export function parseConfig(env: Environment): ServerConfig {
       seed: read<number | undefined>('SIMULATE_SEED', undefined, parseSeed),
     },
     logLevel: read('LOG_LEVEL', 'info', parseLogLevel),
+    logFormat: read('LOG_FORMAT', 'auto', parseLogFormat),
     tokens,
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { LifecycleEngine } from '../adapters/engine/engine.js';
 import { LifecycleQueries } from '../adapters/engine/queries.js';
 import { startTimerScheduler, type Worker } from '../adapters/engine/workers.js';
@@ -21,6 +21,7 @@ import { openSqliteStore } from '../adapters/sqlite/store.js';
 import type { SnapshotStore } from '../adapters/store.js';
 import { createApp, gracefulClose } from './app.js';
 import { ConfigError, describeStore, parseConfig, type ServerConfig } from './config.js';
+import { createServerLogger } from './logger.js';
 import { Simulator } from './simulator.js';
 
 /** Who every request is when the server runs open (loopback, no tokens). */
@@ -130,15 +131,16 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 /** The process: parse, start, print one line, stop on a signal. Resolves to nothing; sets exitCode. */
 async function run(): Promise<void> {
   let config: ServerConfig;
+  let logger: Logger;
   try {
     config = parseConfig(process.env);
+    logger = await createServerLogger(config.logLevel, config.logFormat);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${error.message}\n`);
     process.exitCode = error.exitCode;
     return;
   }
-  const logger = pino({ level: config.logLevel });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
   let server: RunningServer;
   try {

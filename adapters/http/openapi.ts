@@ -2,14 +2,17 @@
  * `GET /openapi.json` and `GET /docs`. Every schema in the document is generated with
  * `z.toJSONSchema` from the zod schemas the code parses with (the event envelopes of the
  * contracts, the route bodies and queries, the error body); only the list of operations is
- * written here. `/docs` is a small HTML page rendered on the server from that document.
+ * written here; request bodies carry the checked examples of examples.ts. `/docs` is the API
+ * reference page over this document (docs-page.ts).
  */
 import type { Router } from 'express';
 import { z } from 'zod';
 import { LifecycleEvents } from '../../machines/contracts/events.js';
 import type { HttpContext } from './context.js';
+import { docsPageRoutes } from './docs-page.js';
 import type { HttpLimits } from './limits.js';
 import { ErrorBody } from './errors.js';
+import { requestExample } from './examples.js';
 import { OPERATIONS, type OperationSpec } from './operations.js';
 import {
   AttachPromptBody,
@@ -68,6 +71,12 @@ function queryParameters(schema: z.ZodType | undefined): JsonObject[] {
   }));
 }
 
+/** The JSON body of an operation: its component schema and, when there is one, a checked example (examples.ts). */
+function bodyMedia(component: string): JsonObject {
+  const example = requestExample(component);
+  return { schema: REF(component), ...(example === undefined ? {} : { example }) };
+}
+
 function operationObject(spec: OperationSpec): JsonObject {
   const pathParameters = [...spec.path.matchAll(/:([a-z_]+)/g)].map((match) => ({ name: match[1], in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } }));
   const responses: JsonObject = {};
@@ -84,7 +93,7 @@ function operationObject(spec: OperationSpec): JsonObject {
     tags: [spec.tag],
     security: spec.auth ? [{ bearer: [] }] : [],
     parameters: [...pathParameters, ...queryParameters(spec.query)],
-    ...(spec.body === undefined ? {} : { requestBody: { required: spec.bodyRequired ?? true, content: { 'application/json': { schema: REF(spec.body) } } } }),
+    ...(spec.body === undefined ? {} : { requestBody: { required: spec.bodyRequired ?? true, content: { 'application/json': bodyMedia(spec.body) } } }),
     responses,
   };
 }
@@ -111,41 +120,16 @@ export function openApiDocument(ctx: { readonly limits: HttpLimits }): Record<st
   };
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (char) => ESCAPES[char] ?? char);
-
-/** The `/docs` page: every operation of the document, no scripts, no CDN. */
-export function docsPage(document: JsonObject): string {
-  const rows = Object.entries(document.paths as Record<string, Record<string, { summary: string; security: unknown[]; operationId: string }>>)
-    .flatMap(([path, methods]) =>
-      Object.entries(methods).map(
-        ([method, op]) =>
-          `<tr><td class="m">${escapeHtml(method.toUpperCase())}</td><td><code>${escapeHtml(path)}</code></td><td>${escapeHtml(op.summary)}</td><td>${op.security.length > 0 ? 'bearer' : 'public'}</td></tr>`,
-      ),
-    )
-    .join('\n');
-  const schemas = Object.keys((document.components as { schemas: JsonObject }).schemas).sort();
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Essay lifecycle API</title>
-<style>body{font:14px/1.4 system-ui,sans-serif;margin:2rem;max-width:70rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left}.m{font-weight:bold}code{font-size:13px}</style>
-</head><body>
-<h1>Essay lifecycle API</h1>
-<p>The machine-readable document is <a href="/openapi.json">/openapi.json</a> (OpenAPI ${escapeHtml(String(document.openapi))}). Errors are <code>{ code, message, details }</code>.</p>
-<table><thead><tr><th>Method</th><th>Path</th><th>What it does</th><th>Auth</th></tr></thead><tbody>
-${rows}
-</tbody></table>
-<h2>Schemas</h2><p>${schemas.map((name) => `<code>${escapeHtml(name)}</code>`).join(', ')}</p>
-</body></html>`;
-}
-
-/** Adds the `/openapi.json` and `/docs` routes to `router` (the document is built once, on first use). */
+/**
+ * Adds `/openapi.json` and the `/docs` page (docs-page.ts) to `router` (the document is built
+ * once, on first use). The document's `servers` entry is the router's mount path, so try-it on
+ * the page calls this router wherever the host mounted it.
+ */
 export function docRoutes(router: Router, ctx: HttpContext): void {
   let document: JsonObject | undefined;
   const get = (): JsonObject => (document ??= openApiDocument(ctx));
-  router.get('/openapi.json', (_req, res) => {
-    res.status(200).json(get());
+  router.get('/openapi.json', (req, res) => {
+    res.status(200).json({ ...get(), servers: [{ url: req.baseUrl === '' ? '/' : req.baseUrl }] });
   });
-  router.get('/docs', (_req, res) => {
-    res.status(200).type('text/html; charset=utf-8').send(docsPage(get()));
-  });
+  docsPageRoutes(router, get);
 }

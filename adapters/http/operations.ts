@@ -98,5 +98,5 @@ export const OPERATIONS: readonly OperationSpec[] = [
     responses: { '200': 'Definition or SVG', '400': 'Invalid query', '404': 'No such machine' },
   },
   { method: 'get', path: '/openapi.json', operationId: 'openApi', tag: 'docs', auth: false, summary: 'This document', responses: { '200': 'OpenAPI 3.1 document' } },
-  { method: 'get', path: '/docs', operationId: 'docs', tag: 'docs', auth: false, produces: ['text/html'], summary: 'A page listing the operations', responses: { '200': 'HTML' } },
+  { method: 'get', path: '/docs', operationId: 'docs', tag: 'docs', auth: false, produces: ['text/html'], summary: 'This API reference page (Swagger UI when swagger-ui-dist is installed, else a plain list)', responses: { '200': 'HTML' } },
 ];

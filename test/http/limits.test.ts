@@ -90,17 +90,25 @@ describe('limits', () => {
 });
 
 describe('logging', () => {
-  it('logs one line per request with id, method, path, status, duration and principal, never bodies or tokens', async () => {
+  it('logs one pino-http line per request with id, method, path, status, response time and principal, never bodies, headers or tokens', async () => {
     const h = makeHarness();
-    const res = await request(h.app).post('/batches?token=query-secret').set(bearer('owner')).set('X-Request-ID', 'req-abc-1').send({ expected_essay_count: 1, course_code: 'ENG5', student_prompt_ref: 'body-marker-xyz' });
+    const res = await request(h.app).post('/batches?token=query-secret').set(bearer('owner')).set('X-Request-ID', 'req-abc-1').set('X-Custom-Header', 'header-marker-xyz').send({ expected_essay_count: 1, course_code: 'ENG5', student_prompt_ref: 'body-marker-xyz' });
     expect(res.status).toBe(201);
     expect(res.headers['x-request-id']).toBe('req-abc-1');
-    const lines = h.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'request');
+    const lines = h.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'request completed');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ req_id: 'req-abc-1', method: 'POST', path: '/batches', status: 201, principal: 'teacher-1' });
-    expect(typeof lines[0]?.duration_ms).toBe('number');
+    expect(lines[0]).toMatchObject({ level: 30, req: { id: 'req-abc-1', method: 'POST', url: '/batches' }, res: { statusCode: 201 }, principal: 'teacher-1' });
+    expect(typeof lines[0]?.responseTime).toBe('number');
     const all = h.logs.join('\n');
-    for (const secret of [TOKENS.owner, 'query-secret', 'body-marker-xyz']) expect(all).not.toContain(secret);
+    for (const secret of [TOKENS.owner, 'query-secret', 'body-marker-xyz', 'header-marker-xyz']) expect(all).not.toContain(secret);
+  });
+
+  it('logs a refused request at level warn and an anonymous one with principal null', async () => {
+    const h = makeHarness();
+    const res = await request(h.app).post('/batches').send({ expected_essay_count: 1, course_code: 'ENG5' });
+    expect(res.status).toBe(401);
+    const [line] = h.logs.map((text) => JSON.parse(text) as Record<string, unknown>).filter((entry) => entry.msg === 'request completed');
+    expect(line).toMatchObject({ level: 40, res: { statusCode: 401 }, principal: null });
   });
 
   it('replaces a request id that is not a short token', async () => {

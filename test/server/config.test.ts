@@ -37,6 +37,7 @@ describe('parseConfig', () => {
       sqliteSynchronous: 'NORMAL',
       simulate: { enabled: true, failureRate: 0.1, delayMs: { min: 300, max: 1500 }, seed: undefined },
       logLevel: 'info',
+      logFormat: 'auto',
       tokens: [],
     });
   });
@@ -56,6 +57,7 @@ describe('parseConfig', () => {
       SIMULATE_DELAY_MS: '50',
       SIMULATE_SEED: '1234',
       LOG_LEVEL: 'debug',
+      LOG_FORMAT: 'Pretty',
       AUTH_TOKENS: `${TOKEN_A}=alice:org-1:teacher+admin, ${TOKEN_B}=bob`,
       SERVICE_TOKENS: 'cccccccccccccccc-3=grader::ingest',
     });
@@ -66,6 +68,7 @@ describe('parseConfig', () => {
       sqliteSynchronous: 'FULL',
       simulate: { enabled: false, failureRate: 0.25, delayMs: { min: 50, max: 50 }, seed: 1234 },
       logLevel: 'debug',
+      logFormat: 'pretty',
       tokens: [
         { token: TOKEN_A, principal: { user_id: 'alice', org_id: 'org-1', roles: ['teacher', 'admin'], kind: 'user' } },
         { token: TOKEN_B, principal: { user_id: 'bob', org_id: null, roles: [], kind: 'user' } },
@@ -102,6 +105,7 @@ describe('parseConfig', () => {
     ['SIMULATE_DELAY_MS', 'fast', 'SIMULATE_DELAY_MS="fast" is invalid: expected <ms> or <min>-<max> with 0 <= min <= max <= 60000, e.g. 300-1500'],
     ['SIMULATE_SEED', '4294967296', 'SIMULATE_SEED="4294967296" is invalid: expected an integer from 0 to 4294967295'],
     ['LOG_LEVEL', 'verbose', 'LOG_LEVEL="verbose" is invalid: expected fatal | error | warn | info | debug | trace | silent'],
+    ['LOG_FORMAT', 'text', 'LOG_FORMAT="text" is invalid: expected auto | json | pretty'],
     ['SQLITE_SYNCHRONOUS', 'OFF', 'SQLITE_SYNCHRONOUS="OFF" is invalid: expected NORMAL or FULL'],
   ])('refuses %s=%s', (name, value, message) => {
     expect(problemsOf({ [name]: value })).toEqual([message]);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../server/config.js';
+import { resolveLogFormat } from '../../server/logger.js';
 import { startServer } from '../../server/main.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lifecycle-main-'));
@@ -45,6 +46,28 @@ describe('startServer', () => {
       await Promise.all([server.close(), server.close()]);
     }
     await expect(fetch(`${server.url}/batches`)).rejects.toThrow();
+  });
+
+  it('answers /favicon.ico with the demo icon instead of a 404', async () => {
+    const server = await startServer(parseConfig({ PORT: '0', LIFECYCLE_STORE: 'sqlite::memory:', SIMULATE: 'off' }), silent);
+    try {
+      const icon = await fetch(`${server.url}/favicon.ico`);
+      expect(icon.status).toBe(200);
+      expect(icon.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+      expect(await icon.text()).toContain('<svg');
+      expect(await (await fetch(server.url)).text()).toContain('<link rel="icon" href="favicon.svg"');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('log format', () => {
+  it('auto means pretty on a terminal and JSON on a pipe; explicit formats stay', () => {
+    expect(resolveLogFormat('auto', true)).toBe('pretty');
+    expect(resolveLogFormat('auto', false)).toBe('json');
+    expect(resolveLogFormat('json', true)).toBe('json');
+    expect(resolveLogFormat('pretty', false)).toBe('pretty');
   });
 });
 
@@ -104,5 +127,23 @@ describe('server/main.ts as a process', () => {
       expect.stringMatching(/^essay lifecycle server listening on http:\/\/127\.0\.0\.1:\d+ \(open \(no auth\) on loopback; simulator on; store .*db\.sqlite\)$/),
     ]);
     expect(existsSync(join(dir, 'proc', 'data', 'db.sqlite'))).toBe(true);
+  });
+
+  /** Starts the process with `env`, requests /counts once, stops it; returns its output. */
+  const oneRequest = (env: Record<string, string>): Promise<Exit> =>
+    runMain({ PORT: '0', LIFECYCLE_STORE: 'sqlite::memory:', SIMULATE: 'off', ...env }, (line, kill) => {
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+      if (match?.[1] !== undefined) void fetch(`${match[1]}/counts`).finally(() => setTimeout(() => kill('SIGTERM'), 100));
+    });
+
+  it('logs requests as JSON lines on a pipe (LOG_FORMAT=auto) and as readable lines with LOG_FORMAT=pretty', async () => {
+    const json = await oneRequest({ LOG_LEVEL: 'info' });
+    const request = json.stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'request completed');
+    expect(request).toMatchObject({ req: { method: 'GET', url: '/counts' }, res: { statusCode: 200 }, principal: 'demo-teacher' });
+
+    const pretty = await oneRequest({ LOG_LEVEL: 'info', LOG_FORMAT: 'pretty' });
+    expect(pretty.code).toBe(0);
+    expect(pretty.stdout).toMatch(/INFO.*: GET \/counts 200 \d+ ms \(demo-teacher\) \[[0-9a-f-]{36}\]/);
+    expect(pretty.stdout).not.toContain('{"level"');
   });
 });
