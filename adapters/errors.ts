@@ -33,6 +33,12 @@ export const ErrorCode = {
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /** The engine is shutting down and takes no new work. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
+  /** An operator call (forced transition, dead-letter redrive) got an argument that does not match its schema. */
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  /** A forced transition names a state the machine does not have. */
+  UNKNOWN_STATE: 'UNKNOWN_STATE',
+  /** A forced transition the machine's definition shows to be unsafe (see adapters/engine/force-rules.ts). */
+  FORCE_REFUSED: 'FORCE_REFUSED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -4,12 +4,14 @@
  * inbox entry and timers in one store transaction. Transport-neutral: HTTP and queue
  * consumers are thin shells over `dispatch` / `dispatchMany`.
  */
+import { randomUUID } from 'node:crypto';
 import { parseEnvelope, type LifecycleEnvelope } from '../../machines/contracts/events.js';
 import type { Json } from '../../machines/lifecycle-machine.js';
 import { route as defaultRoute, type Delivery } from '../../machines/routing.js';
 import { isLifecycleError, LifecycleError } from '../errors.js';
 import type { AuditWrite, SnapshotStore, TimerRecord } from '../store.js';
 import { runCascade, type CascadeContext, type RootItem } from './cascade.js';
+import { applyForce, FORCE_EVENT_TYPE, parseForceRequest, type ForceRequest } from './force.js';
 import { timerEventId } from './ids.js';
 import { defaultMachines, machineOf, type MachineRegistry } from './registry.js';
 import { duplicateAnswer, type BatchItemResult, type DispatchResult } from './results.js';
@@ -177,6 +179,24 @@ export class LifecycleEngine {
       }
       return results;
     });
+  }
+
+  /**
+   * Forces one entity into a named state: an operator's repair, admin only over HTTP. Committed like
+   * any event (one transaction: entity version check, audit row with the reason and the principal,
+   * inbox entry of its event id); the same event_id again answers `duplicate`. Emits nothing (see
+   * force.ts). Throws INVALID_ARGUMENT, ENTITY_NOT_FOUND, UNKNOWN_STATE or FORCE_REFUSED (see
+   * force-rules.ts) and then writes nothing.
+   */
+  async force(request: ForceRequest): Promise<DispatchResult> {
+    const command = parseForceRequest(request, this.machines, randomUUID);
+    const event = { event_id: command.event_id, event_type: FORCE_EVENT_TYPE };
+    const [result] = await this.commitWithRetry(async (uow) => {
+      const stored = (await this.store.findInbox([command.event_id])).get(command.event_id);
+      return [stored !== undefined ? duplicateAnswer(event, stored) : await applyForce(uow, this.machines, command, this.clock())];
+    });
+    if (result === undefined) throw new LifecycleError('STORE_FAILURE', 'force produced no result');
+    return result;
   }
 
   /** Fires every timer due at the engine's clock; each fires exactly once. Returns their answers. */

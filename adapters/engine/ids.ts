@@ -25,3 +25,8 @@ export function emittedEventId(causeEventId: string, machine: string, entityId: 
 export function timerEventId(timerId: string, dueAt: string): string {
   return deterministicUuid(`timer:${timerId}:${dueAt}`);
 }
+
+/** Id of the durable timer of a delayed event (`sendId`) of one entity; re-arming the same event replaces it. */
+export function timerIdOf(machine: string, entityId: string, sendId: string): string {
+  return `${machine}:${entityId}:${sendId}`;
+}

@@ -8,3 +8,5 @@ export { deterministicUuid } from './ids.js';
 export { relayOutboxOnce, startOutboxRelay, startTimerScheduler, type LoopOptions, type Publisher, type PublishFailures, type RelayRoundOptions, type Worker } from './workers.js';
 export { restoreSnapshot, persistSnapshot } from './snapshots.js';
 export type { PollingWorker } from './polling.js';
+export { FORCE_EVENT_TYPE, ForceRequestSchema, type ForceRequest } from './force.js';
+export { forceTargets, type ForceTarget } from './force-rules.js';

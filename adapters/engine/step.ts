@@ -9,6 +9,7 @@ import { explainRefusal } from '../../machines/explain.js';
 import type { LifecycleMachine } from '../../machines/lifecycle-machine.js';
 import type { Delivery } from '../../machines/routing.js';
 import { LifecycleError } from '../errors.js';
+import { timerIdOf } from './ids.js';
 import type { DeliveryResult } from './results.js';
 import type { UnitOfWork } from './unit-of-work.js';
 
@@ -73,14 +74,14 @@ function collectEffects(
       const event = params.event as { type: string };
       const id = typeof params.id === 'string' ? params.id : event.type;
       uow.setTimer({
-        timer_id: `${machine.id}:${entityId}:${id}`,
+        timer_id: timerIdOf(machine.id, entityId, id),
         machine: machine.id,
         entity_id: entityId,
         due_at: new Date(context.now.getTime() + params.delay).toISOString(),
         event: { type: event.type, correlation_id: context.correlation_id },
       });
     } else if (action.type === 'xstate.cancel' && typeof params.sendId === 'string') {
-      uow.cancelTimer(`${machine.id}:${entityId}:${params.sendId}`);
+      uow.cancelTimer(timerIdOf(machine.id, entityId, params.sendId));
     }
   }
 }

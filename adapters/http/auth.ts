@@ -39,7 +39,11 @@ export interface AuthRequest {
 export type Authenticator = (req: AuthRequest) => Principal | undefined | Promise<Principal | undefined>;
 
 /** What a principal wants to do. */
-export type Action = 'batch.create' | 'batch.read' | 'batch.write' | 'events.dispatch' | 'stream.read' | 'counts.read';
+export type Action = 'batch.create' | 'batch.read' | 'batch.write' | 'events.dispatch' | 'stream.read' | 'counts.read' | OperatorAction;
+
+/** The operator controls (forced transitions, dead letters): admin only under the default policy. */
+export const OPERATOR_ACTIONS = ['operator.force', 'operator.dead_letters.read', 'operator.dead_letters.redrive'] as const;
+export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
 
 /** The owner of a batch: the identity it was registered with. */
 export interface Owner {
@@ -50,7 +54,7 @@ export interface Owner {
 /** What an action is about: one batch (owner null when unknown), or the system as a whole. */
 export type Resource =
   | { readonly kind: 'batch'; readonly batch_id: string; readonly owner: Owner | null }
-  | { readonly kind: 'system'; readonly name: 'counts' | 'stream' };
+  | { readonly kind: 'system'; readonly name: 'counts' | 'stream' | 'operator' };
 
 /** Decides whether `principal` may do `action` on `resource`. Hosts may replace it. */
 export type AuthorizePolicy = (principal: Principal, action: Action, resource: Resource) => boolean | Promise<boolean>;
@@ -66,12 +70,13 @@ export function isOwner(principal: Principal, owner: Owner | null): boolean {
 }
 
 /**
- * The default policy: admins may do everything; any principal may create batches, read the
+ * The default policy: admins may do everything, and only admins use the operator controls; any principal may create batches, read the
  * aggregate counts and open the stream (whose rows are filtered per batch); service
  * principals may dispatch raw events for any batch; everything else needs ownership.
  */
 export const defaultAuthorize: AuthorizePolicy = (principal, action, resource) => {
   if (principal.roles.includes(ADMIN_ROLE)) return true;
+  if ((OPERATOR_ACTIONS as readonly string[]).includes(action)) return false;
   if (resource.kind === 'system') return true;
   if (action === 'batch.create') return true;
   if (action === 'events.dispatch' && principal.kind === 'service') return true;

@@ -58,6 +58,9 @@ export const HTTP_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   INTERNAL_ERROR: 500,
   STORE_FAILURE: 503,
   SHUTTING_DOWN: 503,
+  INVALID_ARGUMENT: 400,
+  UNKNOWN_STATE: 400,
+  FORCE_REFUSED: 409,
 };
 
 /** Status of each limit: too much in one request 413, too often 429, server capacity 503. */

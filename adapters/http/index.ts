@@ -13,6 +13,8 @@ export {
   type Authenticator,
   type AuthorizePolicy,
   type AuthRequest,
+  OPERATOR_ACTIONS,
+  type OperatorAction,
   type Owner,
   type Principal,
   type Resource,

@@ -19,6 +19,7 @@ import {
   CancelBatchBody,
   CloseBatchBody,
   ConfirmAssociationsBody,
+  ForceBody,
   PipelineRequestBody,
   RegisterBatchBody,
 } from './schemas.js';
@@ -47,6 +48,7 @@ function componentSchemas(eventsPerRequest: number): Record<string, JsonObject> 
     AttachPromptBody,
     CloseBatchBody,
     CancelBatchBody,
+    ForceBody,
     ErrorBody,
   };
   for (const [id, schema] of Object.entries(bodies)) registry.add(schema, { id });

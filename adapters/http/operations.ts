@@ -12,7 +12,7 @@ export interface OperationSpec {
   readonly path: string;
   readonly operationId: string;
   readonly summary: string;
-  readonly tag: 'events' | 'batches' | 'reads' | 'machines' | 'stream' | 'docs';
+  readonly tag: 'events' | 'batches' | 'reads' | 'machines' | 'stream' | 'docs' | 'operator';
   /** True when the operation needs a principal (bearer token unless the host runs open). */
   readonly auth: boolean;
   /** Component name of the JSON request body. */
@@ -96,6 +96,11 @@ export const OPERATIONS: readonly OperationSpec[] = [
     method: 'get', path: '/machines/:name', operationId: 'getMachine', tag: 'machines', auth: false, query: MachineQuery, produces: ['application/json', 'image/svg+xml'],
     summary: 'A machine definition (JSON) or diagram (?format=svg or Accept: image/svg+xml; ?active= highlights states)',
     responses: { '200': 'Definition or SVG', '400': 'Invalid query', '404': 'No such machine' },
+  },
+  {
+    method: 'post', path: '/entities/:machine/:id/force', operationId: 'forceEntity', tag: 'operator', auth: true, body: 'ForceBody',
+    summary: 'Admin: move an entity to a named state with a reason (audited; emits nothing)',
+    responses: { '200': 'Dispatch answer (outcome accepted, or duplicate for a repeated event_id)', ...WRITE, '400': 'Invalid body, or not a state of the machine (UNKNOWN_STATE)', '403': 'Not an admin', '404': 'No such machine or entity', '409': 'FORCE_REFUSED: the move is unsafe by the machine definition' },
   },
   { method: 'get', path: '/openapi.json', operationId: 'openApi', tag: 'docs', auth: false, summary: 'This document', responses: { '200': 'OpenAPI 3.1 document' } },
   { method: 'get', path: '/docs', operationId: 'docs', tag: 'docs', auth: false, produces: ['text/html'], summary: 'This API reference page (Swagger UI when swagger-ui-dist is installed, else a plain list)', responses: { '200': 'HTML' } },

@@ -21,6 +21,7 @@ import { OwnerCache } from './ownership.js';
 import { batchRoutes } from './routes-batches.js';
 import { eventRoutes } from './routes-events.js';
 import { machineRoutes } from './routes-machines.js';
+import { operatorRoutes } from './routes-operator.js';
 import { readRoutes } from './routes-reads.js';
 import { StreamHub, streamRoutes } from './sse.js';
 
@@ -60,6 +61,7 @@ export function createLifecycleRouter(deps: LifecycleRouterDeps): LifecycleRoute
   batchRoutes(router, ctx);
   readRoutes(router, ctx);
   machineRoutes(router, ctx);
+  operatorRoutes(router, ctx);
   docRoutes(router, ctx);
   router.use(errorHandler(ctx.logger));
   return Object.assign(router, {

@@ -92,3 +92,11 @@ export const MachineQuery = z.strictObject({
 
 /** A path id (batch, essay, entity). */
 export const PathId = Id;
+
+/** `POST /entities/:machine/:id/force`: the state to move to and why (admin only). */
+export const ForceBody = z.strictObject({
+  to: Id.describe('A top-level state (status) of the machine'),
+  reason: z.string().trim().min(1).max(2000).describe('Why; recorded in the audit row with the principal'),
+  event_id: Id.optional().describe('Idempotency key: the same id again answers duplicate and changes nothing'),
+});
+export type ForceBody = z.infer<typeof ForceBody>;

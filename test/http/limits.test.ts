@@ -73,6 +73,7 @@ describe('limits', () => {
       wrapEngine: (engine) => ({
         machines: engine.machines,
         subscribe: (listener) => engine.subscribe(listener),
+        force: (request) => engine.force(request),
         dispatchMany: (raws) => engine.dispatchMany(raws),
         dispatch: async (raw): Promise<DispatchResult> => {
           await slow.promise;
@@ -126,6 +127,7 @@ describe('graceful shutdown', () => {
       wrapEngine: (engine) => ({
         machines: engine.machines,
         subscribe: (listener) => engine.subscribe(listener),
+        force: (request) => engine.force(request),
         dispatchMany: (raws) => engine.dispatchMany(raws),
         dispatch: async (raw): Promise<DispatchResult> => {
           entered.open();
@@ -171,6 +173,7 @@ describe('failures inside the engine', () => {
       wrapEngine: (engine) => ({
         machines: engine.machines,
         subscribe: (listener) => engine.subscribe(listener),
+        force: (request) => engine.force(request),
         dispatchMany: (raws) => engine.dispatchMany(raws),
         dispatch: () => Promise.reject(error instanceof Error ? error : new Error(String(error))),
       }),
