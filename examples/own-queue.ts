@@ -88,6 +88,8 @@ export interface RoundReport {
   readonly duplicate: number;
   readonly deadLettered: number;
   readonly retried: number;
+  /** Nacked for a later delivery: this process cannot apply them now (`deferred`). */
+  readonly deferred: number;
 }
 
 /** A message that can never be applied, kept with why. */
@@ -103,15 +105,18 @@ export interface DeadLetter {
  *
  * - accepted / refused: committed (a refusal is an answer, recorded in the audit) -> ack.
  * - duplicate: the event_id was committed before (a redelivery) -> nothing changes -> ack.
- * - invalid (not an envelope, unknown event type, unknown entity, bad snapshot): it will never
- *   apply -> dead-letter it, then ack.
+ * - invalid (not an envelope, unknown event type, unknown entity): it will never apply ->
+ *   dead-letter it, then ack.
+ * - deferred (this process cannot apply it now: a snapshot written by a newer machine version
+ *   during a rolling upgrade, an unreadable row, a failing machine): nothing was written; nack it
+ *   so it is redelivered, to this process later or to one running newer code. Never dead-letter it.
  * - the call throws: NOTHING was committed. STORE_FAILURE / VERSION_CONFLICT are transient:
  *   nack and let the broker redeliver (the inbox makes the retry safe). Anything else is a bug
  *   or a misconfiguration: nack and rethrow.
  */
 export async function consumeRound(engine: LifecycleEngine, broker: InMemoryBroker, deadLetters: DeadLetter[], max = 100): Promise<RoundReport> {
   const messages = broker.receive(INBOX_TOPIC, max);
-  const report = { received: messages.length, accepted: 0, refused: 0, duplicate: 0, deadLettered: 0, retried: 0 };
+  const report = { received: messages.length, accepted: 0, refused: 0, duplicate: 0, deadLettered: 0, retried: 0, deferred: 0 };
   if (messages.length === 0) return report;
   const raws = messages.map((message): unknown => {
     try {
@@ -132,6 +137,11 @@ export async function consumeRound(engine: LifecycleEngine, broker: InMemoryBrok
   for (const [index, result] of results.entries()) {
     const message = messages[index];
     if (message === undefined) continue;
+    if (result.outcome === 'deferred') {
+      broker.nack(message.id);
+      report.deferred += 1;
+      continue;
+    }
     if (result.outcome === 'invalid') {
       deadLetters.push({ body: message.body, code: result.code, message: result.message });
       report.deadLettered += 1;

@@ -75,6 +75,7 @@ interface Tally {
   accepted: number;
   refused: number;
   duplicate: number;
+  deferred: Array<{ line: number; code: string; message: string }>;
   invalid: Array<{ line: number; code: string; message: string }>;
   refusals: Array<{ line: number; event_id: string; event_type: string; entity: unknown; state: string | null; reason: string | undefined }>;
 }
@@ -83,6 +84,7 @@ function record(tally: Tally, results: readonly BatchItemResult[], lines: readon
   results.forEach((result, i) => {
     const line = lines[i] ?? 0;
     if (result.outcome === 'invalid') tally.invalid.push({ line, code: result.code, message: result.message });
+    else if (result.outcome === 'deferred') tally.deferred.push({ line, code: result.code, message: result.message });
     else if (result.outcome === 'refused') {
       tally.refused += 1;
       tally.refusals.push({ line, event_id: result.event_id, event_type: result.event_type, entity: result.entity, state: result.from, reason: result.reason });
@@ -91,7 +93,7 @@ function record(tally: Tally, results: readonly BatchItemResult[], lines: readon
 }
 
 async function replay(engine: LifecycleEngine, file: string, group: number): Promise<Tally> {
-  const tally: Tally = { accepted: 0, refused: 0, duplicate: 0, invalid: [], refusals: [] };
+  const tally: Tally = { accepted: 0, refused: 0, duplicate: 0, deferred: [], invalid: [], refusals: [] };
   const total = await countLines(file);
   let chunk: unknown[] = [];
   let lines: number[] = [];

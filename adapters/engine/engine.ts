@@ -7,14 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import { parseEnvelope, type LifecycleEnvelope } from '../../machines/contracts/events.js';
 import type { Json } from '../../machines/lifecycle-machine.js';
-import { route as defaultRoute, type Delivery } from '../../machines/routing.js';
+import { batchIdOf, route as defaultRoute, type Delivery } from '../../machines/routing.js';
 import { isLifecycleError, LifecycleError } from '../errors.js';
 import type { AuditWrite, SnapshotStore, TimerRecord } from '../store.js';
 import { runCascade, type CascadeContext, type RootItem } from './cascade.js';
 import { applyForce, FORCE_EVENT_TYPE, parseForceRequest, type ForceRequest } from './force.js';
 import { timerEventId } from './ids.js';
 import { defaultMachines, machineOf, type MachineRegistry } from './registry.js';
-import { duplicateAnswer, type BatchItemResult, type DispatchResult } from './results.js';
+import { DEFERRED_CODES, duplicateAnswer, type BatchItemResult, type DeferredCode, type DeferredItemResult, type DispatchResult, type InvalidItemResult } from './results.js';
 import { UnitOfWork } from './unit-of-work.js';
 import { DEFAULT_ENTITY_CACHE_SIZE, EntityCache } from './entity-cache.js';
 import { reusableScopeStepper, xstateStepper, type Stepper } from './pure.js';
@@ -69,6 +69,30 @@ function invalidInput(raw: unknown): LifecycleError {
   return new LifecycleError(parsed.kind, `${parsed.kind === 'UNKNOWN_EVENT_TYPE' ? 'unknown event type' : 'invalid envelope'}: ${summary}`, {
     details: { issues: parsed.issues },
   });
+}
+
+function invalidItem(index: number, error: LifecycleError): InvalidItemResult {
+  return { outcome: 'invalid', index, code: error.code, message: error.message, details: error.details };
+}
+
+/** An item of a batch whose earlier item in the same call was deferred: it waits behind it. */
+function heldBack(root: RootItem, index: number, batch: string, blocker: DeferredItemResult): DeferredItemResult {
+  return {
+    outcome: 'deferred',
+    index,
+    event_id: root.event_id,
+    code: blocker.code,
+    message: `held back behind event ${blocker.event_id} of batch "${batch}", which could not be applied now (${blocker.code})`,
+    details: { held_back_by: blocker.event_id, batch_id: batch },
+  };
+}
+
+/** What the items of one dispatchMany attempt share. */
+interface GroupState {
+  readonly attempt: number;
+  readonly seenBefore: ReadonlyMap<string, Json>;
+  /** The first deferred item of each batch in this call: later items of the batch wait behind it. */
+  readonly deferredBatches: Map<string, DeferredItemResult>;
 }
 
 /** Accepts raw input or throws the LifecycleError naming what is wrong. */
@@ -146,7 +170,11 @@ export class LifecycleEngine {
 
   /**
    * Takes many envelopes in order and commits them together (group commit). An invalid item
-   * or one for a missing entity is answered `invalid` and skipped; the others still commit.
+   * or one for a missing entity is answered `invalid` and skipped; the others still commit. An
+   * item this engine cannot apply now (DEFERRED_CODES: a snapshot of a newer machine version, an
+   * unreadable row, a failing machine) is answered `deferred` and so is every later item of the
+   * same batch in the call (a batch's events are never applied out of order); nothing of them is
+   * written, and the caller keeps them for a retry or for a worker that can apply them.
    */
   async dispatchMany(raws: readonly unknown[]): Promise<BatchItemResult[]> {
     const parsed = raws.map((raw) => parseEnvelope(raw));
@@ -158,24 +186,11 @@ export class LifecycleEngine {
       // the whole group instead of one of each per item.
       const seenBefore = attempt === 0 && this.optimistic ? NOTHING_SEEN : await this.store.findInbox(ids);
       await uow.prefetch(roots.flatMap((root) => (root === undefined || seenBefore.has(root.event_id) ? [] : root.deliveries)), this.machines);
+      const group: GroupState = { attempt, seenBefore, deferredBatches: new Map() };
       const results: BatchItemResult[] = [];
       for (const [index, item] of parsed.entries()) {
-        if (!item.ok) {
-          const error = invalidInput(raws[index]);
-          results.push({ outcome: 'invalid', index, code: error.code, message: error.message, details: error.details });
-          continue;
-        }
-        const root = roots[index] ?? this.rootOf(item.envelope);
-        const point = uow.checkpoint();
-        try {
-          results.push(await this.take(uow, root, seenBefore));
-        } catch (error) {
-          if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', 'MACHINE_ERROR', 'SNAPSHOT_CORRUPT', 'SNAPSHOT_INCOMPATIBLE')) throw error;
-          uow.rollback(point);
-          // Not read ahead on the first attempt: an item that fails may be a duplicate, answered from the inbox.
-          const stored = seenBefore === NOTHING_SEEN ? (await this.store.findInbox([root.event_id])).get(root.event_id) : undefined;
-          results.push(stored !== undefined ? duplicateAnswer(root, stored) : { outcome: 'invalid', index, code: error.code, message: error.message, details: error.details });
-        }
+        if (!item.ok) results.push(invalidItem(index, invalidInput(raws[index])));
+        else results.push(await this.takeItem(uow, roots[index] ?? this.rootOf(item.envelope), index, batchIdOf(item.envelope), group));
       }
       return results;
     });
@@ -197,6 +212,26 @@ export class LifecycleEngine {
     });
     if (result === undefined) throw new LifecycleError('STORE_FAILURE', 'force produced no result');
     return result;
+  }
+
+  /** One item of dispatchMany: its answer, or `invalid` / `deferred` with the unit of work rolled back to before it. */
+  private async takeItem(uow: UnitOfWork, root: RootItem, index: number, batch: string, group: GroupState): Promise<BatchItemResult> {
+    const blocker = group.deferredBatches.get(batch);
+    if (blocker !== undefined) return heldBack(root, index, batch, blocker);
+    const point = uow.checkpoint();
+    try {
+      return await this.take(uow, root, group.seenBefore);
+    } catch (error) {
+      if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', ...DEFERRED_CODES)) throw error;
+      uow.rollback(point);
+      // Not read ahead on the first attempt: an item that fails may be a duplicate, answered from the inbox.
+      const stored = group.seenBefore === NOTHING_SEEN ? (await this.store.findInbox([root.event_id])).get(root.event_id) : undefined;
+      if (stored !== undefined) return duplicateAnswer(root, stored);
+      if (error.code === 'ENTITY_NOT_FOUND') return invalidItem(index, error);
+      const deferred: DeferredItemResult = { outcome: 'deferred', index, event_id: root.event_id, code: error.code as DeferredCode, message: error.message, details: error.details };
+      group.deferredBatches.set(batch, deferred);
+      return deferred;
+    }
   }
 
   /** Fires every timer due at the engine's clock; each fires exactly once. Returns their answers. */

@@ -1,6 +1,7 @@
 /** The durable engine and its read side. */
 export { LifecycleEngine, parseOrThrow, type CommitListener, type EngineAblation, type EngineOptions } from './engine.js';
-export type { BatchItemResult, DeliveryResult, DispatchOutcome, DispatchResult, EmittedSummary, InvalidItemResult } from './results.js';
+export { DEFERRED_CODES } from './results.js';
+export type { BatchItemResult, DeferredCode, DeferredItemResult, DeliveryResult, DispatchOutcome, DispatchResult, EmittedSummary, InvalidItemResult } from './results.js';
 export { LifecycleQueries, toView, type EntityView, type StatusCount } from './queries.js';
 export { rebuildEntity, type RebuiltEntity } from './rebuild.js';
 export { defaultMachines, machineOf, type MachineRegistry } from './registry.js';

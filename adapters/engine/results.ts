@@ -58,8 +58,30 @@ export interface InvalidItemResult {
   readonly details: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * The codes of failures that are no fault of the input: this process cannot apply the event NOW
+ * (a snapshot written by a newer machine version, an unreadable row, a machine that failed), but
+ * a worker running other code, or a later release, may. dispatchMany answers them `deferred`.
+ */
+export const DEFERRED_CODES = ['SNAPSHOT_INCOMPATIBLE', 'SNAPSHOT_CORRUPT', 'MACHINE_ERROR'] as const;
+export type DeferredCode = (typeof DEFERRED_CODES)[number];
+
+/**
+ * The answer for one item of dispatchMany that this engine could not apply now (DEFERRED_CODES),
+ * or that waits behind such an item of the same batch (`details.held_back_by`). Nothing of it was
+ * written; it must be retried later, never discarded: queues keep it, HTTP answers 503.
+ */
+export interface DeferredItemResult {
+  readonly outcome: 'deferred';
+  readonly index: number;
+  readonly event_id: string;
+  readonly code: DeferredCode;
+  readonly message: string;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
 /** One item of dispatchMany's answer. */
-export type BatchItemResult = DispatchResult | InvalidItemResult;
+export type BatchItemResult = DispatchResult | InvalidItemResult | DeferredItemResult;
 
 /** The answer to an event from what its deliveries did: the first delivery speaks for the event. */
 export function answerOf(

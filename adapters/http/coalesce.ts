@@ -14,7 +14,7 @@
  *   failure never becomes another's.
  * - An answer is given only after the transaction holding the request's events committed.
  */
-import type { BatchItemResult, DispatchResult, InvalidItemResult } from '../engine/results.js';
+import type { BatchItemResult, DeferredItemResult, DispatchResult, InvalidItemResult } from '../engine/results.js';
 import { ErrorCode, LifecycleError } from '../errors.js';
 import type { EnginePort } from './context.js';
 
@@ -28,8 +28,8 @@ interface Entry {
   readonly reject: (error: unknown) => void;
 }
 
-/** The error `engine.dispatch` throws for an item `dispatchMany` answered `invalid`. */
-export function errorOfInvalid(item: InvalidItemResult): Error {
+/** The error `engine.dispatch` throws for an item `dispatchMany` answered `invalid` or `deferred`. */
+export function errorOfInvalid(item: InvalidItemResult | DeferredItemResult): Error {
   if (Object.hasOwn(ErrorCode, item.code)) return new LifecycleError(item.code as ErrorCode, item.message, { details: item.details });
   return new Error(`${item.code}: ${item.message}`);
 }
@@ -37,7 +37,7 @@ export function errorOfInvalid(item: InvalidItemResult): Error {
 function singleAnswer(results: readonly BatchItemResult[]): DispatchResult {
   const [result] = results;
   if (result === undefined) throw new LifecycleError('STORE_FAILURE', 'dispatch produced no result');
-  if (result.outcome === 'invalid') throw errorOfInvalid(result);
+  if (result.outcome === 'invalid' || result.outcome === 'deferred') throw errorOfInvalid(result);
   return result;
 }
 
@@ -114,7 +114,7 @@ export class DispatchCoalescer {
     }
     let offset = 0;
     for (const entry of entries) {
-      const own = results.slice(offset, offset + entry.raws.length).map((item) => (item.outcome === 'invalid' ? { ...item, index: item.index - offset } : item));
+      const own = results.slice(offset, offset + entry.raws.length).map((item) => (item.outcome === 'invalid' || item.outcome === 'deferred' ? { ...item, index: item.index - offset } : item));
       offset += entry.raws.length;
       entry.resolve(own);
     }

@@ -7,6 +7,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { DEFERRED_CODES } from '../engine/results.js';
 import { isLifecycleError, LifecycleError, type ErrorCode, type ErrorDetails } from '../errors.js';
 
 /**
@@ -51,9 +52,9 @@ export const HTTP_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   VERSION_CONFLICT: 409,
   UNSUPPORTED_MEDIA_TYPE: 415,
   LIMIT_EXCEEDED: 429,
-  SNAPSHOT_INCOMPATIBLE: 500,
-  SNAPSHOT_CORRUPT: 500,
-  MACHINE_ERROR: 500,
+  SNAPSHOT_INCOMPATIBLE: 503,
+  SNAPSHOT_CORRUPT: 503,
+  MACHINE_ERROR: 503,
   INVALID_CONFIGURATION: 500,
   INTERNAL_ERROR: 500,
   STORE_FAILURE: 503,
@@ -141,6 +142,23 @@ export function limitExceeded(limit: LimitKind, message: string, details: ErrorD
 /** 5xx codes whose messages are written by this layer (safe to show); other 5xx messages stay in the log. */
 const OWN_5XX_MESSAGES = new Set<string>(['LIMIT_EXCEEDED', 'SHUTTING_DOWN']);
 
+/** Seconds a client should wait before retrying an event this server could not apply now (DEFERRED_CODES). */
+export const DEFERRED_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The 503 body of an event this server cannot apply now (DEFERRED_CODES): nothing was written and a
+ * retry may succeed (on a server running a newer machine version, say). The message of an
+ * incompatible snapshot names machine, entity and versions; the others stay in the log.
+ */
+function deferredBody(error: LifecycleError, requestId: string): ErrorBody {
+  const why = error.code === 'SNAPSHOT_INCOMPATIBLE' ? clip(error.message) : `${error.code}; the server log has the details under this request id`;
+  return {
+    code: error.code,
+    message: `the event could not be applied now: ${why}; nothing was written, retry later`,
+    details: { request_id: requestId, retryable: true, retry_after_seconds: DEFERRED_RETRY_AFTER_SECONDS },
+  };
+}
+
 function hidden(code: string, requestId: string): ErrorBody {
   const message = code === 'STORE_FAILURE' ? 'the store is unavailable; retry later' : 'internal error; the server log has the details under this request id';
   return { code, message, details: { request_id: requestId } };
@@ -157,6 +175,7 @@ export function describeError(error: unknown, requestId: string): { status: numb
   if (error instanceof HttpError) return { status: HTTP_STATUS[error.code], body: { code: error.code, message: error.message, details: { ...error.details } } };
   if (!isLifecycleError(error)) return { status: 500, body: hidden('INTERNAL_ERROR', requestId) };
   const status = statusOf(error);
+  if ((DEFERRED_CODES as readonly string[]).includes(error.code)) return { status, body: deferredBody(error, requestId) };
   if (status >= 500 && !OWN_5XX_MESSAGES.has(error.code)) return { status, body: hidden(error.code, requestId) };
   const details = Array.isArray(error.details.issues) ? { ...error.details, issues: boundedIssues(error.details.issues as RequestIssue[]) } : { ...error.details };
   return { status, body: { code: error.code, message: clip(error.message), details } };
@@ -167,6 +186,7 @@ export function sendError(res: Response, error: unknown): void {
   if (res.headersSent) return;
   const { status, body } = describeError(error, requestIdOf(res));
   if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+  if (body.details.retryable === true) res.setHeader('Retry-After', String(DEFERRED_RETRY_AFTER_SECONDS));
   res.status(status).json(body);
 }
 

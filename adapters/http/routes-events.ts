@@ -102,7 +102,7 @@ async function checkItems(ctx: HttpContext, principal: Principal, items: readonl
 }
 
 function summaryOf(results: readonly BatchItemResult[]): Record<BatchItemResult['outcome'], number> {
-  const summary = { accepted: 0, refused: 0, duplicate: 0, invalid: 0 };
+  const summary = { accepted: 0, refused: 0, duplicate: 0, invalid: 0, deferred: 0 };
   for (const result of results) summary[result.outcome] += 1;
   return summary;
 }
@@ -117,7 +117,7 @@ async function postMany(ctx: HttpContext, principal: Principal, body: unknown, r
   const byIndex = new Map<number, BatchItemResult>();
   dispatched.forEach((result, position) => {
     const index = valid[position]?.index ?? -1;
-    byIndex.set(index, result.outcome === 'invalid' ? { ...result, index } : result);
+    byIndex.set(index, result.outcome === 'invalid' || result.outcome === 'deferred' ? { ...result, index } : result);
   });
   const results = checked.map((item) => ('invalid' in item ? item.invalid : byIndex.get(item.index))).filter((r): r is BatchItemResult => r !== undefined);
   sendJson(res, 200, { results, summary: summaryOf(results) });

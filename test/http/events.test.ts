@@ -96,7 +96,7 @@ describe('POST /events (a group)', () => {
     const missing = batchResult('nlp', 'no-such-batch', []);
     const res = await request(h.app).post('/events').set(bearer('service')).send({ events: [request1, unknown, broken, missing] });
     expect(res.status).toBe(200);
-    expect(res.body.summary).toEqual({ accepted: 1, refused: 0, duplicate: 0, invalid: 3 });
+    expect(res.body.summary).toEqual({ accepted: 1, refused: 0, duplicate: 0, invalid: 3, deferred: 0 });
     expect(res.body.results[0]).toMatchObject({ outcome: 'accepted', to: 'processing_pipelines' });
     expect(res.body.results[1]).toMatchObject({ outcome: 'invalid', index: 1, code: 'UNKNOWN_EVENT_TYPE' });
     expect(res.body.results[2]).toMatchObject({ outcome: 'invalid', index: 2, code: 'INVALID_ENVELOPE' });

@@ -111,7 +111,7 @@ export async function provisionContent(h: Harness, batchId: string, count = 2): 
   const events = Array.from({ length: count }, (_, index) => content(batchId, `text-${batchId}-${index}`));
   const res = await request(h.app).post('/events').set(bearer('service')).send({ events });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
-  expect(res.body.summary).toEqual({ accepted: count, refused: 0, duplicate: 0, invalid: 0 });
+  expect(res.body.summary).toEqual({ accepted: count, refused: 0, duplicate: 0, invalid: 0, deferred: 0 });
 }
 
 /** A GUEST batch registered by `who` and ready for a pipeline. */

@@ -149,7 +149,7 @@ describe('machine-version migration of stored snapshots', () => {
     // Other entities work, alone and in a group with the refused one.
     expect((await plain.dispatch(events('mig-b').request)).outcome).toBe('accepted');
     const [refused, accepted] = await plain.dispatchMany([events('mig-a').request, events('mig-c').request]);
-    expect(refused).toMatchObject({ outcome: 'invalid', index: 0, code: 'SNAPSHOT_INCOMPATIBLE' });
+    expect(refused).toMatchObject({ outcome: 'deferred', index: 0, code: 'SNAPSHOT_INCOMPATIBLE' });
     expect(accepted).toMatchObject({ outcome: 'accepted', to: 'processing_pipelines' });
     expect(rowOf(store, 'batch', 'mig-a')).toMatchObject({ machine_version: 0, status: 'ready_for_pipeline_execution', version: 2 });
     await store.close();
@@ -203,7 +203,7 @@ describe('corrupt snapshot rows', () => {
     // Other entities work, alone and in the same group as the corrupt one.
     expect((await engine.dispatch(events('mig-b').request)).outcome).toBe('accepted');
     const [corrupt, fine] = await engine.dispatchMany([events('mig-a').request, events('mig-c').request]);
-    expect(corrupt).toMatchObject({ outcome: 'invalid', index: 0, code: 'SNAPSHOT_CORRUPT' });
+    expect(corrupt).toMatchObject({ outcome: 'deferred', index: 0, code: 'SNAPSHOT_CORRUPT' });
     expect(fine).toMatchObject({ outcome: 'accepted', to: 'processing_pipelines' });
     await store.close();
   });

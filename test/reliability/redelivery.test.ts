@@ -74,7 +74,7 @@ function checkAnswers(raws: readonly Raw[], answers: readonly BatchItemResult[],
     const answer = answers[i];
     const first = cleanAnswers.get(id)!;
     const firstIndex = firstAt.get(id);
-    if (answer === undefined || answer.outcome === 'invalid') {
+    if (answer === undefined || answer.outcome === 'invalid' || answer.outcome === 'deferred') {
       problems.push(`#${i} ${String(raw.event_type)}: ${JSON.stringify(answer)}`);
     } else if (firstIndex !== undefined) {
       const sameGroup = groupOf !== undefined && groupOf[i] === groupOf[firstIndex];

@@ -25,8 +25,15 @@
  * `duplicate` for every event already applied, so each event still takes effect once. In this
  * mode run one drainer per queue.
  *
+ * Deferred: an item the engine answers `deferred` (it cannot apply it now: a snapshot written by a
+ * newer machine version during a rolling upgrade, an unreadable row, a failing machine; or a later
+ * item of the same batch waiting behind one) stays pending with the error in `last_error` and
+ * `attempts + 1`; it is retried on every drain and applied by the first drainer whose code can, and
+ * never marked dead. Rows of other batches go on. (Deferred rows at the head of the queue, as many
+ * as a drain takes, stall it: the rows behind them wait for a drainer that can apply them.)
+ *
  * Poison and invalid input: an item the engine answers `invalid` (not an envelope, unknown event
- * type, missing entity, machine error) is marked done with outcome `invalid` and the error in
+ * type, missing entity) is marked done with outcome `invalid` and the error in
  * `last_error`: never lost, never retried. A row that is not JSON at all likewise. When a whole
  * group fails with a thrown error, the rows are retried one by one in the same call, so the rows
  * before the culprit commit and the culprit alone gets `attempts + 1` and `last_error`;
@@ -35,7 +42,7 @@
  * marked done with outcome `dead`. Rows after a failing row wait, so per-batch order holds.
  */
 import type Database from 'better-sqlite3';
-import type { BatchItemResult } from '../../engine/results.js';
+import type { BatchItemResult, DeferredItemResult } from '../../engine/results.js';
 import { LifecycleError } from '../../errors.js';
 import { SqliteStore } from '../../sqlite/store.js';
 import { isTransient, messageOf, partitionKeyOf, silentLogger, type QueueLogger } from '../support.js';
@@ -46,7 +53,7 @@ const MAX_DRAIN = 1000;
 const MAX_ERROR_TEXT = 2000;
 
 function emptyReport(atomic: boolean): DrainReport {
-  return { taken: 0, accepted: 0, refused: 0, duplicate: 0, invalid: 0, dead: 0, atomic };
+  return { taken: 0, accepted: 0, refused: 0, duplicate: 0, invalid: 0, dead: 0, deferred: 0, atomic };
 }
 
 /** The durable queue table of one SQLite database. */
@@ -211,6 +218,10 @@ export class EmbeddedQueue {
 
   private markDone(row: Pending, result: BatchItemResult | undefined, at: string, report: DrainReport): void {
     if (result === undefined) throw new LifecycleError('STORE_FAILURE', `no answer for queue row ${row.id}`);
+    if (result.outcome === 'deferred') {
+      this.keepPending(row, result, report);
+      return;
+    }
     const error = result.outcome === 'invalid' ? `${result.code}: ${result.message}`.slice(0, MAX_ERROR_TEXT) : null;
     if (this.s.markDone.run(at, result.outcome, error, row.id).changes !== 1) {
       throw new LifecycleError('VERSION_CONFLICT', `queue row ${row.id} was taken by another drainer`, { details: { queue_id: row.id } });
@@ -218,6 +229,17 @@ export class EmbeddedQueue {
     report.taken += 1;
     report[result.outcome] += 1;
     if (result.outcome === 'invalid') this.logger.warn(`embedded queue: row ${row.id} is invalid and was set aside`, { queue_id: row.id, error });
+  }
+
+  /**
+   * A row the engine could not apply now (`deferred`: a snapshot of a newer machine version, say)
+   * stays pending with its error, for a later drain or a drainer running newer code; never `dead`.
+   */
+  private keepPending(row: Pending, result: DeferredItemResult, report: DrainReport): void {
+    const error = `${result.code}: ${result.message}`.slice(0, MAX_ERROR_TEXT);
+    this.s.markFailed.run(error, row.id);
+    report.deferred += 1;
+    if (row.attempts === 0) this.logger.warn(`embedded queue: row ${row.id} cannot be applied by this process now and stays pending: ${error}`, { queue_id: row.id, code: result.code });
   }
 
   /** Records a failed attempt of one row (own transaction); gives a poison row up after maxAttempts. */

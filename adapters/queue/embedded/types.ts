@@ -39,6 +39,8 @@ export interface DrainReport {
   duplicate: number;
   invalid: number;
   dead: number;
+  /** Rows the engine could not apply now (`deferred`): left pending with their error, not counted in `taken`. */
+  deferred: number;
   /** True when dequeue and commit were one transaction. */
   atomic: boolean;
 }

@@ -26,6 +26,12 @@ export interface ConsumerStats {
   skipped: number;
   /** Messages dead-lettered and terminated. */
   deadLettered: number;
+  /**
+   * Deliveries handed back with a delay (nak) because this worker cannot apply them now (the
+   * engine answered `deferred`, e.g. a snapshot of a newer machine version), or because an older
+   * message of their batch waits so. Counted once per delivery.
+   */
+  deferred: number;
   /** Messages handed back (nak) on stop, for the next holder of the partition. */
   naks: number;
   /** Failed transactions retried. */
@@ -71,7 +77,7 @@ export interface SettledMessage {
   readonly partition: number;
   readonly subject: string;
   readonly streamSequence: number;
-  readonly action: 'applied' | 'duplicate' | 'skipped' | 'dead_lettered' | 'nak';
+  readonly action: 'applied' | 'duplicate' | 'skipped' | 'dead_lettered' | 'deferred' | 'nak';
   readonly eventId?: string;
   readonly partitionKey: string | null;
 }
@@ -135,7 +141,7 @@ export function startJetStreamConsumer(engine: Pick<LifecycleEngine, 'dispatchMa
   const expires = Math.max(1000, options.pullExpiresMs ?? 1000);
   const ackWaitMs = checkInteger('ackWaitMs', options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS, 1000, 3_600_000);
   const maxAckPending = checkInteger('maxAckPending', options.maxAckPending ?? DEFAULT_MAX_ACK_PENDING, 1, 10_000);
-  const stats: ConsumerStats = { applied: 0, duplicates: 0, skipped: 0, deadLettered: 0, naks: 0, retries: 0, groups: 0 };
+  const stats: ConsumerStats = { applied: 0, duplicates: 0, skipped: 0, deadLettered: 0, deferred: 0, naks: 0, retries: 0, groups: 0 };
   const abort = new AbortController();
   const prefix = options.subjectPrefix ?? '';
   const handler = new MessageHandler({ engine, js, stream, prefix, count, maxDeliver: options.maxDeliver ?? 5, logger, stats, options, signal: abort.signal });
@@ -235,6 +241,8 @@ async function consumeAsHolder(context: PartitionContext, partition: number, nam
   let failures = 0;
   let leftOutUntil = 0;
   let consumer: Consumer | undefined;
+  // Another holder may have applied what this process handed back while it did not hold the lease.
+  handler.resetPartition(partition);
   const foreign = new ForeignPullWatch(`partition ${partition}`, `${stream}/${name}`, Math.max(3000, 3 * context.expires), logger);
   try {
     while (!signal.aborted && lease.valid() && !lease.handbackRequested()) {

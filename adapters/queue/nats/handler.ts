@@ -2,7 +2,9 @@
  * How the consumer settles a group of messages of one partition (see ACKNOWLEDGEMENT in the module
  * comment of ../nats.ts): messages of other partitions are acked unread; the owned ones are applied
  * IN STREAM ORDER with one `dispatchMany` (one transaction), then acked; an item the engine answers
- * `invalid` (and a message that is not JSON) is copied to the dead-letter subject and terminated. A
+ * `invalid` (and a message that is not JSON) is copied to the dead-letter subject and terminated;
+ * an item it answers `deferred` (it cannot apply it now) is nak'd with a delay and waits, with the
+ * newer messages of its batch, for a delivery to a worker that can (deferrals.ts). A
  * failing transaction is retried here, with a capped exponential delay, as long as this process
  * holds the partition: never nak'd, since a nak'd message waits while newer ones of the partition
  * would be handed out.
@@ -14,6 +16,7 @@ import type { BatchItemResult } from '../../engine/results.js';
 import { LifecycleError } from '../../errors.js';
 import { backoffDelay, formatDelay, isTransient, messageOf, partitionKeyOf, partitionOf, sleep, type QueueLogger } from '../support.js';
 import type { ConsumerStats, JetStreamConsumerOptions, SettledMessage } from './consumer.js';
+import { Deferrals } from './deferrals.js';
 import { DEAD_LETTER_HEADERS, deadLetterSubjectOf, PARTITION_KEY_HEADER } from './names.js';
 
 interface Decoded {
@@ -45,6 +48,7 @@ const bySequence = (a: JsMsg, b: JsMsg): number => a.seq - b.seq;
 /** An owned message to apply. */
 interface Owned {
   readonly msg: JsMsg;
+  readonly seq: number;
   readonly key: string | null;
   readonly value: unknown;
 }
@@ -76,7 +80,21 @@ export interface HandlerContext {
 
 /** Settles the messages of one consumer; see the module comment. */
 export class MessageHandler {
+  /** Per partition, the messages handed back to wait because the engine deferred them (deferrals.ts). */
+  private readonly deferrals = new Map<number, Deferrals>();
+
   constructor(private readonly context: HandlerContext) {}
+
+  /** Forgets the waiting messages of `partition`: call when this process (re)acquires its lease. */
+  resetPartition(partition: number): void {
+    this.deferrals.get(partition)?.clear();
+  }
+
+  private deferralsOf(partition: number): Deferrals {
+    let deferrals = this.deferrals.get(partition);
+    if (deferrals === undefined) this.deferrals.set(partition, (deferrals = new Deferrals()));
+    return deferrals;
+  }
 
   private topicOf(subject: string): string {
     const prefix = this.context.prefix;
@@ -90,6 +108,7 @@ export class MessageHandler {
     else if (action === 'duplicate') stats.duplicates += 1;
     else if (action === 'skipped') stats.skipped += 1;
     else if (action === 'dead_lettered') stats.deadLettered += 1;
+    else if (action === 'deferred') stats.deferred += 1;
     else stats.naks += 1;
     options.onSettled?.({
       partition,
@@ -118,21 +137,48 @@ export class MessageHandler {
         continue;
       }
       const decoded = first.parsed ? first : decode(msg, true);
-      if (decoded.parseError === undefined) owned.push({ msg, key: decoded.key, value: decoded.value });
+      if (decoded.parseError === undefined) owned.push({ msg, seq: msg.seq, key: decoded.key, value: decoded.value });
       else if (!(await this.deadLetter(partition, msg, decoded.key, 'INVALID_ENVELOPE', decoded.parseError, live))) unsettled.push(msg);
     }
-    const answers = await this.apply(partition, owned, live);
-    if (answers === undefined) return [...unsettled, ...owned.map((item) => item.msg)].sort(bySequence);
-    for (const [index, item] of owned.entries()) {
+    const deferrals = this.deferralsOf(partition);
+    const { apply, wait } = deferrals.split(owned);
+    for (const item of wait) this.deferLater(partition, item, 'an older message of its batch waits for a worker that can apply it');
+    const answers = await this.apply(partition, apply, live);
+    if (answers === undefined) return [...unsettled, ...apply.map((item) => item.msg)].sort(bySequence);
+    for (const [index, item] of apply.entries()) {
       const answer = answers[index]!;
+      if (answer.outcome === 'deferred') {
+        this.deferLater(partition, item, `${answer.code}: ${answer.message}`);
+        continue;
+      }
       if (answer.outcome === 'invalid' || answer.outcome === 'failed') {
         if (!(await this.deadLetter(partition, item.msg, item.key, answer.code, answer.message, live))) unsettled.push(item.msg);
+        else deferrals.settled(item.key, item.seq);
         continue;
       }
       item.msg.ack();
+      deferrals.settled(item.key, item.seq);
       this.settle(partition, item.msg, answer.outcome === 'duplicate' ? 'duplicate' : 'applied', item.key, answer.event_id);
     }
     return unsettled.sort(bySequence);
+  }
+
+  /**
+   * Hands a message this process cannot apply now back to the server with a delay (nak), for a
+   * later delivery: to this process, or to a worker running newer code once it holds the partition.
+   * Never dead-lettered: nothing is wrong with the message.
+   */
+  private deferLater(partition: number, item: Owned, why: string): void {
+    const deliveries = item.msg.info.deliveryCount;
+    const delay = backoffDelay(deliveries, this.context.options.backoff);
+    item.msg.nak(delay);
+    this.deferralsOf(partition).defer(item.key, item.seq);
+    if (deliveries === 1) {
+      this.context.logger.warn(`partition ${partition}: message ${item.seq} on ${item.msg.subject} cannot be applied by this worker now; handed back for a later delivery (${why})`, {
+        stream_sequence: item.seq,
+      });
+    }
+    this.settle(partition, item.msg, 'deferred', item.key);
   }
 
   /** One answer per owned message, in order; undefined when given up (not live any more). */

@@ -97,7 +97,7 @@ export function startNatsWorker(options: NatsWorkerOptions): NatsWorker {
   let nc: NatsConnection | undefined;
   let consumer: JetStreamConsumer | undefined;
   let relay: Worker | undefined;
-  const empty: ConsumerStats = { applied: 0, duplicates: 0, skipped: 0, deadLettered: 0, naks: 0, retries: 0, groups: 0 };
+  const empty: ConsumerStats = { applied: 0, duplicates: 0, skipped: 0, deadLettered: 0, deferred: 0, naks: 0, retries: 0, groups: 0 };
 
   const start = async (): Promise<void> => {
     nc = await connectNats(options.url, {
