@@ -15,10 +15,13 @@ import type { EventData } from './contracts/events.js';
 import type { MachineEventsOf } from './contracts/machine-event.js';
 import { outbound, SourceService, type OutboundMessage } from './contracts/messages.js';
 import type { AssociationValidationMethod, StudentAssociationStatus } from './contracts/statuses.js';
-import type { LifecycleMachine } from './lifecycle-machine.js';
+import type { Json, LifecycleMachine } from './lifecycle-machine.js';
 
-/** Bumped when a persisted association snapshot changes meaning. */
-export const ASSOCIATIONS_MACHINE_VERSION = 1;
+/**
+ * Bumped when a persisted association snapshot changes meaning. Version 2: an essay NLP found no
+ * suggestion for has no association (version 1 kept one with a null student).
+ */
+export const ASSOCIATIONS_MACHINE_VERSION = 2;
 
 /** Name of the timeout delay in setup's `delays`; override it with `.provide({ delays })`. */
 export const ASSOCIATION_TIMEOUT_DELAY = 'associationTimeout';
@@ -72,7 +75,7 @@ export function unknownStudentEmail(class_id: string): string {
 /** One essay's association as the machine keeps it (one per essay of the batch, in arrival order). */
 export interface StudentAssociation {
   readonly essay_id: string;
-  /** The suggested (or, once validated, the confirmed) student; null when NLP found nobody. */
+  /** The suggested (or, once validated, the confirmed) student (null only in version-1 snapshots). */
   readonly student_id: string | null;
   /** The suggestion's score; after validation the confirmed score (0.95 human, 0.0 UNKNOWN). */
   readonly confidence_score: number | null;
@@ -131,7 +134,12 @@ type MatchResult = EventData<'BatchAuthorMatchesSuggestedV1'>['match_results'][n
 type ValidationData = EventData<'StudentAssociationsValidatedV1'>;
 type ConfirmedItem = EventData<'StudentAssociationsConfirmedV1'>['associations'][number];
 
-/** Appends a pending association for each essay not yet known (first occurrence, first suggestion). */
+/**
+ * Appends a pending association for each essay not yet known that has a suggestion (its first
+ * occurrence, first suggestion). An essay with no suggestion gets no association, as in the
+ * reference ("no match => no row"): no summary counts it and the timeout never points it at the
+ * UNKNOWN student.
+ */
 function mergeAssociations(
   existing: readonly StudentAssociation[],
   results: readonly MatchResult[],
@@ -139,13 +147,13 @@ function mergeAssociations(
   const known = new Set(existing.map((association) => association.essay_id));
   const added: StudentAssociation[] = [];
   for (const result of results) {
-    if (known.has(result.essay_id)) continue;
-    known.add(result.essay_id);
     const [first] = result.suggestions;
+    if (known.has(result.essay_id) || first === undefined) continue;
+    known.add(result.essay_id);
     added.push({
       essay_id: result.essay_id,
-      student_id: first?.student_id ?? null,
-      confidence_score: first?.confidence_score ?? null,
+      student_id: first.student_id,
+      confidence_score: first.confidence_score,
       status: 'pending_validation',
       validation_method: null,
       validated_by: null,
@@ -391,11 +399,30 @@ export function explainAssociationsGuard(snapshot: AssociationsSnapshot, event: 
   return validationProblem(snapshot.context, event.data);
 }
 
+function isPendingWithoutStudent(association: Json): boolean {
+  if (typeof association !== 'object' || association === null || Array.isArray(association)) return false;
+  return association.status === 'pending_validation' && association.student_id === null;
+}
+
+/**
+ * Version 1 -> 2: drops the pending associations of essays that had no suggestion (a version-1
+ * actor kept them with a null student, and its timeout would have pointed them at the UNKNOWN
+ * student). Everything else is kept as it was.
+ */
+export function dropAssociationsWithoutSuggestion(persisted: Json): Json {
+  if (typeof persisted !== 'object' || persisted === null || Array.isArray(persisted)) return persisted;
+  const context = persisted.context;
+  if (typeof context !== 'object' || context === null || Array.isArray(context) || !Array.isArray(context.associations)) return persisted;
+  const associations = context.associations.filter((association) => !isPendingWithoutStudent(association));
+  return { ...persisted, context: { ...context, associations } };
+}
+
 /** The association machine as the engine sees it: no parent entity, guard refusals explained. */
 export const associationsLifecycle: LifecycleMachine<typeof associationsMachine> = {
   id: 'associations',
   version: ASSOCIATIONS_MACHINE_VERSION,
   logic: associationsMachine,
+  migrations: { 1: dropAssociationsWithoutSuggestion },
   parentOf: () => null,
   explainGuard: explainAssociationsGuard,
   plainContext: true,

@@ -82,7 +82,7 @@ afterEach(() => {
 });
 
 describe('associations machine: creation', () => {
-  it('starts pending_validation with the first suggestion per essay and schedules the 24 h timer', () => {
+  it('starts pending_validation with the first suggestion per essay, none for an essay without suggestion, and schedules the 24 h timer', () => {
     const [snapshot, actions] = start([
       ['e1', [['s1', 0.95], ['s9', 0.99]]],
       ['e2', []],
@@ -92,7 +92,6 @@ describe('associations machine: creation', () => {
     expect(snapshot.context).toMatchObject({ batch_id: BATCH, class_id: CLASS, course_code: 'ENG5', suggested_at: SUGGESTED_AT, correlation_id: CORRELATION });
     expect(snapshot.context.associations).toEqual([
       { essay_id: 'e1', student_id: 's1', confidence_score: 0.95, status: 'pending_validation', validation_method: null, validated_by: null, validated_at: null },
-      { essay_id: 'e2', student_id: null, confidence_score: null, status: 'pending_validation', validation_method: null, validated_by: null, validated_at: null },
     ]);
     expect(actions).toHaveLength(1);
     expect(actions[0]).toMatchObject({
@@ -108,7 +107,7 @@ describe('associations machine: creation', () => {
 });
 
 describe('associations machine: timeout', () => {
-  /** Scores 0.95, 0.7, 0.69, a null score (only reachable from a stored snapshot), and no suggestion. */
+  /** Scores 0.95, 0.7, 0.69, a null score (only reachable from a stored snapshot), and an essay with no suggestion. */
   const mixed = (): AssociationsSnapshot => {
     const [snapshot] = start([
       ['e95', [['s95', 0.95]]],
@@ -138,15 +137,34 @@ describe('associations machine: timeout', () => {
       { essay_id: 'e95', student_id: 's95', confidence_score: 0.95, ...timeout },
       { essay_id: 'e70', student_id: 's70', confidence_score: 0.7, ...timeout },
       { essay_id: 'e69', student_id: unknown, confidence_score: 0, ...timeout },
-      { essay_id: 'none', student_id: unknown, confidence_score: 0, ...timeout },
       { essay_id: 'enull', student_id: unknown, confidence_score: 0, ...timeout },
     ]);
-    expect(data).toMatchObject({ batch_id: BATCH, class_id: CLASS, course_code: 'ENG5', timeout_triggered: true, validation_summary: { total_associations: 5, confirmed: 5, rejected: 0 } });
+    expect(data).toMatchObject({ batch_id: BATCH, class_id: CLASS, course_code: 'ENG5', timeout_triggered: true, validation_summary: { total_associations: 4, confirmed: 4, rejected: 0 } });
     expect(processed).toMatchObject({ type: 'huleedu.class.validation.timeout.processed.v1', correlation_id: CORRELATION, event_timestamp: due });
     expect(ValidationTimeoutProcessedV1.data.parse(processed!.data)).toEqual({
-      batch_id: BATCH, class_id: CLASS, timeout_hours: 24, auto_confirmed_associations: 2, unknown_student_associations: 3,
+      batch_id: BATCH, class_id: CLASS, timeout_hours: 24, auto_confirmed_associations: 2, unknown_student_associations: 2,
     });
     expect(next.context.associations.every((a) => a.status === 'timeout_confirmed')).toBe(true);
+  });
+
+  it('never points an essay without suggestion at the UNKNOWN student: it is not in the confirmation at all', () => {
+    const [pending] = start([['e1', [['s1', 0.8]]], ['e2', [['s2', 0.5]]], ['e3', []]]);
+    const [, actions] = transition(associationsMachine, pending, timerEvent());
+    const [confirmation, processed] = emittedOf(actions);
+    const data = StudentAssociationsConfirmedV1.data.parse(confirmation!.data);
+    expect(data.associations.map((a) => [a.essay_id, a.student_id])).toEqual([['e1', 's1'], ['e2', unknownStudentId(CLASS)]]);
+    expect(data.validation_summary).toEqual({ total_associations: 2, confirmed: 2, rejected: 0 });
+    expect(processed?.data).toMatchObject({ auto_confirmed_associations: 1, unknown_student_associations: 1 });
+  });
+
+  it('migrates a version-1 snapshot: pending associations without a student are dropped, the rest kept', () => {
+    const [pending] = start([['e1', [['s1', 0.8]]]]);
+    const v1Extra = { essay_id: 'e2', student_id: null, confidence_score: null, status: 'pending_validation', validation_method: null, validated_by: null, validated_at: null };
+    const persisted = JSON.parse(JSON.stringify(associationsMachine.getPersistedSnapshot(pending))) as { context: { associations: unknown[] } };
+    persisted.context.associations.push(v1Extra);
+    const migrated = associationsLifecycle.migrations?.[1]?.(persisted as never) as { context: { associations: Array<{ essay_id: string }> } };
+    expect(migrated.context.associations.map((a) => a.essay_id)).toEqual(['e1']);
+    expect(associationsLifecycle.version).toBe(2);
   });
 
   it('without meta (plain actor) uses the stored correlation id and validated_at = suggested_at + 24 h', () => {
@@ -180,6 +198,15 @@ describe('associations machine: human validation', () => {
       { essay_id: 'e1', student_id: 's-other', confidence_score: PHASE1_CONFIDENCE_SCORE, validation_method: 'human', validated_by: 'teacher-7', validated_at: at },
     ]);
     expect(data).toMatchObject({ timeout_triggered: false, validation_summary: { total_associations: 3, confirmed: 1, rejected: 2 } });
+  });
+
+  it('counts only essays with a suggestion: e1 confirmed, e2 rejected, e3 without suggestion -> total 2, confirmed 1, rejected 1', () => {
+    const [pending] = start([['e1', [['s1', 0.8]]], ['e2', [['s2', 0.9]]], ['e3', []]]);
+    const [next, actions] = transition(associationsMachine, pending, validated([['e1', 's1', true], ['e2', 's2', false]]));
+    expect(next.context.associations.map((a) => [a.essay_id, a.status])).toEqual([['e1', 'confirmed'], ['e2', 'rejected']]);
+    const data = StudentAssociationsConfirmedV1.data.parse(emittedOf(actions)[0]!.data);
+    expect(data.validation_summary).toEqual({ total_associations: 2, confirmed: 1, rejected: 1 });
+    expect(data.associations.map((a) => a.essay_id)).toEqual(['e1']);
   });
 
   it('cancels the timer on confirmation, so a late timer event is refused without change', () => {

@@ -9,7 +9,7 @@ import { parseEnvelope, type LifecycleEnvelope } from '../../machines/contracts/
 import type { Json } from '../../machines/lifecycle-machine.js';
 import { LifecycleError } from '../errors.js';
 import { emittedEventId } from './ids.js';
-import { answerOf, storedAnswerOf, type DeliveryResult, type DispatchResult, type EmittedSummary } from './results.js';
+import { answerOf, storedAnswerOf, type DeliveryResult, type DispatchResult, type EmittedSummary, type RefusedDelivery } from './results.js';
 import type { Stepper } from './pure.js';
 import { applyDelivery, type EmittedMessage } from './step.js';
 import type { UnitOfWork } from './unit-of-work.js';
@@ -117,14 +117,28 @@ function enqueueEmitted(
   });
 }
 
+/**
+ * The deliveries of `item` refused while the root may still be accepted: every refused one of
+ * an internal message, and those after the first of the root itself (the first speaks for it).
+ */
+function refusedOf(item: RootItem, results: readonly DeliveryResult[], isRoot: boolean): RefusedDelivery[] {
+  return results.flatMap((result, index) => {
+    if (result.outcome !== 'refused' || (isRoot && index === 0)) return [];
+    const refused: RefusedDelivery = { event_id: item.event_id, event_type: item.event_type, machine: result.machine, entity_id: result.entity_id, state: result.from };
+    return [{ ...refused, ...(result.reason === undefined ? {} : { reason: result.reason }), ...(result.code === undefined ? {} : { code: result.code }) }];
+  });
+}
+
 /** Takes the root item and its whole causal chain into `uow`; returns the root's answer. */
 export async function runCascade(uow: UnitOfWork, root: RootItem, ctx: CascadeContext): Promise<DispatchResult> {
   const sink = { queue: [] as QueueItem[], emitted: [] as EmittedSummary[] };
   let steps = 0;
   let rootResults: DeliveryResult[] | undefined;
   let causationId: string | null = null;
+  const refused: RefusedDelivery[] = [];
   for (let item: RootItem | undefined = root; item !== undefined; ) {
     const { results, emitted } = await deliverAll(uow, item, causationId, ctx);
+    refused.push(...refusedOf(item, results, item === root));
     for (const result of results) if (result.outcome === 'accepted') steps += 1;
     if (steps > ctx.maxSteps) {
       throw new LifecycleError('MACHINE_ERROR', `${root.event_type} caused more than ${ctx.maxSteps} transitions; stopping (a cycle between machines?)`, {
@@ -141,7 +155,7 @@ export async function runCascade(uow: UnitOfWork, root: RootItem, ctx: CascadeCo
     causationId = next?.causation_id ?? null;
     item = next;
   }
-  const answer = answerOf(root, rootResults ?? [], sink.emitted, steps);
+  const answer = answerOf(root, rootResults ?? [], sink.emitted, steps, refused);
   uow.take({ event_id: root.event_id, event_type: root.event_type, result: storedAnswerOf(answer) as unknown as Json });
   return answer;
 }

@@ -26,6 +26,23 @@ export interface EmittedSummary {
   readonly internal: boolean;
 }
 
+/**
+ * A delivery refused while the event as a whole was accepted: a second entity the event itself
+ * addresses (StudentAssociationsConfirmedV1 reaches the batch and its tracker), or an entity a
+ * message caused by it addresses. Nothing of that delivery was written; the rest was.
+ */
+export interface RefusedDelivery {
+  /** The event the refused delivery belongs to (the root's id, or an internal message's). */
+  readonly event_id: string;
+  readonly event_type: string;
+  readonly machine: string;
+  readonly entity_id: string;
+  /** The entity's status (null when it does not exist). */
+  readonly state: string | null;
+  readonly reason?: string;
+  readonly code?: 'EVENT_REJECTED' | 'ENTITY_NOT_FOUND';
+}
+
 /** The answer to one dispatched envelope. */
 export interface DispatchResult {
   readonly event_id: string;
@@ -47,6 +64,12 @@ export interface DispatchResult {
   readonly steps: number;
   /** For a duplicate: the outcome the event had the first time. */
   readonly first_outcome?: 'accepted' | 'refused';
+  /**
+   * Present (never empty) when the event was accepted but some delivery of it, or of a message it
+   * caused, was refused: a partial refusal. HTTP answers it with the header
+   * `Lifecycle-Refused-Deliveries: <count>`; the queue workers log a warning for it.
+   */
+  readonly refused_deliveries?: readonly RefusedDelivery[];
 }
 
 /** The answer for one item of dispatchMany that was not valid input. */
@@ -89,6 +112,17 @@ export function answerOf(
   deliveries: readonly DeliveryResult[],
   emitted: readonly EmittedSummary[],
   steps: number,
+  refused: readonly RefusedDelivery[] = [],
+): DispatchResult {
+  const answer = headAnswerOf(event, deliveries, emitted, steps);
+  return refused.length === 0 || answer.outcome !== 'accepted' ? answer : { ...answer, refused_deliveries: refused };
+}
+
+function headAnswerOf(
+  event: { readonly event_id: string; readonly event_type: string },
+  deliveries: readonly DeliveryResult[],
+  emitted: readonly EmittedSummary[],
+  steps: number,
 ): DispatchResult {
   const first = deliveries[0];
   const answer: DispatchResult = {
@@ -124,10 +158,12 @@ export interface StoredAnswer {
   readonly deliveries: readonly DeliveryResult[];
   readonly emitted: readonly EmittedSummary[];
   readonly steps: number;
+  readonly refused_deliveries?: readonly RefusedDelivery[];
 }
 
 export function storedAnswerOf(answer: DispatchResult): StoredAnswer {
-  return { deliveries: answer.deliveries, emitted: answer.emitted, steps: answer.steps };
+  const stored = { deliveries: answer.deliveries, emitted: answer.emitted, steps: answer.steps };
+  return answer.refused_deliveries === undefined ? stored : { ...stored, refused_deliveries: answer.refused_deliveries };
 }
 
 /**
@@ -137,7 +173,7 @@ export function storedAnswerOf(answer: DispatchResult): StoredAnswer {
  */
 export function duplicateAnswer(event: { readonly event_id: string; readonly event_type: string }, stored: unknown): DispatchResult {
   const kept = (typeof stored === 'object' && stored !== null ? stored : {}) as Partial<DispatchResult>;
-  const derived = answerOf(event, kept.deliveries ?? [], kept.emitted ?? [], 0);
+  const derived = answerOf(event, kept.deliveries ?? [], kept.emitted ?? [], 0, kept.refused_deliveries ?? []);
   const firstOutcome = kept.outcome ?? derived.outcome;
   return { ...derived, outcome: 'duplicate', first_outcome: firstOutcome === 'refused' ? 'refused' : 'accepted' };
 }

@@ -43,11 +43,22 @@ export function sendJson(res: Response, status: number, body: unknown): void {
   res.end(text, 'utf8');
 }
 
+/** Header counting the deliveries refused inside an accepted event (a partial refusal); absent when none. */
+export const REFUSED_DELIVERIES_HEADER = 'Lifecycle-Refused-Deliveries';
+
+/** Sets {@link REFUSED_DELIVERIES_HEADER} when any of `results` is a partial refusal. */
+export function markPartialRefusals(res: Response, results: ReadonlyArray<{ readonly refused_deliveries?: readonly unknown[] }>): void {
+  const count = results.reduce((sum, result) => sum + (result.refused_deliveries?.length ?? 0), 0);
+  if (count > 0 && writable(res)) res.setHeader(REFUSED_DELIVERIES_HEADER, String(count));
+}
+
 /**
  * Sends a dispatch answer: `body` (default: the result itself) with `status` when taken, the
- * 409 rejection body when refused.
+ * 409 rejection body when refused. A partial refusal (taken, but some delivery refused) keeps its
+ * status and carries the header {@link REFUSED_DELIVERIES_HEADER} beside `refused_deliveries`.
  */
 export function sendDispatchAnswer(res: Response, result: DispatchResult, options: { status?: number; body?: unknown } = {}): void {
-  if (wasRefused(result)) sendJson(res, 409, rejectionBody(result));
-  else sendJson(res, options.status ?? 200, options.body ?? result);
+  if (wasRefused(result)) return sendJson(res, 409, rejectionBody(result));
+  markPartialRefusals(res, [result]);
+  sendJson(res, options.status ?? 200, options.body ?? result);
 }

@@ -10,7 +10,7 @@ import { parseOrThrow } from '../engine/engine.js';
 import type { BatchItemResult, InvalidItemResult } from '../engine/results.js';
 import { isLifecycleError, LifecycleError } from '../errors.js';
 import type { Owner, Principal } from './auth.js';
-import { sendDispatchAnswer, sendJson } from './answers.js';
+import { markPartialRefusals, sendDispatchAnswer, sendJson } from './answers.js';
 import type { HttpContext } from './context.js';
 import { invalidRequest } from './errors.js';
 import { authorizeOrThrow, requirePrincipal, requirePrincipalOf } from './guard.js';
@@ -120,6 +120,7 @@ async function postMany(ctx: HttpContext, principal: Principal, body: unknown, r
     byIndex.set(index, result.outcome === 'invalid' || result.outcome === 'deferred' ? { ...result, index } : result);
   });
   const results = checked.map((item) => ('invalid' in item ? item.invalid : byIndex.get(item.index))).filter((r): r is BatchItemResult => r !== undefined);
+  markPartialRefusals(res, results.map((result) => (result.outcome === 'invalid' ? {} : result)));
   sendJson(res, 200, { results, summary: summaryOf(results) });
 }
 

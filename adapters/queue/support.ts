@@ -16,6 +16,24 @@ export interface QueueLogger {
   error(message: string, details?: Readonly<Record<string, unknown>>): void;
 }
 
+/**
+ * Logs a warning when an applied answer is a partial refusal (the event was taken, but some
+ * delivery of it or of a message it caused was refused): how queue workers notice one.
+ */
+export function warnPartialRefusal(
+  logger: QueueLogger,
+  where: string,
+  answer: { readonly event_id?: string; readonly event_type?: string; readonly refused_deliveries?: ReadonlyArray<{ readonly machine: string; readonly entity_id: string; readonly reason?: string }> },
+): void {
+  const refused = answer.refused_deliveries ?? [];
+  if (refused.length === 0) return;
+  const first = refused[0];
+  logger.warn(`${where}: ${answer.event_type ?? 'event'} ${answer.event_id ?? ''} was applied, but ${refused.length} of its deliveries were refused (first: ${first?.machine} "${first?.entity_id}": ${first?.reason ?? 'refused'})`, {
+    event_id: answer.event_id,
+    refused_deliveries: refused,
+  });
+}
+
 /** A logger that drops everything (the default). */
 export const silentLogger: QueueLogger = {
   info: () => undefined,

@@ -112,7 +112,7 @@ export const BatchEssaysReady = defineEvent(
   z.object({
     event: z.literal('batch.essays.ready').default('batch.essays.ready'),
     batch_id: Id,
-    ready_essays: z.array(EssayRef).max(10_000),
+    ready_essays: z.array(EssayRef).min(1, 'ready_essays must list at least one essay (as in the reference)').max(10_000),
     metadata: z.record(z.string(), z.unknown()).nullish(),
     course_code: CourseCodeSchema,
     course_language: z.enum(['en', 'sv']),

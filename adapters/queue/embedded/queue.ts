@@ -45,7 +45,7 @@ import type Database from 'better-sqlite3';
 import type { BatchItemResult, DeferredItemResult } from '../../engine/results.js';
 import { LifecycleError } from '../../errors.js';
 import { SqliteStore } from '../../sqlite/store.js';
-import { isTransient, messageOf, partitionKeyOf, silentLogger, type QueueLogger } from '../support.js';
+import { isTransient, messageOf, partitionKeyOf, silentLogger, warnPartialRefusal, type QueueLogger } from '../support.js';
 import { prepare, settle, toJsonText, translate, type Pending } from './statements.js';
 import type { DrainEngine, DrainReport, EmbeddedQueueOptions, QueueCounts, QueueRow } from './types.js';
 
@@ -229,6 +229,7 @@ export class EmbeddedQueue {
     report.taken += 1;
     report[result.outcome] += 1;
     if (result.outcome === 'invalid') this.logger.warn(`embedded queue: row ${row.id} is invalid and was set aside`, { queue_id: row.id, error });
+    else warnPartialRefusal(this.logger, `embedded queue: row ${row.id}`, result);
   }
 
   /**

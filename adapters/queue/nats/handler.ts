@@ -14,7 +14,7 @@ import { headers } from '@nats-io/transport-node';
 import type { LifecycleEngine } from '../../engine/engine.js';
 import type { BatchItemResult } from '../../engine/results.js';
 import { LifecycleError } from '../../errors.js';
-import { backoffDelay, formatDelay, isTransient, messageOf, partitionKeyOf, partitionOf, sleep, type QueueLogger } from '../support.js';
+import { backoffDelay, formatDelay, isTransient, messageOf, partitionKeyOf, partitionOf, sleep, warnPartialRefusal, type QueueLogger } from '../support.js';
 import type { ConsumerStats, JetStreamConsumerOptions, SettledMessage } from './consumer.js';
 import { Deferrals } from './deferrals.js';
 import { DEAD_LETTER_HEADERS, deadLetterSubjectOf, PARTITION_KEY_HEADER } from './names.js';
@@ -158,6 +158,7 @@ export class MessageHandler {
       }
       item.msg.ack();
       deferrals.settled(item.key, item.seq);
+      warnPartialRefusal(this.context.logger, `partition ${partition}`, answer);
       this.settle(partition, item.msg, answer.outcome === 'duplicate' ? 'duplicate' : 'applied', item.key, answer.event_id);
     }
     return unsettled.sort(bySequence);
