@@ -29,6 +29,10 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   /** The principal may not act on this resource. */
   FORBIDDEN: 'FORBIDDEN',
+  /** The event's sender class is not accepted from outside (an internal or timer event the engine only emits itself). */
+  SENDER_NOT_ALLOWED: 'SENDER_NOT_ALLOWED',
+  /** An event for one batch would reach an entity of another batch (membership); nothing of it was applied. */
+  OUTSIDE_BATCH: 'OUTSIDE_BATCH',
   /** A limit (size, count, rate, subscribers) was exceeded. */
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /** The engine is shutting down and takes no new work. */

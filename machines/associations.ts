@@ -12,7 +12,7 @@
 import { assign, enqueueActions, setup, type SnapshotFrom } from 'xstate';
 import type { EventMeta } from './contracts/envelope.js';
 import type { EventData } from './contracts/events.js';
-import type { MachineEventsOf } from './contracts/machine-event.js';
+import type { MachineEventOf } from './contracts/event-tables.js';
 import { outbound, SourceService, type OutboundMessage } from './contracts/messages.js';
 import type { AssociationValidationMethod, StudentAssociationStatus } from './contracts/statuses.js';
 import type { Json, LifecycleMachine } from './lifecycle-machine.js';
@@ -111,10 +111,7 @@ export interface AssociationTimeoutEvent {
 
 /** Every event the association machine takes; `data` is the zod-parsed payload. */
 export type AssociationsEvent =
-  | MachineEventsOf<{
-      MATCHES_SUGGESTED: EventData<'BatchAuthorMatchesSuggestedV1'>;
-      ASSOCIATIONS_VALIDATED: EventData<'StudentAssociationsValidatedV1'>;
-    }>
+  | MachineEventOf<'associations'>
   | AssociationTimeoutEvent;
 
 /** What the association machine emits. */
@@ -423,6 +420,7 @@ export const associationsLifecycle: LifecycleMachine<typeof associationsMachine>
   version: ASSOCIATIONS_MACHINE_VERSION,
   logic: associationsMachine,
   migrations: { 1: dropAssociationsWithoutSuggestion },
+  batchOf: (snapshot) => snapshot.context.batch_id,
   parentOf: () => null,
   explainGuard: explainAssociationsGuard,
   plainContext: true,

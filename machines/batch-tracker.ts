@@ -313,6 +313,7 @@ export const batchTrackerLifecycle: LifecycleMachine<typeof batchTrackerMachine>
   id: 'batch_tracker',
   version: BATCH_TRACKER_MACHINE_VERSION,
   logic: batchTrackerMachine,
+  batchOf: (snapshot) => snapshot.context.batch_id,
   parentOf: () => null,
   explainGuard: explainTrackerGuard,
   plainContext: true,

@@ -6,8 +6,8 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import type { EventMeta } from './contracts/envelope.js';
 import type { EventData } from './contracts/events.js';
-import { ESSAY_TRIGGERS, type EssayTrigger } from './contracts/events-internal.js';
-import type { MachineEvent } from './contracts/machine-event.js';
+import type { EssayTrigger } from './contracts/events-internal.js';
+import { machineEventTypes, type MachineEventOf } from './contracts/event-tables.js';
 import { outbound, SourceService, type OutboundMessage } from './contracts/messages.js';
 import type { EssayStatus, PipelinePhase } from './contracts/statuses.js';
 import { ESSAY_TRANSITIONS, phaseOfTrigger, sourcesOf, stepOfTrigger, type EssayTransitionRow } from './essay-table.js';
@@ -40,17 +40,14 @@ export interface EssayInput {
   readonly meta: EventMeta;
 }
 
-/** An essay event that asks for one of the trigger transitions (EssayTransitionRequestedV1). */
-export type EssayTriggerEvent = { [T in EssayTrigger]: MachineEvent<T, EventData<'EssayTransitionRequestedV1'>> }[EssayTrigger];
+/** Every event the essay machine takes (derived from the event declarations that target essays). */
+export type EssayEvent = MachineEventOf<'essay'>;
 
-/** Every event the essay machine takes. */
-export type EssayEvent =
-  | MachineEvent<'SLOT_ASSIGNED', EventData<'EssaySlotAssignedV1'>>
-  | MachineEvent<'CONTENT_FAILED', EventData<'EssayContentFailedV1'>>
-  | EssayTriggerEvent;
+/** An essay event that asks for one of the trigger transitions (EssayTransitionRequestedV1). */
+export type EssayTriggerEvent = Extract<EssayEvent, { type: EssayTrigger }>;
 
 /** Every event type of the essay machine. */
-export const ESSAY_EVENT_TYPES = ['SLOT_ASSIGNED', 'CONTENT_FAILED', ...ESSAY_TRIGGERS] as const;
+export const ESSAY_EVENT_TYPES = machineEventTypes('essay');
 
 /** What the essay machine emits. */
 export type EssayEmitted = OutboundMessage<'huleedu.els.essay.phase.result.v1' | 'huleedu.els.essay.critical.failure.v1'>;
@@ -185,6 +182,7 @@ export const essayLifecycle: LifecycleMachine<typeof essayMachine> = {
   id: 'essay',
   version: ESSAY_MACHINE_VERSION,
   logic: essayMachine,
+  batchOf: (snapshot) => snapshot.context.batch_id,
   parentOf: (snapshot) => snapshot.context.batch_id,
   plainContext: true,
 };

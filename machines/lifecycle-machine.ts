@@ -23,6 +23,12 @@ export interface LifecycleMachine<Logic extends AnyStateMachine = AnyStateMachin
    * A snapshot older than `version` with a gap in this table is refused (SNAPSHOT_INCOMPATIBLE).
    */
   readonly migrations?: Readonly<Record<number, SnapshotMigration>>;
+  /**
+   * The batch an entity belongs to, read from its own snapshot (an essay's batch_id, a batch's
+   * own id). The engine refuses any event for another batch that would reach it (membership).
+   * Leave it unset for a machine whose entities belong to no batch.
+   */
+  readonly batchOf?: (snapshot: SnapshotFrom<Logic>) => string;
   /** The parent entity of a snapshot (an essay's batch), or null. */
   readonly parentOf?: (snapshot: SnapshotFrom<Logic>) => string | null;
   /**

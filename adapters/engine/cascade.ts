@@ -12,7 +12,8 @@ import { emittedEventId } from './ids.js';
 import { answerOf, storedAnswerOf, type DeliveryResult, type DispatchResult, type EmittedSummary, type RefusedDelivery } from './results.js';
 import type { Stepper } from './pure.js';
 import { applyDelivery, type EmittedMessage } from './step.js';
-import type { UnitOfWork } from './unit-of-work.js';
+import type { Checkpoint, UnitOfWork } from './unit-of-work.js';
+import { MembershipScope, OutsideBatch } from './membership.js';
 import { machineOf, type MachineRegistry } from './registry.js';
 
 /** What the cascade needs from the engine. */
@@ -34,6 +35,8 @@ export interface RootItem {
   readonly deliveries: readonly Delivery[];
   /** True when a missing first entity must fail the call (ENTITY_NOT_FOUND) instead of being recorded. */
   readonly strict: boolean;
+  /** The batch the event is for (membership scope); null when the first entity reached names it (a timer). */
+  readonly batch_id: string | null;
 }
 
 interface QueueItem extends RootItem {
@@ -49,14 +52,17 @@ async function deliverAll(
   uow: UnitOfWork,
   item: RootItem,
   causationId: string | null,
-  ctx: CascadeContext,
+  ctx: CascadeContext & { readonly scope: MembershipScope },
 ): Promise<{ results: DeliveryResult[]; emitted: Array<readonly EmittedMessage[]> }> {
   const results: DeliveryResult[] = [];
   const emitted: Array<readonly EmittedMessage[]> = [];
   for (let index = 0; index < item.deliveries.length; index += 1) {
     const delivery = item.deliveries[index] as Delivery;
     const machine = machineOf(ctx.machines, delivery.machine);
+    const existing = await uow.get(machine, delivery.entity_id);
+    ctx.scope.check(machine, existing, item.event_type);
     const step = await applyDelivery(uow, machine, delivery, ctx.now, ctx.stepper);
+    if (existing === undefined) ctx.scope.check(machine, await uow.get(machine, delivery.entity_id), item.event_type);
     if (index === 0 && item.strict && step.delivery.code === 'ENTITY_NOT_FOUND') {
       throw new LifecycleError('ENTITY_NOT_FOUND', `${item.event_type} addresses ${step.delivery.reason ?? 'a missing entity'}`, {
         details: { machine: delivery.machine, entity_id: delivery.entity_id, event_id: item.event_id },
@@ -111,6 +117,7 @@ function enqueueEmitted(
         envelope: raw as Json,
         deliveries,
         strict: false,
+        batch_id: item.batch_id,
         causation_id: item.event_id,
       });
     }
@@ -129,8 +136,53 @@ function refusedOf(item: RootItem, results: readonly DeliveryResult[], isRoot: b
   });
 }
 
+/**
+ * The answer when a delivery would leave the event's batch: everything of the event is rolled
+ * back, and the refusal is audited (on the entity it would have reached) and kept in the inbox.
+ */
+function refuseOutside(uow: UnitOfWork, root: RootItem, point: Checkpoint, violation: OutsideBatch): DispatchResult {
+  uow.rollback(point);
+  const reason = violation.reasonFor(root.event_type);
+  const refused: DeliveryResult = {
+    machine: violation.machine,
+    entity_id: violation.entity_id,
+    from: violation.status,
+    to: violation.status,
+    outcome: 'refused',
+    code: 'OUTSIDE_BATCH',
+    reason,
+  };
+  uow.audit.push({
+    event_id: root.event_id,
+    event_type: root.event_type,
+    correlation_id: root.correlation_id,
+    causation_id: null,
+    machine: violation.machine,
+    entity_id: violation.entity_id,
+    from_status: violation.status,
+    to_status: violation.status,
+    outcome: 'refused',
+    reason,
+    entity_version: null,
+    envelope: root.envelope,
+  });
+  const answer = answerOf(root, [refused], [], 0);
+  uow.take({ event_id: root.event_id, event_type: root.event_type, result: storedAnswerOf(answer) as unknown as Json });
+  return answer;
+}
+
 /** Takes the root item and its whole causal chain into `uow`; returns the root's answer. */
 export async function runCascade(uow: UnitOfWork, root: RootItem, ctx: CascadeContext): Promise<DispatchResult> {
+  const point = uow.checkpoint();
+  try {
+    return await takeChain(uow, root, { ...ctx, scope: new MembershipScope(root.batch_id) });
+  } catch (error) {
+    if (error instanceof OutsideBatch) return refuseOutside(uow, root, point, error);
+    throw error;
+  }
+}
+
+async function takeChain(uow: UnitOfWork, root: RootItem, ctx: CascadeContext & { readonly scope: MembershipScope }): Promise<DispatchResult> {
   const sink = { queue: [] as QueueItem[], emitted: [] as EmittedSummary[] };
   let steps = 0;
   let rootResults: DeliveryResult[] | undefined;

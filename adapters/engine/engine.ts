@@ -7,7 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { parseEnvelope, type LifecycleEnvelope } from '../../machines/contracts/events.js';
 import type { Json } from '../../machines/lifecycle-machine.js';
-import { batchIdOf, route as defaultRoute, type Delivery } from '../../machines/routing.js';
+import { acceptedFromOutside } from '../../machines/contracts/declaration.js';
+import { batchIdOf, route as defaultRoute, senderClassOf, type Delivery } from '../../machines/routing.js';
+import { isPreparedEvent, issuePrepared, preparedWith, type PreparedEvent } from './prepared.js';
 import { isLifecycleError, LifecycleError } from '../errors.js';
 import type { AuditWrite, SnapshotStore, TimerRecord } from '../store.js';
 import { runCascade, type CascadeContext, type RootItem } from './cascade.js';
@@ -39,6 +41,13 @@ export interface EngineOptions {
    * a stale entry loses its compare-and-set, is dropped, and the event is retried from the store.
    */
   readonly entityCacheSize?: number;
+  /**
+   * Accept internal and timer events (those the engine's own machines emit) from the caller
+   * (default false: refused with SENDER_NOT_ALLOWED, on every input). For replays, path tools and
+   * tests that drive one machine with what its siblings would send; never for an engine that
+   * takes input from HTTP or a queue.
+   */
+  readonly acceptInternalEvents?: boolean;
   /**
    * Turns single speed tricks off, for the bench's ablation table (`BENCH_ONLY=ablation npm run
    * bench`). Answers, durability and idempotency are the same either way; only the cost changes.
@@ -95,6 +104,14 @@ interface GroupState {
   readonly deferredBatches: Map<string, DeferredItemResult>;
 }
 
+/** The refusal of an event the engine only ever emits itself (internal or timer), from outside. */
+export function senderNotAllowed(envelope: LifecycleEnvelope): LifecycleError {
+  const sender = senderClassOf(envelope.event_type) ?? 'unknown';
+  return new LifecycleError('SENDER_NOT_ALLOWED', `${envelope.event_type} is ${sender === 'system_timer' ? 'a timer event' : 'an internal event'}: only the engine's own machines emit it, it is never accepted from outside`, {
+    details: { event_type: envelope.event_type, sender_class: sender, event_id: envelope.event_id },
+  });
+}
+
 /** Accepts raw input or throws the LifecycleError naming what is wrong. */
 export function parseOrThrow(raw: unknown): LifecycleEnvelope {
   const parsed = parseEnvelope(raw);
@@ -124,6 +141,7 @@ export class LifecycleEngine {
   private readonly cache: EntityCache;
   private readonly optimistic: boolean;
   private readonly stepper: Stepper;
+  private readonly acceptInternalEvents: boolean;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -134,6 +152,7 @@ export class LifecycleEngine {
     this.maxSteps = options.maxSteps ?? 1_000_000;
     this.optimistic = options.ablate?.optimisticInbox !== false;
     this.stepper = options.ablate?.reusableScope === false ? xstateStepper : reusableScopeStepper;
+    this.acceptInternalEvents = options.acceptInternalEvents === true;
     const cacheSize = options.entityCacheSize ?? DEFAULT_ENTITY_CACHE_SIZE;
     if (!Number.isInteger(cacheSize) || cacheSize < 0) {
       throw new LifecycleError('INVALID_CONFIGURATION', `entityCacheSize must be a non-negative integer, got ${cacheSize}`, {
@@ -151,14 +170,42 @@ export class LifecycleEngine {
   }
 
   /**
-   * Takes one envelope. Invalid input throws INVALID_ENVELOPE / UNKNOWN_EVENT_TYPE and an
+   * Parses raw input, refuses an internal or timer event (SENDER_NOT_ALLOWED, unless the engine
+   * was built with `acceptInternalEvents`) and routes it with this engine's routing. The answer is
+   * deeply frozen and can be handed to `dispatch` / `dispatchMany`, which then neither parse nor
+   * route it again: a transport authorizes exactly what the engine will apply. An event prepared
+   * by another engine is routed again here. Throws INVALID_ENVELOPE / UNKNOWN_EVENT_TYPE /
+   * SENDER_NOT_ALLOWED.
+   */
+  prepare(raw: unknown): PreparedEvent {
+    if (isPreparedEvent(raw)) return preparedWith(raw, this.route) ? raw : this.prepareParsed(raw.envelope);
+    return this.prepareParsed(parseOrThrow(raw));
+  }
+
+  private prepareParsed(envelope: LifecycleEnvelope): PreparedEvent {
+    const sender = senderClassOf(envelope.event_type);
+    if (sender === undefined || (!acceptedFromOutside(sender) && !this.acceptInternalEvents)) throw senderNotAllowed(envelope);
+    return issuePrepared({ envelope, sender, batch_id: batchIdOf(envelope), deliveries: this.route(envelope) }, this.route);
+  }
+
+  /** `prepare`, as a value: the prepared event or the LifecycleError it throws. */
+  private tryPrepare(raw: unknown): { ok: true; event: PreparedEvent } | { ok: false; error: LifecycleError } {
+    try {
+      return { ok: true, event: this.prepare(raw) };
+    } catch (error) {
+      if (isLifecycleError(error)) return { ok: false, error };
+      throw error;
+    }
+  }
+
+  /**
+   * Takes one envelope (raw, or prepared by `prepare`). Invalid input throws INVALID_ENVELOPE / UNKNOWN_EVENT_TYPE and an
    * event for a missing entity throws ENTITY_NOT_FOUND; in both cases nothing is written. A
    * refusal by the machine is an answer (outcome `refused`), recorded like an acceptance. An
    * event id seen before answers `duplicate` with the first outcome and changes nothing.
    */
   async dispatch(raw: unknown): Promise<DispatchResult> {
-    const envelope = parseOrThrow(raw);
-    const root = this.rootOf(envelope);
+    const root = this.rootOf(this.prepare(raw));
     // Optimistic: the first attempt skips the inbox read; a duplicate then loses the commit on the
     // inbox key (VERSION_CONFLICT, retried at once) and the retry reads the inbox.
     const [result] = await this.commitWithRetry(async (uow, attempt) => [
@@ -177,9 +224,9 @@ export class LifecycleEngine {
    * written, and the caller keeps them for a retry or for a worker that can apply them.
    */
   async dispatchMany(raws: readonly unknown[]): Promise<BatchItemResult[]> {
-    const parsed = raws.map((raw) => parseEnvelope(raw));
-    const ids = parsed.flatMap((item) => (item.ok ? [item.envelope.event_id] : []));
-    const roots = parsed.map((item) => (item.ok ? this.rootOf(item.envelope) : undefined));
+    const parsed = raws.map((raw) => this.tryPrepare(raw));
+    const ids = parsed.flatMap((item) => (item.ok ? [item.event.envelope.event_id] : []));
+    const roots = parsed.map((item) => (item.ok ? this.rootOf(item.event) : undefined));
     return this.commitWithRetry(async (uow, attempt) => {
       // Optimistic like `dispatch`: the first attempt skips the inbox read (a duplicate loses the
       // commit on the inbox key and the retry reads). Then one inbox query and one entity read for
@@ -189,8 +236,8 @@ export class LifecycleEngine {
       const group: GroupState = { attempt, seenBefore, deferredBatches: new Map() };
       const results: BatchItemResult[] = [];
       for (const [index, item] of parsed.entries()) {
-        if (!item.ok) results.push(invalidItem(index, invalidInput(raws[index])));
-        else results.push(await this.takeItem(uow, roots[index] ?? this.rootOf(item.envelope), index, batchIdOf(item.envelope), group));
+        if (!item.ok) results.push(invalidItem(index, item.error));
+        else results.push(await this.takeItem(uow, roots[index] ?? this.rootOf(item.event), index, item.event.batch_id, group));
       }
       return results;
     });
@@ -249,14 +296,16 @@ export class LifecycleEngine {
     return answers;
   }
 
-  private rootOf(envelope: LifecycleEnvelope): RootItem {
+  private rootOf(event: PreparedEvent): RootItem {
+    const { envelope } = event;
     return {
       event_id: envelope.event_id,
       event_type: envelope.event_type,
       correlation_id: envelope.correlation_id,
       envelope: envelope as unknown as Json,
-      deliveries: this.route(envelope),
+      deliveries: event.deliveries,
       strict: true,
+      batch_id: event.batch_id,
     };
   }
 
@@ -274,6 +323,7 @@ export class LifecycleEngine {
       envelope: { timer_id: timer.timer_id, event_type: type, due_at: timer.due_at, correlation_id },
       deliveries: [{ machine: timer.machine as Delivery['machine'], entity_id: timer.entity_id, event: { type, data: {}, meta } }],
       strict: false,
+      batch_id: null,
     };
   }
 

@@ -1,5 +1,11 @@
 /** What dispatch answers. Plain JSON, so it can be stored in the inbox and sent over HTTP. */
 
+/**
+ * Why a delivery was refused: the machine cannot take the event in its state, the entity does
+ * not exist, or the event would reach an entity of another batch (membership; nothing applied).
+ */
+export type RefusalCode = 'EVENT_REJECTED' | 'ENTITY_NOT_FOUND' | 'OUTSIDE_BATCH';
+
 /** How an event ended. */
 export type DispatchOutcome = 'accepted' | 'refused' | 'duplicate';
 
@@ -14,7 +20,7 @@ export interface DeliveryResult {
   readonly outcome: 'accepted' | 'refused';
   /** Why it was refused (names the state and the states that would accept the event). */
   readonly reason?: string;
-  readonly code?: 'EVENT_REJECTED' | 'ENTITY_NOT_FOUND';
+  readonly code?: RefusalCode;
   readonly accepting_states?: readonly string[];
 }
 
@@ -40,7 +46,7 @@ export interface RefusedDelivery {
   /** The entity's status (null when it does not exist). */
   readonly state: string | null;
   readonly reason?: string;
-  readonly code?: 'EVENT_REJECTED' | 'ENTITY_NOT_FOUND';
+  readonly code?: RefusalCode;
 }
 
 /** The answer to one dispatched envelope. */
@@ -54,7 +60,7 @@ export interface DispatchResult {
   readonly from: string | null;
   readonly to: string | null;
   readonly reason?: string;
-  readonly code?: 'EVENT_REJECTED' | 'ENTITY_NOT_FOUND';
+  readonly code?: RefusalCode;
   readonly accepting_states?: readonly string[];
   /** Every entity the event itself addresses. */
   readonly deliveries: readonly DeliveryResult[];

@@ -6,31 +6,13 @@
  * persisted snapshot survives a JSON round trip unchanged.
  */
 import type { EventMeta } from '../contracts/envelope.js';
-import type { EventData } from '../contracts/events.js';
 import type { MachineEventsOf } from '../contracts/machine-event.js';
+import { machineEventTypes, type MachineEventTable } from '../contracts/event-tables.js';
 import type { OutboundMessage } from '../contracts/messages.js';
 import type { CourseCode, PipelinePhase } from '../contracts/statuses.js';
 
-/** Payload of every event the tracker takes, by machine event type. */
-export type BatchTrackerEventData = {
-  REGISTERED: EventData<'BatchEssaysRegistered'>;
-  CONTENT_PROVISIONED: EventData<'EssayContentProvisionedV1'>;
-  CONTENT_VALIDATION_FAILED: EventData<'EssayValidationFailedV1'>;
-  STUDENT_MATCHING_INITIATE: EventData<'BatchServiceStudentMatchingInitiateCommandDataV1'>;
-  ASSOCIATIONS_CONFIRMED: EventData<'StudentAssociationsConfirmedV1'>;
-  SPELLCHECK_INITIATE: EventData<'BatchServiceSpellcheckInitiateCommandDataV1'>;
-  NLP_INITIATE: EventData<'BatchServiceNLPInitiateCommandDataV2'>;
-  CJ_ASSESSMENT_INITIATE: EventData<'BatchServiceCJAssessmentInitiateCommandDataV1'>;
-  AI_FEEDBACK_INITIATE: EventData<'BatchServiceAIFeedbackInitiateCommandDataV1'>;
-  ESSAY_PHASE_RESULT: EventData<'EssayPhaseResultV1'>;
-  ESSAY_CRITICAL_FAILURE: EventData<'EssayCriticalFailureV1'>;
-  CJ_ASSESSMENT_COMPLETED: EventData<'CJAssessmentCompletedV1'>;
-  CJ_ASSESSMENT_FAILED: EventData<'CJAssessmentFailedV1'>;
-  NLP_ANALYSIS_COMPLETED: EventData<'BatchNlpAnalysisCompletedV1'>;
-  AI_FEEDBACK_COMPLETED: EventData<'AIFeedbackCompletedV1'>;
-  PHASE_CANCEL: EventData<'BatchPhaseCancelCommandV1'>;
-  BATCH_CLOSED: EventData<'BatchClosedV1'>;
-};
+/** Payload of every event the tracker takes, by machine event type (derived from the event declarations). */
+export type BatchTrackerEventData = MachineEventTable<'batch_tracker'>;
 
 /** A machine event type of the tracker. */
 export type BatchTrackerEventType = keyof BatchTrackerEventData;
@@ -38,31 +20,8 @@ export type BatchTrackerEventType = keyof BatchTrackerEventData;
 /** Every event the tracker takes: `{ type, data, meta }`. */
 export type BatchTrackerEvent = MachineEventsOf<BatchTrackerEventData>;
 
-/** Every machine event type of the tracker, in the order of the spec (complete: checked below). */
-export const BATCH_TRACKER_EVENT_TYPES = [
-  'REGISTERED',
-  'CONTENT_PROVISIONED',
-  'CONTENT_VALIDATION_FAILED',
-  'STUDENT_MATCHING_INITIATE',
-  'ASSOCIATIONS_CONFIRMED',
-  'SPELLCHECK_INITIATE',
-  'NLP_INITIATE',
-  'CJ_ASSESSMENT_INITIATE',
-  'AI_FEEDBACK_INITIATE',
-  'ESSAY_PHASE_RESULT',
-  'ESSAY_CRITICAL_FAILURE',
-  'CJ_ASSESSMENT_COMPLETED',
-  'CJ_ASSESSMENT_FAILED',
-  'NLP_ANALYSIS_COMPLETED',
-  'AI_FEEDBACK_COMPLETED',
-  'PHASE_CANCEL',
-  'BATCH_CLOSED',
-] as const satisfies readonly BatchTrackerEventType[];
-
-// Compile-time check that the list above names every event type.
-const _everyEventTypeListed: Exclude<BatchTrackerEventType, (typeof BATCH_TRACKER_EVENT_TYPES)[number]> extends never
-  ? true
-  : never = true;
+/** Every machine event type of the tracker, in declaration order. */
+export const BATCH_TRACKER_EVENT_TYPES = machineEventTypes('batch_tracker');
 
 /** A phase command with its phase, as the phase-request builders take it. */
 export type PhaseCommand =

@@ -39,6 +39,7 @@ export function batchLifecycleOf(logic: BatchMachine, options: BatchMachineOptio
     id: 'batch',
     version: BATCH_MACHINE_VERSION,
     logic,
+    batchOf: (snapshot) => snapshot.context.batch_id,
     parentOf: () => null,
     explainGuard: (snapshot, event) => explainBatchGuard(snapshot, event, options),
     plainContext: true,

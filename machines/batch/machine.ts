@@ -5,6 +5,7 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import type { EventData } from '../contracts/events.js';
 import type { MachineEventsOf } from '../contracts/machine-event.js';
+import { machineEventTypes, type MachineEventTable } from '../contracts/event-tables.js';
 import { applyOutcome, currentPhase, isCurrentOutcome, newRun } from './run.js';
 import { contextFromRegistration, eligibleEssays, essaysFrom, type BatchContext, type BatchInput } from './context.js';
 import {
@@ -23,38 +24,14 @@ import type { EventMeta } from '../contracts/envelope.js';
 /** Bumped when a persisted batch snapshot changes meaning. */
 export const BATCH_MACHINE_VERSION = 1;
 
-/** Machine event type -> payload (the zod-inferred data of the envelope that causes it). */
-export type BatchEventTable = {
-  BATCH_REGISTERED: EventData<'BatchEssaysRegistered'>;
-  CONTENT_PROVISIONING_COMPLETED: EventData<'BatchContentProvisioningCompletedV1'>;
-  ASSOCIATIONS_CONFIRMED: EventData<'StudentAssociationsConfirmedV1'>;
-  ESSAYS_READY: EventData<'BatchEssaysReady'>;
-  VALIDATION_ERRORS: EventData<'BatchValidationErrorsV1'>;
-  PIPELINE_REQUESTED: EventData<'ClientBatchPipelineRequestV1'>;
-  PROMPT_ATTACHED: EventData<'BatchPromptAttachedV1'>;
-  PIPELINE_REQUEST_WITHDRAWN: EventData<'BatchPipelineRequestWithdrawnV1'>;
-  PHASE_OUTCOME: EventData<'ELSBatchPhaseOutcomeV1'>;
-  CLOSE_REQUESTED: EventData<'BatchCloseRequestedV1'>;
-  CANCEL_REQUESTED: EventData<'BatchCancelRequestedV1'>;
-};
+/** Machine event type -> payload: derived from the event declarations that target the batch. */
+export type BatchEventTable = MachineEventTable<'batch'>;
 
 /** Every event the batch machine takes. */
 export type BatchEvent = MachineEventsOf<BatchEventTable>;
 
-/** Every event type of the batch machine. */
-export const BATCH_EVENT_TYPES = [
-  'BATCH_REGISTERED',
-  'CONTENT_PROVISIONING_COMPLETED',
-  'ASSOCIATIONS_CONFIRMED',
-  'ESSAYS_READY',
-  'VALIDATION_ERRORS',
-  'PIPELINE_REQUESTED',
-  'PROMPT_ATTACHED',
-  'PIPELINE_REQUEST_WITHDRAWN',
-  'PHASE_OUTCOME',
-  'CLOSE_REQUESTED',
-  'CANCEL_REQUESTED',
-] as const;
+/** Every event type of the batch machine (from the declarations, in declaration order). */
+export const BATCH_EVENT_TYPES = machineEventTypes('batch');
 
 function startRun(context: BatchContext, plan: PipelinePlan, cause: EventMeta): { context: BatchContext; emits: BatchEmitted[] } {
   const essays = eligibleEssays(context);

@@ -3,6 +3,7 @@
  * and the helpers that tie one `event_type` to the zod schema of its `data`.
  */
 import { z } from 'zod';
+import type { EventBinding, EventTarget, IdField, MachineId, SenderClass } from './declaration.js';
 
 /** Longest identifier we accept anywhere (batch ids, essay ids, storage ids, user ids). */
 export const MAX_ID_LENGTH = 255;
@@ -32,8 +33,12 @@ export const EnvelopeHeader = z.object({
 export const UntypedEnvelope = EnvelopeHeader.extend({ data: z.unknown() });
 export type UntypedEnvelope = z.infer<typeof UntypedEnvelope>;
 
-/** One lifecycle event: its topic string and the schema of its payload. */
-export interface EventDefinition<Topic extends string = string, Data extends z.ZodType = z.ZodType> {
+/** One lifecycle event: its topic, the schema of its payload, who may send it and what it drives. */
+export interface EventDefinition<
+  Topic extends string = string,
+  Data extends z.ZodType = z.ZodType,
+  Targets extends readonly EventTarget<z.output<Data>, MachineId, string, unknown>[] = readonly EventTarget<z.output<Data>, MachineId, string, unknown>[],
+> {
   /** The wire `event_type` (the reference's Kafka topic string). */
   readonly topic: Topic;
   /** The reference's class name, for documentation and error messages. */
@@ -42,6 +47,12 @@ export interface EventDefinition<Topic extends string = string, Data extends z.Z
   readonly data: Data;
   /** Schema of the whole envelope (header + `event_type` literal + data). */
   readonly envelope: z.ZodType<Envelope<Topic, z.output<Data>>, unknown>;
+  /** Who may send it (see SenderClass). */
+  readonly sender: SenderClass;
+  /** The payload field naming the batch the event is for (membership scope). */
+  readonly batch: IdField<z.output<Data>>;
+  /** The machine instances it drives, in delivery order (empty: outside services only). */
+  readonly targets: Targets;
 }
 
 /** A parsed envelope of one event type. */
@@ -50,17 +61,21 @@ export type Envelope<Topic extends string = string, Data = unknown> = Omit<
   'event_type'
 > & { event_type: Topic; data: Data };
 
-/** Declares one lifecycle event; the envelope schema is derived, never written by hand. */
-export function defineEvent<const Topic extends string, Data extends z.ZodType>(
-  name: string,
-  topic: Topic,
-  data: Data,
-): EventDefinition<Topic, Data> {
+/**
+ * Declares one lifecycle event: topic, payload schema, sender class, batch field and targets.
+ * The envelope schema is derived, never written by hand; so are routing and the machines' event
+ * unions (see routing.ts and machine-event.ts).
+ */
+export function defineEvent<
+  const Topic extends string,
+  Data extends z.ZodType,
+  const Targets extends readonly EventTarget<z.output<Data>, MachineId, string, unknown>[] = readonly [],
+>(name: string, topic: Topic, data: Data, binding: EventBinding<z.output<Data>, Targets>): EventDefinition<Topic, Data, Targets> {
   const envelope = EnvelopeHeader.extend({ event_type: z.literal(topic), data }) as unknown as z.ZodType<
     Envelope<Topic, z.output<Data>>,
     unknown
   >;
-  return { topic, name, data, envelope };
+  return { topic, name, data, envelope, sender: binding.sender, batch: binding.batch, targets: binding.targets ?? ([] as unknown as Targets) };
 }
 
 /** What a machine knows about the event that drove it (never the clock or a random value). */

@@ -15,6 +15,11 @@ export const BatchServiceStudentMatchingInitiateCommandDataV1 = defineEvent(
     class_id: Id,
     course_code: CourseCodeSchema,
   }),
+  {
+    sender: 'internal',
+    batch: 'entity_id',
+    targets: [{ machine: 'batch_tracker', types: ['STUDENT_MATCHING_INITIATE'], entity: 'entity_id' }],
+  },
 );
 
 /** ELS -> NLP: match the batch's essays to the class's students. */
@@ -28,6 +33,7 @@ export const BatchStudentMatchingRequestedV1 = defineEvent(
     class_id: Id,
     course_code: CourseCodeSchema,
   }),
+  { sender: 'internal', batch: 'batch_id' },
 );
 
 const Suggestion = z.object({
@@ -63,6 +69,11 @@ export const BatchAuthorMatchesSuggestedV1 = defineEvent(
     processing_summary: z.record(z.string(), z.number()).default({}),
     processing_metadata: z.record(z.string(), z.unknown()).nullish(),
   }),
+  {
+    sender: 'service_result',
+    batch: 'batch_id',
+    targets: [{ machine: 'associations', types: ['MATCHES_SUGGESTED'], entity: 'batch_id', create: 'from_event' }],
+  },
 );
 
 /**
@@ -79,6 +90,11 @@ export const StudentAssociationsValidatedV1 = defineEvent(
       .array(z.object({ essay_id: Id, student_id: Id, confirmed: z.boolean() }))
       .max(10_000),
   }),
+  {
+    sender: 'client_command',
+    batch: 'batch_id',
+    targets: [{ machine: 'associations', types: ['ASSOCIATIONS_VALIDATED'], entity: 'batch_id' }],
+  },
 );
 
 const ConfirmedAssociation = z.object({
@@ -103,6 +119,14 @@ export const StudentAssociationsConfirmedV1 = defineEvent(
     timeout_triggered: z.boolean(),
     validation_summary: z.record(z.string(), z.number().int().nonnegative()),
   }),
+  {
+    sender: 'internal',
+    batch: 'batch_id',
+    targets: [
+      { machine: 'batch', types: ['ASSOCIATIONS_CONFIRMED'], entity: 'batch_id' },
+      { machine: 'batch_tracker', types: ['ASSOCIATIONS_CONFIRMED'], entity: 'batch_id' },
+    ],
+  },
 );
 
 /** ELS -> BOS (REGULAR): the batch's essays are ready after student validation. */
@@ -119,4 +143,5 @@ export const BatchEssaysReady = defineEvent(
     student_prompt_ref: Id.nullish(),
     class_type: z.enum(['GUEST', 'REGULAR']),
   }),
+  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'batch', types: ['ESSAYS_READY'], entity: 'batch_id' }] },
 );

@@ -28,6 +28,14 @@ export const BatchEssaysRegistered = defineEvent(
       message: 'essay_ids must be unique',
       path: ['essay_ids'],
     }),
+  {
+    sender: 'client_command',
+    batch: 'entity_id',
+    targets: [
+      { machine: 'batch', types: ['BATCH_REGISTERED'], entity: 'entity_id', create: 'from_event' },
+      { machine: 'batch_tracker', types: ['REGISTERED'], entity: 'entity_id', create: 'then_apply' },
+    ],
+  },
 );
 
 /** File service -> ELS: one essay's text is stored (entity_id is the batch). */
@@ -46,6 +54,11 @@ export const EssayContentProvisionedV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     timestamp: Timestamp.optional(),
   }),
+  {
+    sender: 'service_result',
+    batch: 'entity_id',
+    targets: [{ machine: 'batch_tracker', types: ['CONTENT_PROVISIONED'], entity: 'entity_id', create: 'then_apply' }],
+  },
 );
 
 /** File service -> ELS: one uploaded file could not be used; it consumes a slot. */
@@ -63,6 +76,11 @@ export const EssayValidationFailedV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     timestamp: Timestamp.optional(),
   }),
+  {
+    sender: 'service_result',
+    batch: 'entity_id',
+    targets: [{ machine: 'batch_tracker', types: ['CONTENT_VALIDATION_FAILED'], entity: 'entity_id', create: 'then_apply' }],
+  },
 );
 
 /** ELS -> clients: content went into an essay slot. Also drives the essay to ready_for_processing. */
@@ -78,6 +96,7 @@ export const EssaySlotAssignedV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     timestamp: Timestamp.optional(),
   }),
+  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'essay', types: ['SLOT_ASSIGNED'], entity: 'essay_id' }] },
 );
 
 /** ELS: content arrived for a batch with no free slot. */
@@ -92,6 +111,7 @@ export const ExcessContentProvisionedV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     timestamp: Timestamp.optional(),
   }),
+  { sender: 'internal', batch: 'batch_id' },
 );
 
 /** ELS -> BOS: no slot of the batch is waiting for content any more. */
@@ -108,6 +128,11 @@ export const BatchContentProvisioningCompletedV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     timestamp: Timestamp.optional(),
   }),
+  {
+    sender: 'internal',
+    batch: 'batch_id',
+    targets: [{ machine: 'batch', types: ['CONTENT_PROVISIONING_COMPLETED'], entity: 'batch_id' }],
+  },
 );
 
 /** ELS -> BOS (critical or not): validation errors of a batch's files. */
@@ -134,6 +159,7 @@ export const BatchValidationErrorsV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     metadata: z.record(z.string(), z.unknown()).nullish(),
   }),
+  { sender: 'service_result', batch: 'batch_id', targets: [{ machine: 'batch', types: ['VALIDATION_ERRORS'], entity: 'batch_id' }] },
 );
 
 /** Free-text reason fields used by our own events. */

@@ -49,6 +49,11 @@ export const EssaySlotCreatedV1 = defineEvent(
   'EssaySlotCreatedV1',
   'huleedu.els.essay.slot.created.v1',
   z.object({ batch_id: Id, essay_id: Id, slot_index: z.number().int().nonnegative() }),
+  {
+    sender: 'internal',
+    batch: 'batch_id',
+    targets: [{ machine: 'essay', types: ['SLOT_CREATED'], entity: 'essay_id', create: 'from_event_only' }],
+  },
 );
 
 /** ELS tracker -> essay: the file meant for this slot failed validation. */
@@ -62,21 +67,29 @@ export const EssayContentFailedV1 = defineEvent(
     original_file_name: z.string().min(1).max(1_000),
     validation_error_code: z.string().min(1).max(200),
   }),
+  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'essay', types: ['CONTENT_FAILED'], entity: 'essay_id' }] },
 );
 
+const TransitionRequest = z.object({
+  essay_id: Id,
+  batch_id: Id,
+  trigger: z.enum(ESSAY_TRIGGERS),
+  run_id: RunId.optional(),
+  text_storage_id: Id.optional(),
+  reason: Text.optional(),
+});
+
+/** The essay machine event of a transition request: its trigger, with the request as data. */
+function triggerEvent(data: z.output<typeof TransitionRequest>): { readonly type: EssayTrigger; readonly data: z.output<typeof TransitionRequest> } {
+  return { type: data.trigger, data };
+}
+
 /** Fires one trigger of the essay machine (from the tracker, or from an operator). */
-export const EssayTransitionRequestedV1 = defineEvent(
-  'EssayTransitionRequestedV1',
-  'huleedu.els.essay.transition.requested.v1',
-  z.object({
-    essay_id: Id,
-    batch_id: Id,
-    trigger: z.enum(ESSAY_TRIGGERS),
-    run_id: RunId.optional(),
-    text_storage_id: Id.optional(),
-    reason: Text.optional(),
-  }),
-);
+export const EssayTransitionRequestedV1 = defineEvent('EssayTransitionRequestedV1', 'huleedu.els.essay.transition.requested.v1', TransitionRequest, {
+  sender: 'internal',
+  batch: 'batch_id',
+  targets: [{ machine: 'essay', types: ESSAY_TRIGGERS, entity: 'essay_id', event: triggerEvent }],
+});
 
 /** Essay -> ELS tracker: the essay is terminal for a phase of a pipeline run. */
 export const EssayPhaseResultV1 = defineEvent(
@@ -90,6 +103,11 @@ export const EssayPhaseResultV1 = defineEvent(
     succeeded: z.boolean(),
     text_storage_id: Id,
   }),
+  {
+    sender: 'internal',
+    batch: 'batch_id',
+    targets: [{ machine: 'batch_tracker', types: ['ESSAY_PHASE_RESULT'], entity: 'batch_id' }],
+  },
 );
 
 /** Essay -> ELS tracker: the essay failed critically; it takes part in no further phase. */
@@ -97,6 +115,11 @@ export const EssayCriticalFailureV1 = defineEvent(
   'EssayCriticalFailureV1',
   'huleedu.els.essay.critical.failure.v1',
   z.object({ batch_id: Id, essay_id: Id, reason: Text.optional() }),
+  {
+    sender: 'internal',
+    batch: 'batch_id',
+    targets: [{ machine: 'batch_tracker', types: ['ESSAY_CRITICAL_FAILURE'], entity: 'batch_id' }],
+  },
 );
 
 /** CMS: the 24-hour validation timeout confirmed a batch's associations (the reference defines, never sends, it). */
@@ -111,4 +134,5 @@ export const ValidationTimeoutProcessedV1 = defineEvent(
     auto_confirmed_associations: z.number().int().nonnegative(),
     unknown_student_associations: z.number().int().nonnegative(),
   }),
+  { sender: 'system_timer', batch: 'batch_id' },
 );

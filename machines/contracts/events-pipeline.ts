@@ -27,6 +27,11 @@ export const ClientBatchPipelineRequestV1 = defineEvent(
       ])
       .nullish(),
   }),
+  {
+    sender: 'client_command',
+    batch: 'batch_id',
+    targets: [{ machine: 'batch', types: ['PIPELINE_REQUESTED'], entity: 'batch_id' }],
+  },
 );
 
 /** BOS -> gateway: the admission hook refused a pipeline request. */
@@ -45,6 +50,7 @@ export const PipelineDeniedV1 = defineEvent(
     resource_breakdown: z.record(z.string(), z.number()).nullish(),
     denied_at: Timestamp,
   }),
+  { sender: 'internal', batch: 'batch_id' },
 );
 
 /** BCS: a phase of a requested pipeline was pruned because it already completed. */
@@ -59,6 +65,7 @@ export const PhaseSkippedV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     metadata: z.record(z.string(), z.unknown()).nullish(),
   }),
+  { sender: 'internal', batch: 'batch_id' },
 );
 
 const phaseCommandFields = {
@@ -74,6 +81,11 @@ export const BatchServiceSpellcheckInitiateCommandDataV1 = defineEvent(
   'BatchServiceSpellcheckInitiateCommandDataV1',
   'huleedu.els.spellcheck.initiate.command.v1',
   z.object(phaseCommandFields),
+  {
+    sender: 'internal',
+    batch: 'entity_id',
+    targets: [{ machine: 'batch_tracker', types: ['SPELLCHECK_INITIATE'], entity: 'entity_id' }],
+  },
 );
 
 /** BOS -> ELS: run NLP analysis on these essays. */
@@ -81,6 +93,11 @@ export const BatchServiceNLPInitiateCommandDataV2 = defineEvent(
   'BatchServiceNLPInitiateCommandDataV2',
   'huleedu.batch.nlp.initiate.command.v2',
   z.object({ ...phaseCommandFields, student_prompt_ref: Id.nullish() }),
+  {
+    sender: 'internal',
+    batch: 'entity_id',
+    targets: [{ machine: 'batch_tracker', types: ['NLP_INITIATE'], entity: 'entity_id' }],
+  },
 );
 
 /** BOS -> ELS: run comparative-judgement assessment on these essays. */
@@ -94,6 +111,11 @@ export const BatchServiceCJAssessmentInitiateCommandDataV1 = defineEvent(
     class_type: ClassTypeSchema,
     assignment_id: z.string().max(100).nullish(),
   }),
+  {
+    sender: 'internal',
+    batch: 'entity_id',
+    targets: [{ machine: 'batch_tracker', types: ['CJ_ASSESSMENT_INITIATE'], entity: 'entity_id' }],
+  },
 );
 
 /** BOS -> ELS: generate AI feedback for these essays. */
@@ -107,6 +129,11 @@ export const BatchServiceAIFeedbackInitiateCommandDataV1 = defineEvent(
     class_type: ClassTypeSchema,
     owner_user_id: Id,
   }),
+  {
+    sender: 'internal',
+    batch: 'entity_id',
+    targets: [{ machine: 'batch_tracker', types: ['AI_FEEDBACK_INITIATE'], entity: 'entity_id' }],
+  },
 );
 
 /** ELS -> BOS: every essay commanded into a phase is terminal for it. */
@@ -122,6 +149,7 @@ export const ELSBatchPhaseOutcomeV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     run_id: RunId.optional(),
   }),
+  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'batch', types: ['PHASE_OUTCOME'], entity: 'batch_id' }] },
 );
 
 /** BOS -> RAS/UI/BCS: a pipeline run ended (the reference never sends it: seed 002). */
@@ -141,6 +169,7 @@ export const BatchPipelineCompletedV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     metadata: z.record(z.string(), z.unknown()).nullish(),
   }),
+  { sender: 'internal', batch: 'batch_id' },
 );
 
 /** Attach or replace the batch's prompt (our event; the reference's `PATCH .../prompt`). */
@@ -158,6 +187,7 @@ export const BatchPromptAttachedV1 = defineEvent(
       message: 'exactly one of student_prompt_ref and assignment_id is required',
       path: ['student_prompt_ref'],
     }),
+  { sender: 'client_command', batch: 'batch_id', targets: [{ machine: 'batch', types: ['PROMPT_ATTACHED'], entity: 'batch_id' }] },
 );
 
 /** Drop a pipeline request that is parked waiting for a prompt (our event). */
@@ -165,6 +195,11 @@ export const BatchPipelineRequestWithdrawnV1 = defineEvent(
   'BatchPipelineRequestWithdrawnV1',
   'huleedu.batch.pipeline.request.withdrawn.v1',
   z.object({ batch_id: Id, user_id: Id, reason: Text.optional() }),
+  {
+    sender: 'client_command',
+    batch: 'batch_id',
+    targets: [{ machine: 'batch', types: ['PIPELINE_REQUEST_WITHDRAWN'], entity: 'batch_id' }],
+  },
 );
 
 /** Close a batch that is ready: it ends completed_successfully or completed_with_failures (our event). */
@@ -172,6 +207,7 @@ export const BatchCloseRequestedV1 = defineEvent(
   'BatchCloseRequestedV1',
   'huleedu.batch.close.requested.v1',
   z.object({ batch_id: Id, user_id: Id }),
+  { sender: 'client_command', batch: 'batch_id', targets: [{ machine: 'batch', types: ['CLOSE_REQUESTED'], entity: 'batch_id' }] },
 );
 
 /** Cancel a batch from any non-final state (our event). */
@@ -179,6 +215,7 @@ export const BatchCancelRequestedV1 = defineEvent(
   'BatchCancelRequestedV1',
   'huleedu.batch.cancel.requested.v1',
   z.object({ batch_id: Id, user_id: Id, reason: Text.optional() }),
+  { sender: 'client_command', batch: 'batch_id', targets: [{ machine: 'batch', types: ['CANCEL_REQUESTED'], entity: 'batch_id' }] },
 );
 
 /** BOS -> ELS and the phase's service: stop work on a cancelled batch's in-flight phase (our event). */
@@ -192,6 +229,7 @@ export const BatchPhaseCancelCommandV1 = defineEvent(
     essay_ids: z.array(Id).max(10_000),
     reason: Text.optional(),
   }),
+  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'batch_tracker', types: ['PHASE_CANCEL'], entity: 'batch_id' }] },
 );
 
 /** BOS -> ELS, observers: the batch reached a final status (our event). */
@@ -211,4 +249,5 @@ export const BatchClosedV1 = defineEvent(
     failed_essay_ids: z.array(Id).max(10_000),
     reason: Text.optional(),
   }),
+  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'batch_tracker', types: ['BATCH_CLOSED'], entity: 'batch_id' }] },
 );

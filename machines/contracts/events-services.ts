@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineEvent, Id, Text, Timestamp } from './envelope.js';
 import { BaseEventFields, CourseCodeSchema, EssayRef, ProcessingSummary, RunId, SystemProcessingMetadata } from './payloads.js';
 import { ProcessingStatus, valuesOf } from './statuses.js';
+import type { EssayTransitionRequestedV1 } from './events-internal.js';
 
 const LanguageSchema = z.enum(['en', 'sv']);
 
@@ -20,23 +21,42 @@ export const EssayLifecycleSpellcheckRequestV1 = defineEvent(
     language: LanguageSchema,
     run_id: RunId.optional(),
   }),
+  { sender: 'internal', batch: 'parent_id' },
 );
 
+const SpellcheckResult = z.object({
+  entity_id: Id,
+  batch_id: Id,
+  correlation_id: z.string().max(200).optional(),
+  status: z.enum(valuesOf(ProcessingStatus)),
+  corrected_text_storage_id: Id.nullish(),
+  error_code: z.string().max(200).nullish(),
+  processing_duration_ms: z.number().int().nonnegative(),
+  timestamp: Timestamp.optional(),
+});
+
+/** The essay trigger a spellcheck result fires, with the corrected text or the error code. */
+function spellcheckTrigger(data: z.output<typeof SpellcheckResult>): {
+  readonly type: 'EVT_SPELLCHECK_SUCCEEDED' | 'EVT_SPELLCHECK_FAILED';
+  readonly data: z.output<typeof EssayTransitionRequestedV1.data>;
+} {
+  const trigger = data.status === 'completed' ? 'EVT_SPELLCHECK_SUCCEEDED' : 'EVT_SPELLCHECK_FAILED';
+  const essayEvent: z.output<typeof EssayTransitionRequestedV1.data> = {
+    essay_id: data.entity_id,
+    batch_id: data.batch_id,
+    trigger,
+    ...(data.corrected_text_storage_id == null ? {} : { text_storage_id: data.corrected_text_storage_id }),
+    ...(data.error_code == null ? {} : { reason: data.error_code }),
+  };
+  return { type: trigger, data: essayEvent };
+}
+
 /** Spellchecker -> ELS (thin): one essay's spellcheck finished (entity_id is the essay). */
-export const SpellcheckPhaseCompletedV1 = defineEvent(
-  'SpellcheckPhaseCompletedV1',
-  'huleedu.batch.spellcheck.phase.completed.v1',
-  z.object({
-    entity_id: Id,
-    batch_id: Id,
-    correlation_id: z.string().max(200).optional(),
-    status: z.enum(valuesOf(ProcessingStatus)),
-    corrected_text_storage_id: Id.nullish(),
-    error_code: z.string().max(200).nullish(),
-    processing_duration_ms: z.number().int().nonnegative(),
-    timestamp: Timestamp.optional(),
-  }),
-);
+export const SpellcheckPhaseCompletedV1 = defineEvent('SpellcheckPhaseCompletedV1', 'huleedu.batch.spellcheck.phase.completed.v1', SpellcheckResult, {
+  sender: 'service_result',
+  batch: 'batch_id',
+  targets: [{ machine: 'essay', types: ['EVT_SPELLCHECK_SUCCEEDED', 'EVT_SPELLCHECK_FAILED'], entity: 'entity_id', event: spellcheckTrigger }],
+});
 
 /** ELS -> CJ assessment: rank these essays by comparative judgement. */
 export const ELS_CJAssessmentRequestV1 = defineEvent(
@@ -56,6 +76,7 @@ export const ELS_CJAssessmentRequestV1 = defineEvent(
     org_id: Id.nullish(),
     run_id: RunId.optional(),
   }),
+  { sender: 'internal', batch: 'entity_id' },
 );
 
 const batchResultFields = {
@@ -70,6 +91,11 @@ export const CJAssessmentCompletedV1 = defineEvent(
   'CJAssessmentCompletedV1',
   'huleedu.cj_assessment.completed.v1',
   z.object({ ...batchResultFields, entity_id: Id, cj_assessment_job_id: Id }),
+  {
+    sender: 'service_result',
+    batch: 'entity_id',
+    targets: [{ machine: 'batch_tracker', types: ['CJ_ASSESSMENT_COMPLETED'], entity: 'entity_id' }],
+  },
 );
 
 /** CJ assessment -> ELS: the whole CJ job failed; every essay still in the phase fails. */
@@ -83,6 +109,11 @@ export const CJAssessmentFailedV1 = defineEvent(
     system_metadata: SystemProcessingMetadata.optional(),
     cj_assessment_job_id: Id,
   }),
+  {
+    sender: 'service_result',
+    batch: 'entity_id',
+    targets: [{ machine: 'batch_tracker', types: ['CJ_ASSESSMENT_FAILED'], entity: 'entity_id' }],
+  },
 );
 
 /** ELS -> NLP: analyse these essays. */
@@ -97,6 +128,7 @@ export const BatchNlpProcessingRequestedV2 = defineEvent(
     student_prompt_ref: Id.nullish(),
     run_id: RunId.optional(),
   }),
+  { sender: 'internal', batch: 'batch_id' },
 );
 
 /** NLP -> ELS (thin): the batch's NLP analysis finished. */
@@ -104,6 +136,11 @@ export const BatchNlpAnalysisCompletedV1 = defineEvent(
   'BatchNlpAnalysisCompletedV1',
   'huleedu.batch.nlp.analysis.completed.v1',
   z.object({ ...batchResultFields, batch_id: Id }),
+  {
+    sender: 'service_result',
+    batch: 'batch_id',
+    targets: [{ machine: 'batch_tracker', types: ['NLP_ANALYSIS_COMPLETED'], entity: 'batch_id' }],
+  },
 );
 
 /** ELS -> AI feedback (our event: the reference publishes a command nobody consumes). */
@@ -120,6 +157,7 @@ export const BatchAIFeedbackRequestedV1 = defineEvent(
     owner_user_id: Id,
     run_id: RunId.optional(),
   }),
+  { sender: 'internal', batch: 'batch_id' },
 );
 
 /** AI feedback -> ELS (our event, shaped like CJ's and NLP's thin results). */
@@ -127,4 +165,9 @@ export const AIFeedbackCompletedV1 = defineEvent(
   'AIFeedbackCompletedV1',
   'huleedu.ai_feedback.completed.v1',
   z.object({ ...batchResultFields, batch_id: Id, error: Text.optional() }),
+  {
+    sender: 'service_result',
+    batch: 'batch_id',
+    targets: [{ machine: 'batch_tracker', types: ['AI_FEEDBACK_COMPLETED'], entity: 'batch_id' }],
+  },
 );

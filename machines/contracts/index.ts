@@ -5,4 +5,6 @@ export * from './payloads.js';
 export * from './events.js';
 export * from './messages.js';
 export * from './machine-event.js';
+export * from './declaration.js';
+export * from './event-tables.js';
 export { ESSAY_TRIGGERS, type EssayTrigger } from './events-internal.js';
