@@ -3,7 +3,10 @@
  * npm run bench: speed targets live here, never in timed tests. Every ratio compares two
  * figures measured in this same run on this machine.
  *   BENCH_SCALE=0.25 npm run bench   (quicker, noisier)
- *   BENCH_ONLY=queue,http npm run bench   (sections: engine, queue, http, paths; default all)
+ *   BENCH_ONLY=queue,http npm run bench   (sections: engine, queue, http, paths, scale; default all)
+ *   BENCH_SCALE_SIZES=10,100,1000 (scale section: essays per batch, default 10,100,1000,10000);
+ *   BENCH_SCALE_PG_SIZES (its PostgreSQL curve, default 10,100,1000; run when BENCH_POSTGRES_URL or
+ *   TEST_POSTGRES_URL is set)
  *   BENCH_ROUNDS=5 npm run bench   (engine and http figures: median of this many interleaved rounds, default 3)
  *   BENCH_POSTGRES_URL / BENCH_NATS_URL (else TEST_POSTGRES_URL / TEST_NATS_URL, else
  *   postgres://postgres@127.0.0.1:5432/test and nats://127.0.0.1:4222): the queue section's servers;
@@ -13,8 +16,9 @@ import { benchEngine, type Rate } from './bench/engine.js';
 import { benchHttp, HTTP_CONNECTIONS, HTTP_GROUP, type HttpRate } from './bench/http.js';
 import { benchQueue } from './bench/queue.js';
 import { measurePathGeneration } from './bench-paths.js';
+import { scaleSection } from './bench/scale-report.js';
 
-const SECTIONS = ['engine', 'queue', 'http', 'paths'] as const;
+const SECTIONS = ['engine', 'queue', 'http', 'paths', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function find(rates: readonly Rate[], name: string): Rate {
@@ -130,6 +134,7 @@ async function main(): Promise<void> {
   if (only.has('queue')) run.push(() => queueSection(scale));
   if (only.has('http')) run.push(() => httpSection(scale, rounds));
   if (only.has('paths')) run.push(() => pathsSection());
+  if (only.has('scale')) run.push(() => scaleSection());
   for (const [i, section] of run.entries()) {
     if (i > 0) console.log('');
     await section();
