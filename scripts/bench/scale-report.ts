@@ -20,15 +20,17 @@ function row(run: ScaleRun): string {
   return [
     String(run.essays).padStart(8),
     `${run.perEssayMeanUs.toFixed(0).padStart(9)} µs`,
+    `${run.perEssayCpuUs.toFixed(0).padStart(9)} µs`,
     `${run.contentEarlyUs.toFixed(0).padStart(7)} / ${run.contentLateUs.toFixed(0).padStart(7)} µs`,
     `${run.nlpResultMs.toFixed(1).padStart(10)} ms`,
+    `${run.nlpResultCpuMs.toFixed(1).padStart(10)} ms`,
     `${run.batchSeconds.toFixed(2).padStart(8)} s`,
     `${run.peakRssMiB.toFixed(0).padStart(6)} MiB`,
     `${total.toFixed(0).padStart(7)} B`,
   ].join('  ');
 }
 
-const HEADER = `${'essays'.padStart(8)}  ${'per-essay'.padStart(12)}  ${'content early / late'.padStart(20)}  ${'nlp result'.padStart(13)}  ${'batch'.padStart(10)}  ${'peak RSS'.padStart(10)}  bytes/essay`;
+const HEADER = `${'essays'.padStart(8)}  ${'per-essay'.padStart(12)}  ${'(CPU)'.padStart(12)}  ${'content early / late'.padStart(20)}  ${'nlp result'.padStart(13)}  ${'(CPU)'.padStart(13)}  ${'batch'.padStart(10)}  ${'peak RSS'.padStart(10)}  bytes/essay`;
 
 function verdict(met: boolean): string {
   return met ? 'met' : 'NOT met';
@@ -40,7 +42,9 @@ function targetLines(runs: readonly ScaleRun[]): string[] {
   if (smallest === undefined || largest === undefined) return [];
   const lines: string[] = [];
   const ratio = largest.perEssayMeanUs / smallest.perEssayMeanUs;
+  const cpuRatio = largest.perEssayCpuUs / smallest.perEssayCpuUs;
   const label = `per-essay event cost, ${largest.essays} / ${smallest.essays} essays`;
+  lines.push(`${`${label} (CPU time)`.padEnd(70)} ${cpuRatio.toFixed(2)}x`);
   lines.push(`${label.padEnd(70)} ${ratio.toFixed(2)}x  (target <= 1.3x at 10000 / 10: ${largest.essays === 10_000 && smallest.essays === 10 ? verdict(ratio <= 1.3) : 'sizes differ from the target'})`);
   const big = runs.find((run) => run.essays === 10_000);
   if (big === undefined) {

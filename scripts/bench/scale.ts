@@ -2,7 +2,7 @@
  * The batch-size curve (issue #20): one GUEST batch of N essays through an `nlp` pipeline
  * (registration, every content, the request, every spellcheck result, the nlp result), each event
  * dispatched and timed on its own. Every size runs in a fresh child process on a fresh store, so
- * its peak RSS is its own. Bytes per essay are read per table after a WAL checkpoint (SQLite,
+ * its peak RSS is its own; each child first runs a 200-essay warm-up batch on a scratch store. Bytes per essay are read per table after a WAL checkpoint (SQLite,
  * `dbstat`) or from `pg_total_relation_size` (PostgreSQL), before and after the retention pass.
  */
 import { spawnSync } from 'node:child_process';
@@ -19,12 +19,15 @@ import { benchEnvelopes, type EnvelopeOf } from './envelopes.js';
 export interface ScaleRun {
   readonly store: 'sqlite' | 'postgres';
   readonly essays: number;
-  /** Mean of every content and spellcheck event (µs). */
+  /** Mean of every content and spellcheck event (µs, wall time). */
   readonly perEssayMeanUs: number;
+  /** The same in CPU time of this process (µs): steadier than wall time on a shared machine. */
+  readonly perEssayCpuUs: number;
   /** Mean of the first and of the last tenth of the content events (µs). */
   readonly contentEarlyUs: number;
   readonly contentLateUs: number;
   readonly nlpResultMs: number;
+  readonly nlpResultCpuMs: number;
   /** Registration to nlp result, wall time (s). */
   readonly batchSeconds: number;
   readonly peakRssMiB: number;
@@ -73,13 +76,15 @@ function batchEvents(envelope: EnvelopeOf, batchId: string, essays: number) {
   };
 }
 
-/** Dispatches one event and returns its time in µs; throws unless the event was accepted. */
-async function timed(engine: LifecycleEngine, raw: unknown): Promise<number> {
+/** Dispatches one event and returns its wall and CPU time in µs; throws unless the event was accepted. */
+async function timed(engine: LifecycleEngine, raw: unknown): Promise<{ wall: number; cpu: number }> {
+  const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
   const answer = await engine.dispatch(raw);
-  const us = Number(process.hrtime.bigint() - started) / 1e3;
+  const wall = Number(process.hrtime.bigint() - started) / 1e3;
+  const cpuUsed = process.cpuUsage(cpuBefore);
   if (answer.outcome !== 'accepted') throw new Error(`scale bench: ${String((raw as { event_type: string }).event_type)} was ${answer.outcome}`);
-  return us;
+  return { wall, cpu: cpuUsed.user + cpuUsed.system };
 }
 
 const mean = (values: readonly number[]): number => values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
@@ -87,23 +92,26 @@ const mean = (values: readonly number[]): number => values.reduce((sum, v) => su
 /** Runs one batch of `essays` on `store` and returns the timings. */
 async function runBatch(store: SnapshotStore, essays: number) {
   const engine = new LifecycleEngine({ store });
-  const { envelope } = benchEnvelopes(`scale-${essays}`);
-  const events = batchEvents(envelope, `scale-batch-${essays}`, essays);
+  const { envelope, run } = benchEnvelopes(`scale-${essays}`);
+  const events = batchEvents(envelope, `scale-${run}-${essays}`, essays);
   const started = process.hrtime.bigint();
   await timed(engine, events.registration);
-  const contents: number[] = [];
+  const contents: Array<{ wall: number; cpu: number }> = [];
   for (const raw of events.contents) contents.push(await timed(engine, raw));
   await timed(engine, events.request);
-  const spellchecks: number[] = [];
+  const spellchecks: Array<{ wall: number; cpu: number }> = [];
   for (const raw of events.spellchecks) spellchecks.push(await timed(engine, raw));
-  const nlpUs = await timed(engine, events.nlpResult);
+  const nlp = await timed(engine, events.nlpResult);
   const batchSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   const tenth = Math.max(1, Math.floor(contents.length / 10));
+  const perEssay = [...contents, ...spellchecks];
   return {
-    perEssayMeanUs: mean([...contents, ...spellchecks]),
-    contentEarlyUs: mean(contents.slice(0, tenth)),
-    contentLateUs: mean(contents.slice(-tenth)),
-    nlpResultMs: nlpUs / 1e3,
+    perEssayMeanUs: mean(perEssay.map((t) => t.wall)),
+    perEssayCpuUs: mean(perEssay.map((t) => t.cpu)),
+    contentEarlyUs: mean(contents.slice(0, tenth).map((t) => t.wall)),
+    contentLateUs: mean(contents.slice(-tenth).map((t) => t.wall)),
+    nlpResultMs: nlp.wall / 1e3,
+    nlpResultCpuMs: nlp.cpu / 1e3,
     batchSeconds,
   };
 }
@@ -122,6 +130,20 @@ export function sqliteTableBytes(store: SqliteStore): Record<string, number> {
 
 function perEssay(bytes: Record<string, number>, essays: number): Record<string, number> {
   return Object.fromEntries(Object.entries(bytes).map(([table, n]) => [table, n / essays]));
+}
+
+/** Essays of the warm-up batch each child runs first, on a scratch store (JIT and caches warm, as in a server). */
+const WARM_UP_ESSAYS = 200;
+
+async function warmUp(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'lifecycle-scale-warm-'));
+  const store = openSqliteStore({ path: join(dir, 'warm.db') });
+  try {
+    await runBatch(store, WARM_UP_ESSAYS);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function childSqlite(essays: number): Promise<ScaleRun> {
@@ -175,6 +197,7 @@ export function runScaleSize(store: 'sqlite' | 'postgres', essays: number, postg
 async function childMain(argv: readonly string[]): Promise<void> {
   const [, store, essays, url] = argv;
   const n = Number(essays);
+  await warmUp();
   const run = store === 'postgres' && url !== undefined ? await childPostgres(n, url) : await childSqlite(n);
   process.stdout.write(`${JSON.stringify(run)}\n`);
 }
