@@ -58,6 +58,13 @@ export interface EntityWrite {
    * compare-and-set on the version still guards the write.
    */
   stored?: { status: string; parent_id: string | null };
+  /**
+   * Which context parts (objects `{ part_id, items }`, see adapters/store-parts.ts) are the same as
+   * at `expected_version`, and which were dropped since. A store that keeps parts in rows of their
+   * own then writes only the other parts; without it, it writes every part and deletes any other.
+   * Only a hint: `snapshot` is always the whole snapshot, and readers always get it back whole.
+   */
+  parts?: { unchanged: ReadonlySet<string>; removed: readonly string[] };
 }
 
 /** One audit entry: an event applied to (or refused by) one entity. */

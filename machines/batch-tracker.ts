@@ -22,6 +22,7 @@ import {
   recordEssayResult,
 } from './batch-tracker/aggregation.js';
 import { transitionRequest } from './batch-tracker/essay-requests.js';
+import { trackerPartsMigration } from './batch-tracker/migrations.js';
 import { isDuplicatePhaseCommand, startPhase } from './batch-tracker/phase-requests.js';
 import {
   allSlotsSettled,
@@ -67,8 +68,11 @@ export {
   type BatchTrackerInput,
 } from './batch-tracker/types.js';
 
-/** Bumped when a persisted tracker snapshot changes meaning. */
-export const BATCH_TRACKER_MACHINE_VERSION = 1;
+/**
+ * Bumped when a persisted tracker snapshot changes meaning. Version 2: per-essay facts in
+ * context parts, finished aggregations compacted (migration from 1 in batch-tracker/migrations.ts).
+ */
+export const BATCH_TRACKER_MACHINE_VERSION = 2;
 
 /** The tracker's states, in lifecycle order (the last two are final). */
 export const BATCH_TRACKER_STATES = [
@@ -312,6 +316,7 @@ export function explainTrackerGuard(_snapshot: BatchTrackerSnapshot, _event: unk
 export const batchTrackerLifecycle: LifecycleMachine<typeof batchTrackerMachine> = {
   id: 'batch_tracker',
   version: BATCH_TRACKER_MACHINE_VERSION,
+  migrations: { 1: trackerPartsMigration },
   logic: batchTrackerMachine,
   batchOf: (snapshot) => snapshot.context.batch_id,
   parentOf: () => null,

@@ -4,9 +4,12 @@
  * figures measured in this same run on this machine.
  *   BENCH_SECONDS=1 npm run bench   (measured seconds per round of each engine, ablation and http figure; default 3)
  *   BENCH_SCALE=0.25 npm run bench   (the queue section's workload; quicker, noisier)
- *   BENCH_ONLY=queue,http npm run bench   (sections: engine, ablation, queue, http, paths; default all)
+ *   BENCH_ONLY=queue,http npm run bench   (sections: engine, ablation, queue, http, paths, scale; default all)
  *   BENCH_ROUNDS=5 npm run bench   (engine, ablation and http figures: median of this many interleaved rounds, default 3;
  *   the spread min-max over rounds is printed beside each, with a warning over 15%)
+ *   BENCH_SCALE_SIZES=10,100,1000 (scale section: essays per batch, default 10,100,1000,10000);
+ *   BENCH_SCALE_PG_SIZES (its PostgreSQL curve, default 10,100,1000; run when BENCH_POSTGRES_URL or
+ *   TEST_POSTGRES_URL is set)
  *   BENCH_POSTGRES_URL / BENCH_NATS_URL (else TEST_POSTGRES_URL / TEST_NATS_URL, else
  *   postgres://postgres@127.0.0.1:5432/test and nats://127.0.0.1:4222): the queue section's servers;
  *   its PostgreSQL and NATS rows are skipped, with the reason printed, when they are unreachable.
@@ -17,8 +20,9 @@ import { minimumSeconds, spreadNote, SPREAD_WARNING, type Figure, type Rate } fr
 import { benchHttp, HTTP_CONNECTIONS, HTTP_GROUP, type HttpFigure, type HttpRate } from './bench/http.js';
 import { benchQueue, type CpuPerEvent } from './bench/queue.js';
 import { measurePathGeneration } from './bench-paths.js';
+import { scaleSection } from './bench/scale-report.js';
 
-const SECTIONS = ['engine', 'ablation', 'queue', 'http', 'paths'] as const;
+const SECTIONS = ['engine', 'ablation', 'queue', 'http', 'paths', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function find<R extends Rate>(rates: readonly R[], name: string): R {
@@ -181,6 +185,7 @@ async function main(): Promise<void> {
   if (only.has('queue')) run.push(() => queueSection(scale));
   if (only.has('http')) run.push(() => httpSection(seconds, rounds));
   if (only.has('paths')) run.push(() => pathsSection());
+  if (only.has('scale')) run.push(() => scaleSection());
   for (const [i, section] of run.entries()) {
     if (i > 0) console.log('');
     await section();

@@ -23,6 +23,7 @@ import {
 import { newAggregation, phaseOutcomeStatus, settleEssay } from '../machines/batch-tracker/aggregation.js';
 import { holdItem, isKnownText } from '../machines/batch-tracker/slots.js';
 import { initialTrackerContext } from '../machines/batch-tracker/types.js';
+import { listAt, listItems, mapGet, mapKeys } from '../machines/context-parts.js';
 
 const BATCH = 'batch-1';
 const CORRELATION = '11111111-1111-4111-8111-111111111111';
@@ -235,7 +236,7 @@ describe('registration and content provisioning', () => {
   test('registration creates one free slot per essay id and emits slot.created in order', () => {
     const { snapshot, emitted } = step(start(), ev('REGISTERED', data.registered(['e1', 'e2', 'e3'])));
     expect(snapshot.value).toBe('awaiting_content');
-    expect(snapshot.context.slots.map((slot) => [slot.essay_id, slot.state])).toEqual([
+    expect(listItems(snapshot.context.slots).map((slot) => [slot.essay_id, slot.state])).toEqual([
       ['e1', 'free'],
       ['e2', 'free'],
       ['e3', 'free'],
@@ -299,7 +300,7 @@ describe('registration and content provisioning', () => {
     expect(again.actions).toEqual(['ignoreDuplicateContent']);
     expect(again.emitted).toEqual([]);
     expect(again.snapshot.context).toEqual(first.snapshot.context);
-    expect(again.snapshot.context.slots[again.snapshot.context.slot_by_text.tA!]?.essay_id).toBe('e1');
+    expect(listAt(again.snapshot.context.slots, mapGet(again.snapshot.context.slot_by_text, 'tA') ?? -1)?.essay_id).toBe('e1');
   });
 
   test('content with no free slot is excess (NO_AVAILABLE_SLOT); a known text stays a no-op after provisioning', () => {
@@ -319,7 +320,7 @@ describe('registration and content provisioning', () => {
     expect(failed.emitted.map((m) => m.data)).toEqual([
       { batch_id: BATCH, essay_id: 'e1', file_upload_id: 'up-X', original_file_name: 'up-X.pdf', validation_error_code: 'EMPTY_CONTENT' },
     ]);
-    expect(failed.snapshot.context.slots[0]?.state).toBe('failed');
+    expect(listAt(failed.snapshot.context.slots, 0)?.state).toBe('failed');
     const again = step(failed.snapshot, ev('CONTENT_VALIDATION_FAILED', data.failure('up-X')));
     expect(again.actions).toEqual(['ignoreDuplicateValidationFailure']);
     expect(again.snapshot.context).toEqual(failed.snapshot.context);
@@ -589,7 +590,8 @@ describe('phase aggregation', () => {
       'EVT_CJ_ASSESSMENT_STARTED e3',
     ]);
     expect(only(cmd.emitted, 'huleedu.els.cj_assessment.requested.v1')[0]?.data.essays_for_cj.map((e) => e.essay_id)).toEqual(['e1', 'e3']);
-    expect(cmd.snapshot.context.aggregations['1:cj_assessment']).toMatchObject({ pending_count: 2, failed: ['e2'] });
+    expect(cmd.snapshot.context.aggregations['1:cj_assessment']).toMatchObject({ pending_count: 2 });
+    expect(listItems(cmd.snapshot.context.aggregations['1:cj_assessment']!.failed)).toEqual(['e2']);
 
     const allCritical = step(crit, phaseCommand('nlp', ['e2'], 2));
     expect(allCritical.emitted.map((m) => [m.type, m.data])).toEqual([
@@ -777,7 +779,7 @@ describe('persistence', () => {
   test('the lifecycle descriptor names the machine, its version and no parent', () => {
     expect(batchTrackerLifecycle.id).toBe('batch_tracker');
     expect(batchTrackerMachine.id).toBe('batch_tracker');
-    expect(batchTrackerLifecycle.version).toBe(1);
+    expect(batchTrackerLifecycle.version).toBe(2);
     expect(batchTrackerLifecycle.parentOf?.(start())).toBeNull();
   });
 });
@@ -790,14 +792,16 @@ describe('context helpers', () => {
     expect(isKnownText(context, 'constructor')).toBe(false);
     expect(isKnownText(context, '__proto__')).toBe(false);
     const { aggregation } = newAggregation(1, 'spellcheck', [{ essay_id: '__proto__', text_storage_id: 't' }], {});
-    expect(Object.keys(aggregation.pending)).toEqual(['__proto__']);
-    expect(settleEssay(aggregation, '__proto__', null)).toMatchObject({ pending: {}, pending_count: 0, failed: ['__proto__'] });
+    expect(mapKeys(aggregation.pending)).toEqual(['__proto__']);
+    const settled = settleEssay(aggregation, '__proto__', null);
+    expect([mapKeys(settled.pending), settled.pending_count, listItems(settled.failed)]).toEqual([[], 0, ['__proto__']]);
   });
 
   test('newAggregation counts duplicate commanded essays once and sends critical ones straight to failed', () => {
     const { aggregation, pending } = newAggregation(2, 'nlp', [...refs('a', 'b', 'a', 'c')], { c: true });
     expect(pending.map((e) => e.essay_id)).toEqual(['a', 'b']);
-    expect(aggregation).toMatchObject({ run_id: 2, phase: 'nlp', pending: { a: true, b: true }, pending_count: 2, failed: ['c'] });
+    expect(aggregation).toMatchObject({ run_id: 2, phase: 'nlp', pending_count: 2 });
+    expect([mapKeys(aggregation.pending).sort(), listItems(aggregation.failed)]).toEqual([['a', 'b'], ['c']]);
   });
 
   test('phaseOutcomeStatus: all, some or none succeeded', () => {
@@ -806,7 +810,7 @@ describe('context helpers', () => {
     const mixed = settleEssay(settleEssay(aggregation, 'a', 'ta'), 'b', null);
     const none = settleEssay(settleEssay(aggregation, 'a', null), 'b', null);
     expect([ok, mixed, none].map(phaseOutcomeStatus)).toEqual(['completed_successfully', 'completed_with_failures', 'failed_critically']);
-    expect(ok.processed).toEqual([
+    expect(listItems(ok.processed)).toEqual([
       { essay_id: 'a', text_storage_id: 'ta' },
       { essay_id: 'b', text_storage_id: 'tb' },
     ]);

@@ -12,6 +12,7 @@ import type { MachineRegistry } from './registry.js';
 
 const NO_CACHE = new EntityCache(0);
 import { persistSnapshot, restoreSnapshot } from './snapshots.js';
+import { partChanges } from './parts.js';
 import { statusOfValue } from '../../machines/lifecycle-machine.js';
 
 /** An entity as the unit of work holds it. */
@@ -25,6 +26,8 @@ export interface WorkingEntity {
   readonly stored_version: number;
   /** Status and parent_id of the stored row (undefined when created in this unit). */
   readonly stored: { readonly status: string; readonly parent_id: string | null } | undefined;
+  /** The snapshot as the store holds it (undefined when created in this unit): its parts are compared by identity. */
+  readonly stored_snapshot: AnyMachineSnapshot | undefined;
   readonly dirty: boolean;
 }
 
@@ -50,6 +53,8 @@ function working(record: EntityRecord, machine: LifecycleMachine): WorkingEntity
     parent_id: record.parent_id,
     stored_version: record.version,
     stored: { status: record.status, parent_id: record.parent_id },
+    // A migrated row is stored in the old layout: its parts are not in the store yet.
+    stored_snapshot: record.machine_version === machine.version ? snapshot : undefined,
     dirty: false,
   };
 }
@@ -69,25 +74,47 @@ export class UnitOfWork {
   private readonly fromCache = new Set<string>();
   /** Rows read ahead by `prefetch` (never changed; `entities` holds what the unit made of them). */
   private readonly prefetched = new Map<string, EntityRecord>();
-  /** Undo steps for every map change, so a checkpoint costs nothing per item of a group. */
+  /** Undo steps for map changes, so a checkpoint costs nothing per item of a group. */
   private readonly journal: Array<() => void> = [];
+  /**
+   * Keys changed since the last checkpoint, per map: only a key's first change after a checkpoint
+   * needs an undo step (a rollback goes back to that checkpoint), so the journal holds one entry
+   * per changed key, not every intermediate value (a fan-out changes its tracker once per essay).
+   */
+  private readonly touched = new Map<Map<unknown, unknown>, Set<unknown>>();
 
   constructor(
     private readonly store: SnapshotStore,
     private readonly cache: EntityCache = NO_CACHE,
   ) {}
 
+  /** True the first time `key` of `map` changes since the last checkpoint. */
+  private firstChange<K, V>(map: Map<K, V>, key: K): boolean {
+    let keys = this.touched.get(map);
+    if (keys === undefined) {
+      keys = new Set();
+      this.touched.set(map, keys);
+    }
+    if (keys.has(key)) return false;
+    keys.add(key);
+    return true;
+  }
+
   private setIn<K, V>(map: Map<K, V>, key: K, value: V): void {
-    const had = map.has(key);
-    const previous = map.get(key);
-    this.journal.push(() => (had ? map.set(key, previous as V) : map.delete(key)));
+    if (this.firstChange(map, key)) {
+      const had = map.has(key);
+      const previous = map.get(key);
+      this.journal.push(() => (had ? map.set(key, previous as V) : map.delete(key)));
+    }
     map.set(key, value);
   }
 
   private deleteIn<K, V>(map: Map<K, V>, key: K): void {
     if (!map.has(key)) return;
-    const previous = map.get(key) as V;
-    this.journal.push(() => map.set(key, previous));
+    if (this.firstChange(map, key)) {
+      const previous = map.get(key) as V;
+      this.journal.push(() => map.set(key, previous));
+    }
     map.delete(key);
   }
 
@@ -151,6 +178,7 @@ export class UnitOfWork {
       parent_id: machine.parentOf?.(snapshot as never) ?? null,
       stored_version: previous?.stored_version ?? 0,
       stored: previous?.stored,
+      stored_snapshot: previous?.stored_snapshot,
       dirty: true,
     };
     this.setIn(this.entities, key, entity);
@@ -181,6 +209,7 @@ export class UnitOfWork {
   }
 
   checkpoint(): Checkpoint {
+    this.touched.clear();
     return {
       journal: this.journal.length,
       audit: this.audit.length,
@@ -192,6 +221,7 @@ export class UnitOfWork {
 
   rollback(point: Checkpoint): void {
     while (this.journal.length > point.journal) this.journal.pop()?.();
+    this.touched.clear();
     this.audit.length = point.audit;
     this.outbox.length = point.outbox;
     this.inbox.length = point.inbox;
@@ -205,7 +235,13 @@ export class UnitOfWork {
       this.cache.set(
         key,
         entity.dirty
-          ? { ...entity, stored_version: entity.stored_version + 1, stored: { status: entity.status, parent_id: entity.parent_id }, dirty: false }
+          ? {
+              ...entity,
+              stored_version: entity.stored_version + 1,
+              stored: { status: entity.status, parent_id: entity.parent_id },
+              stored_snapshot: entity.snapshot,
+              dirty: false,
+            }
           : entity,
       );
     }
@@ -236,6 +272,7 @@ export class UnitOfWork {
         snapshot: persistSnapshot(entity.machine, entity.snapshot),
       };
       if (entity.stored !== undefined) write.stored = entity.stored;
+      if (entity.stored_snapshot !== undefined) write.parts = partChanges(entity.stored_snapshot.context, entity.snapshot.context);
       entities.push(write);
     }
     const unchanged: EntityVersion[] = [];

@@ -131,12 +131,30 @@ DROP INDEX audit_event_id;
  */
 const DERIVED_OUTCOMES = `SELECT 1;`;
 
+/**
+ * Context parts (issue #20): a collection that grows with the batch lives in rows of its own,
+ * one per part of about √N facts (see adapters/store-parts.ts), so an essay event rewrites one
+ * part instead of the whole tracker. `entities.parts` counts an entity's part rows (0: none, no
+ * second query on load). Existing rows keep their whole snapshots until their next write.
+ */
+const CONTEXT_PARTS = `
+CREATE TABLE entity_parts (
+  machine   TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  part_id   TEXT NOT NULL,
+  items     TEXT NOT NULL,
+  PRIMARY KEY (machine, entity_id, part_id)
+) WITHOUT ROWID;
+ALTER TABLE entities ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;
+`;
+
 /** Every migration this code knows, ascending by version. */
 export const migrations: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial_schema', sql: INITIAL_SCHEMA },
   { version: 2, name: 'embedded_queue', sql: QUEUE_TABLE },
   { version: 3, name: 'lean_inbox', sql: LEAN_INBOX },
   { version: 4, name: 'derived_outcomes', sql: DERIVED_OUTCOMES },
+  { version: 5, name: 'context_parts', sql: CONTEXT_PARTS },
 ]);
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

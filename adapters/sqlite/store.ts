@@ -5,7 +5,8 @@
  */
 import Database from 'better-sqlite3';
 import { LifecycleError } from '../errors.js';
-import { parseEntityRow, versionConflict, type EntityRow } from '../store-support.js';
+import { versionConflict } from '../store-support.js';
+import { SqliteParts, type StoredEntityRow as EntityRow } from './parts.js';
 import type {
   AuditRecord,
   CommitBatch,
@@ -55,36 +56,37 @@ export interface SqliteStoreOptions {
 const AUDIT_COLUMNS =
   'position, event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason, entity_version, envelope, recorded_at';
 const ENTITY_COLUMNS = 'machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at';
+const ENTITY_READ = `${ENTITY_COLUMNS}, parts AS part_count`;
 const LIST_ORDER = 'ORDER BY created_at, entity_id LIMIT ? OFFSET ?';
 const KEPT_OUTCOME = 'i.event_id, coalesce(i.result, a.result) AS result, a.machine, a.entity_id, a.from_status, a.to_status, a.outcome';
 
 /** The entity statements, prepared once per connection. */
 function prepareEntityStatements(db: Database.Database) {
   return {
-    loadEntity: db.prepare<[string, string], EntityRow>(`SELECT ${ENTITY_COLUMNS} FROM entities WHERE machine = ? AND entity_id = ?`),
+    loadEntity: db.prepare<[string, string], EntityRow>(`SELECT ${ENTITY_READ} FROM entities WHERE machine = ? AND entity_id = ?`),
     entityVersion: db.prepare<[string, string], { version: number }>('SELECT version FROM entities WHERE machine = ? AND entity_id = ?'),
-    insertEntity: db.prepare<[string, string, string | null, number, string, string, string, string]>(
-      `INSERT INTO entities (${ENTITY_COLUMNS}) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (machine, entity_id) DO NOTHING`,
+    insertEntity: db.prepare<[string, string, string | null, number, string, string, string, string, number]>(
+      `INSERT INTO entities (${ENTITY_COLUMNS}, parts) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (machine, entity_id) DO NOTHING`,
     ),
-    updateEntity: db.prepare<[string | null, number, string, string, string, string, string, number]>(
-      `UPDATE entities SET parent_id = ?, machine_version = ?, status = ?, snapshot = ?, updated_at = ?, version = version + 1
+    updateEntity: db.prepare<[string | null, number, string, string, string, number, string, string, number]>(
+      `UPDATE entities SET parent_id = ?, machine_version = ?, status = ?, snapshot = ?, updated_at = ?, parts = ?, version = version + 1
        WHERE machine = ? AND entity_id = ? AND version = ?`,
     ),
     // The same update leaving the indexed columns alone: SQLite rewrites an index entry whenever its
     // column is in the SET list, even to the same value (one more page per commit).
-    updateEntityUnindexed: db.prepare<[number, string, string, string, string, number]>(
-      `UPDATE entities SET machine_version = ?, snapshot = ?, updated_at = ?, version = version + 1
+    updateEntityUnindexed: db.prepare<[number, string, string, number, string, string, number]>(
+      `UPDATE entities SET machine_version = ?, snapshot = ?, updated_at = ?, parts = ?, version = version + 1
        WHERE machine = ? AND entity_id = ? AND version = ?`,
     ),
-    listAll: db.prepare<[string, number, number], EntityRow>(`SELECT ${ENTITY_COLUMNS} FROM entities WHERE machine = ? ${LIST_ORDER}`),
+    listAll: db.prepare<[string, number, number], EntityRow>(`SELECT ${ENTITY_READ} FROM entities WHERE machine = ? ${LIST_ORDER}`),
     listByStatus: db.prepare<[string, string, number, number], EntityRow>(
-      `SELECT ${ENTITY_COLUMNS} FROM entities WHERE machine = ? AND status = ? ${LIST_ORDER}`,
+      `SELECT ${ENTITY_READ} FROM entities WHERE machine = ? AND status = ? ${LIST_ORDER}`,
     ),
     listByParent: db.prepare<[string, string, number, number], EntityRow>(
-      `SELECT ${ENTITY_COLUMNS} FROM entities WHERE machine = ? AND parent_id = ? ${LIST_ORDER}`,
+      `SELECT ${ENTITY_READ} FROM entities WHERE machine = ? AND parent_id = ? ${LIST_ORDER}`,
     ),
     listByStatusAndParent: db.prepare<[string, string, string, number, number], EntityRow>(
-      `SELECT ${ENTITY_COLUMNS} FROM entities WHERE machine = ? AND status = ? AND parent_id = ? ${LIST_ORDER}`,
+      `SELECT ${ENTITY_READ} FROM entities WHERE machine = ? AND status = ? AND parent_id = ? ${LIST_ORDER}`,
     ),
     countAll: db.prepare<[], StatusCount>(
       'SELECT machine, status, COUNT(*) AS count FROM entities GROUP BY machine, status ORDER BY machine, status',
@@ -157,6 +159,7 @@ export class SqliteStore implements SnapshotStore {
   readonly db: Database.Database;
   private readonly now: () => Date;
   private readonly s: Statements;
+  private readonly parts: SqliteParts;
   private readonly commitTx: Database.Transaction<(batch: CommitBatch, at: string) => number[]>;
   private readonly loadManyTx: Database.Transaction<(keys: ReadonlyArray<{ machine: string; entity_id: string }>) => Map<string, EntityRecord>>;
   private readonly markPublishedTx: Database.Transaction<(ids: readonly number[], at: string) => void>;
@@ -168,12 +171,13 @@ export class SqliteStore implements SnapshotStore {
     this.now = now;
     this.deriveAnswers = options.deriveStoredAnswers !== false;
     this.s = { ...prepareEntityStatements(db), ...prepareLogStatements(db) };
+    this.parts = new SqliteParts(db);
     this.commitTx = db.transaction((batch: CommitBatch, at: string) => this.applyBatch(batch, at));
     this.loadManyTx = db.transaction((keys: ReadonlyArray<{ machine: string; entity_id: string }>) => {
       const found = new Map<string, EntityRecord>();
       for (const { machine, entity_id } of keys) {
         const row = this.s.loadEntity.get(machine, entity_id);
-        if (row !== undefined) found.set(`${machine}\u0000${entity_id}`, parseEntityRow(row));
+        if (row !== undefined) found.set(`${machine}\u0000${entity_id}`, this.parts.read(row));
       }
       return found;
     });
@@ -185,7 +189,7 @@ export class SqliteStore implements SnapshotStore {
   load(machine: string, entity_id: string): Promise<EntityRecord | undefined> {
     return this.run('load', () => {
       const row = this.s.loadEntity.get(machine, entity_id);
-      return row === undefined ? undefined : parseEntityRow(row);
+      return row === undefined ? undefined : this.parts.read(row);
     });
   }
 
@@ -239,7 +243,7 @@ export class SqliteStore implements SnapshotStore {
       else if (status !== undefined) rows = this.s.listByStatus.all(machine, status, limit, offset);
       else if (parent_id !== undefined) rows = this.s.listByParent.all(machine, parent_id, limit, offset);
       else rows = this.s.listAll.all(machine, limit, offset);
-      return rows.map(parseEntityRow);
+      return rows.map((row) => this.parts.read(row));
     });
   }
 
@@ -341,16 +345,19 @@ export class SqliteStore implements SnapshotStore {
 
   /** Compare-and-set of one entity row; throws VERSION_CONFLICT when the expected version does not hold. */
   private writeEntity(w: EntityWrite, at: string): void {
-    const snapshot = JSON.stringify(w.snapshot);
+    const { snapshot, partCount, writeParts } = this.parts.prepare(w);
     const s = this.s;
     const unindexed = w.stored !== undefined && w.stored.status === w.status && w.stored.parent_id === w.parent_id;
     const changes =
       w.expected_version === 0
-        ? s.insertEntity.run(w.machine, w.entity_id, w.parent_id, w.machine_version, w.status, snapshot, at, at).changes
+        ? s.insertEntity.run(w.machine, w.entity_id, w.parent_id, w.machine_version, w.status, snapshot, at, at, partCount).changes
         : unindexed
-          ? s.updateEntityUnindexed.run(w.machine_version, snapshot, at, w.machine, w.entity_id, w.expected_version).changes
-          : s.updateEntity.run(w.parent_id, w.machine_version, w.status, snapshot, at, w.machine, w.entity_id, w.expected_version).changes;
-    if (changes === 1) return;
+          ? s.updateEntityUnindexed.run(w.machine_version, snapshot, at, partCount, w.machine, w.entity_id, w.expected_version).changes
+          : s.updateEntity.run(w.parent_id, w.machine_version, w.status, snapshot, at, partCount, w.machine, w.entity_id, w.expected_version).changes;
+    if (changes === 1) {
+      writeParts();
+      return;
+    }
     const actual = this.s.entityVersion.get(w.machine, w.entity_id)?.version ?? 0;
     throw versionConflict(w.machine, w.entity_id, w.expected_version, actual);
   }

@@ -4,9 +4,10 @@
  * and a decrement, never a scan over the batch's essays. When the last commanded essay is
  * terminal for the phase, exactly one ELSBatchPhaseOutcomeV1 is emitted.
  *
- * The context is immutable, so removing an essay from `pending` copies that one record
- * (as persisting the snapshot serialises it); the counting itself does not look at the
- * other essays.
+ * The essay sets are context parts (machines/context-parts.ts): settling an essay copies
+ * one part of about √N essays, and the engine writes only that part. A concluded or
+ * cancelled aggregation is compacted: its sets are emptied and only the summary stays, so
+ * the tracker does not grow with every run.
  */
 import type { EventMeta } from '../contracts/envelope.js';
 import { outbound, SourceService } from '../contracts/messages.js';
@@ -14,10 +15,21 @@ import type { EssayRef, ProcessingSummary } from '../contracts/payloads.js';
 import type { PhaseOutcomeStatus, PipelinePhase } from '../contracts/statuses.js';
 import { PHASE_TRIGGERS, transitionRequest } from './essay-requests.js';
 import {
+  listItems,
+  listPush,
+  mapDelete,
+  mapHas,
+  mapKeys,
+  partedList,
+  partedMap,
+  partSizeFor,
+  type PartedList,
+  type PartedMap,
+} from '../context-parts.js';
+import {
   has,
   lookup,
   withKey,
-  withoutKey,
   type AggregationKey,
   type BatchTrackerContext,
   type BatchTrackerEmitted,
@@ -58,20 +70,37 @@ export function newAggregation(
       pending.push(essay);
     }
   }
-  // fromEntries defines own properties, so even an id like `__proto__` is a plain key.
-  const pendingSet: Record<string, true> = Object.fromEntries(pending.map((essay) => [essay.essay_id, true as const]));
+  const prefix = `agg/${aggregationKey(runId, phase)}`;
+  const size = partSizeFor(pending.length);
   const aggregation: PhaseAggregation = {
     run_id: runId,
     phase,
-    pending: pendingSet,
+    pending: partedMap(`${prefix}/pending`, pending.map((essay) => [essay.essay_id, true as const] as const), pending.length),
     pending_count: pending.length,
-    processed: [],
-    failed,
+    processed: partedList(`${prefix}/processed`, [], size),
+    failed: partedList(`${prefix}/failed`, failed, size),
     result_received: false,
     concluded: false,
     cancelled: false,
+    summary: null,
   };
   return { aggregation, pending };
+}
+
+/** Part-id prefix of an aggregation's list (`processed` or `failed`). */
+function listPrefix(aggregation: PhaseAggregation, list: 'processed' | 'failed'): string {
+  return `agg/${aggregationKey(aggregation.run_id, aggregation.phase)}/${list}`;
+}
+
+const NO_ESSAYS: PartedMap<true> = { size: 0, parts: [] };
+
+function emptied<V>(list: PartedList<V>): PartedList<V> {
+  return { part_size: list.part_size, length: 0, parts: [] };
+}
+
+/** The aggregation without its essay sets (concluded or cancelled: nothing reads them any more). */
+export function compacted(aggregation: PhaseAggregation, summary: PhaseAggregation['summary']): PhaseAggregation {
+  return { ...aggregation, pending: NO_ESSAYS, processed: emptied(aggregation.processed), failed: emptied(aggregation.failed), summary };
 }
 
 /** The phase status of a concluded aggregation: all, some or none of its essays succeeded. */
@@ -85,13 +114,13 @@ export function phaseOutcomeStatus(aggregation: PhaseAggregation): PhaseOutcomeS
 export function settleEssay(aggregation: PhaseAggregation, essayId: string, outputTextId: string | null): PhaseAggregation {
   return {
     ...aggregation,
-    pending: withoutKey(aggregation.pending, essayId),
+    pending: mapDelete(aggregation.pending, essayId),
     pending_count: aggregation.pending_count - 1,
     processed:
       outputTextId === null
         ? aggregation.processed
-        : [...aggregation.processed, { essay_id: essayId, text_storage_id: outputTextId }],
-    failed: outputTextId === null ? [...aggregation.failed, essayId] : aggregation.failed,
+        : listPush(aggregation.processed, listPrefix(aggregation, 'processed'), { essay_id: essayId, text_storage_id: outputTextId }),
+    failed: outputTextId === null ? listPush(aggregation.failed, listPrefix(aggregation, 'failed'), essayId) : aggregation.failed,
   };
 }
 
@@ -105,21 +134,23 @@ export function concludeIfDone(context: BatchTrackerContext, key: string, meta: 
   if (aggregation === undefined || !isOpen(aggregation) || aggregation.pending_count > 0) {
     return { context, messages: [] };
   }
+  const phase_status = phaseOutcomeStatus(aggregation);
   const outcome = outbound('huleedu.els.batch.phase.outcome.v1', meta, SourceService.TRACKER, {
     batch_id: context.batch_id,
     phase_name: aggregation.phase,
-    phase_status: phaseOutcomeStatus(aggregation),
-    processed_essays: [...aggregation.processed],
-    failed_essay_ids: [...aggregation.failed],
+    phase_status,
+    processed_essays: listItems(aggregation.processed),
+    failed_essay_ids: listItems(aggregation.failed),
     run_id: aggregation.run_id,
   });
-  return { context: withAggregation(context, key, { ...aggregation, concluded: true }), messages: [outcome] };
+  const summary = { phase_status, processed_count: aggregation.processed.length, failed_count: aggregation.failed.length };
+  return { context: withAggregation(context, key, { ...compacted(aggregation, summary), concluded: true }), messages: [outcome] };
 }
 
 /** True when this essay result counts: its run and phase are open and the essay is pending there. */
 export function isPendingResult(context: BatchTrackerContext, data: BatchTrackerEventData['ESSAY_PHASE_RESULT']): boolean {
   const aggregation = lookup(context.aggregations, aggregationKey(data.run_id, data.phase_name));
-  return aggregation !== undefined && isOpen(aggregation) && has(aggregation.pending, data.essay_id);
+  return aggregation !== undefined && isOpen(aggregation) && mapHas(aggregation.pending, data.essay_id);
 }
 
 /** Counts one essay result (precondition: `isPendingResult`); may conclude the phase. */
@@ -143,7 +174,7 @@ export function recordCriticalFailure(context: BatchTrackerContext, essayId: str
   let current: BatchTrackerContext = { ...context, critical: withKey(context.critical, essayId, true) };
   const messages: BatchTrackerEmitted[] = [];
   for (const [key, aggregation] of Object.entries(context.aggregations)) {
-    if (!isOpen(aggregation) || !has(aggregation.pending, essayId)) continue;
+    if (!isOpen(aggregation) || !mapHas(aggregation.pending, essayId)) continue;
     const step = concludeIfDone(withAggregation(current, key, settleEssay(aggregation, essayId, null)), key, meta);
     current = step.context;
     messages.push(...step.messages);
@@ -185,7 +216,7 @@ export function fanOutBatchResult(
   const succeeded = new Set(summary?.successful_essay_ids ?? []);
   const failed = new Set(summary?.failed_essay_ids ?? []);
   const triggers = PHASE_TRIGGERS[phase];
-  const messages = Object.keys(aggregation.pending).map((essayId) =>
+  const messages = mapKeys(aggregation.pending).map((essayId) =>
     succeeded.has(essayId)
       ? transitionRequest(context.batch_id, essayId, triggers.succeeded, meta, { run_id: aggregation.run_id })
       : transitionRequest(context.batch_id, essayId, triggers.failed, meta, {
@@ -207,5 +238,5 @@ export function cancelAggregation(context: BatchTrackerContext, runId: number, p
   const key = aggregationKey(runId, phase);
   const aggregation = lookup(context.aggregations, key);
   if (aggregation === undefined) return context;
-  return withAggregation(context, key, { ...aggregation, cancelled: true });
+  return withAggregation(context, key, { ...compacted(aggregation, null), cancelled: true });
 }

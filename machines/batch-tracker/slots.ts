@@ -6,8 +6,12 @@
 import type { EventMeta } from '../contracts/envelope.js';
 import { outbound, SourceService } from '../contracts/messages.js';
 import { courseLanguage } from '../contracts/statuses.js';
+import { emptyPartedMap, listAt, listItems, listSet, mapHas, mapSet, partedList } from '../context-parts.js';
 import {
   has,
+  SLOTS_PART,
+  TEXTS_PART,
+  UPLOADS_PART,
   requireRegistration,
   withKey,
   type BatchTrackerContext,
@@ -25,12 +29,12 @@ type RegistrationData = BatchTrackerEventData['REGISTERED'];
 
 /** True when this text already went into a slot of the batch. */
 export function isKnownText(context: BatchTrackerContext, textStorageId: string): boolean {
-  return has(context.slot_by_text, textStorageId);
+  return mapHas(context.slot_by_text, textStorageId);
 }
 
 /** True when a failure of this uploaded file already consumed a slot. */
 export function isKnownFailedUpload(context: BatchTrackerContext, fileUploadId: string): boolean {
-  return has(context.slot_by_failed_upload, fileUploadId);
+  return mapHas(context.slot_by_failed_upload, fileUploadId);
 }
 
 /** True when the batch is registered and some slot still waits for content. */
@@ -62,7 +66,7 @@ export function holdItem(context: BatchTrackerContext, item: HeldItem): BatchTra
  * timestamp).
  */
 export function register(context: BatchTrackerContext, data: RegistrationData, meta: EventMeta): TrackerStep {
-  const slots: Slot[] = data.essay_ids.map((essay_id) => ({
+  const initialSlots: Slot[] = data.essay_ids.map((essay_id) => ({
     essay_id,
     state: 'free',
     text_storage_id: null,
@@ -86,7 +90,9 @@ export function register(context: BatchTrackerContext, data: RegistrationData, m
       student_prompt_ref: data.student_prompt_ref ?? null,
       expected_count: data.expected_essay_count,
     },
-    slots,
+    slots: partedList(SLOTS_PART, initialSlots),
+    slot_by_text: emptyPartedMap(TEXTS_PART, initialSlots.length),
+    slot_by_failed_upload: emptyPartedMap(UPLOADS_PART, initialSlots.length),
     next_free_slot: 0,
     held: [],
     held_keys: {},
@@ -114,7 +120,7 @@ export function applyContent(context: BatchTrackerContext, data: ContentData, me
 /** Puts the text into the first free slot (precondition: `hasFreeSlot`) and tells the essay. */
 export function assignContent(context: BatchTrackerContext, data: ContentData, meta: EventMeta): TrackerStep {
   const index = context.next_free_slot;
-  const slot = context.slots[index];
+  const slot = listAt(context.slots, index);
   if (slot === undefined) throw new Error(`batch tracker ${context.batch_id}: no free slot to assign`);
   const assigned: Slot = {
     ...slot,
@@ -126,10 +132,10 @@ export function assignContent(context: BatchTrackerContext, data: ContentData, m
   return {
     context: {
       ...context,
-      slots: context.slots.with(index, assigned),
+      slots: listSet(context.slots, index, assigned),
       next_free_slot: index + 1,
       assigned_count: context.assigned_count + 1,
-      slot_by_text: withKey(context.slot_by_text, data.text_storage_id, index),
+      slot_by_text: mapSet(context.slot_by_text, data.text_storage_id, index),
     },
     messages: [
       outbound('huleedu.els.essay.slot.assigned.v1', meta, SourceService.TRACKER, {
@@ -162,7 +168,7 @@ export function applyValidationFailure(context: BatchTrackerContext, data: Failu
 /** Marks the first free slot failed (precondition: `hasFreeSlot`) and tells the essay. */
 export function failSlot(context: BatchTrackerContext, data: FailureData, meta: EventMeta): TrackerStep {
   const index = context.next_free_slot;
-  const slot = context.slots[index];
+  const slot = listAt(context.slots, index);
   if (slot === undefined) throw new Error(`batch tracker ${context.batch_id}: no free slot to fail`);
   const failed: Slot = {
     ...slot,
@@ -173,9 +179,9 @@ export function failSlot(context: BatchTrackerContext, data: FailureData, meta: 
   return {
     context: {
       ...context,
-      slots: context.slots.with(index, failed),
+      slots: listSet(context.slots, index, failed),
       next_free_slot: index + 1,
-      slot_by_failed_upload: withKey(context.slot_by_failed_upload, data.file_upload_id, index),
+      slot_by_failed_upload: mapSet(context.slot_by_failed_upload, data.file_upload_id, index),
     },
     messages: [
       outbound('huleedu.els.essay.content.failed.v1', meta, SourceService.TRACKER, {
@@ -192,7 +198,7 @@ export function failSlot(context: BatchTrackerContext, data: FailureData, meta: 
 /** The assigned slots as essay references, in slot order. */
 export function assignedEssays(context: BatchTrackerContext): ProcessedEssay[] {
   const essays: ProcessedEssay[] = [];
-  for (const slot of context.slots) {
+  for (const slot of listItems(context.slots)) {
     if (slot.state === 'assigned' && slot.text_storage_id !== null) {
       essays.push({ essay_id: slot.essay_id, text_storage_id: slot.text_storage_id });
     }

@@ -9,7 +9,8 @@ import type { EventMeta } from '../contracts/envelope.js';
 import type { MachineEventsOf } from '../contracts/machine-event.js';
 import { machineEventTypes, type MachineEventTable } from '../contracts/event-tables.js';
 import type { OutboundMessage } from '../contracts/messages.js';
-import type { CourseCode, PipelinePhase } from '../contracts/statuses.js';
+import type { CourseCode, PhaseOutcomeStatus, PipelinePhase } from '../contracts/statuses.js';
+import { emptyPartedMap, partedList, type PartedList, type PartedMap } from '../context-parts.js';
 
 /** Payload of every event the tracker takes, by machine event type (derived from the event declarations). */
 export type BatchTrackerEventData = MachineEventTable<'batch_tracker'>;
@@ -97,29 +98,45 @@ export interface ProcessedEssay {
 /** Key of an aggregation: `${run_id}:${phase}`. */
 export type AggregationKey = `${number}:${PipelinePhase}`;
 
-/** The counting state of one (pipeline run, phase) of the batch. */
+/** What a concluded aggregation keeps: its outcome's status and counts (the essay lists are dropped). */
+export interface AggregationSummary {
+  readonly phase_status: PhaseOutcomeStatus;
+  readonly processed_count: number;
+  readonly failed_count: number;
+}
+
+/**
+ * The counting state of one (pipeline run, phase) of the batch. Its essay sets live in context
+ * parts (machines/context-parts.ts), so counting one result rewrites one part, not the batch;
+ * once concluded or cancelled the sets are emptied and only the summary stays.
+ */
 export interface PhaseAggregation {
   readonly run_id: number;
   readonly phase: PipelinePhase;
   /** Commanded essays that are not terminal for the phase yet (a set: every value is `true`). */
-  readonly pending: Readonly<Record<string, true>>;
+  readonly pending: PartedMap<true>;
   /** Number of keys of `pending`, kept so that counting never scans. */
   readonly pending_count: number;
-  readonly processed: readonly ProcessedEssay[];
-  readonly failed: readonly string[];
+  /** Succeeded essays with their output text, in the order their results came. */
+  readonly processed: PartedList<ProcessedEssay>;
+  /** Failed essays (critical ones first, then in the order their results came). */
+  readonly failed: PartedList<string>;
   /** The batch-level result (CJ, NLP, AI feedback) was fanned out to the essays. */
   readonly result_received: boolean;
   /** The outcome was emitted; nothing counts any more. */
   readonly concluded: boolean;
   /** The phase was cancelled; no outcome will be emitted. */
   readonly cancelled: boolean;
+  /** Set when the outcome was emitted (the sets above are then empty). */
+  readonly summary: AggregationSummary | null;
 }
 
 /** Everything the tracker knows about its batch. */
 export interface BatchTrackerContext {
   readonly batch_id: string;
   readonly registration: TrackerRegistration | null;
-  readonly slots: readonly Slot[];
+  /** One slot per registered essay, in registration order (in context parts). */
+  readonly slots: PartedList<Slot>;
   /**
    * Index of the first free slot. Slots are filled strictly in order and never freed, so
    * every slot before it is settled and every slot from it on is free.
@@ -128,9 +145,9 @@ export interface BatchTrackerContext {
   /** Number of slots in state `assigned`. */
   readonly assigned_count: number;
   /** Slot index by assigned text_storage_id (the same text returns the same essay). */
-  readonly slot_by_text: Readonly<Record<string, number>>;
+  readonly slot_by_text: PartedMap<number>;
   /** Slot index by the file_upload_id of a failed file (a repeated failure is a no-op). */
-  readonly slot_by_failed_upload: Readonly<Record<string, number>>;
+  readonly slot_by_failed_upload: PartedMap<number>;
   /** Content and validation failures that arrived before the registration, in arrival order. */
   readonly held: readonly HeldItem[];
   /** De-duplication keys of `held`: `text:<text_storage_id>` and `upload:<file_upload_id>`. */
@@ -157,16 +174,21 @@ export interface TrackerStep {
   readonly messages: readonly BatchTrackerEmitted[];
 }
 
+/** Part-id prefixes of the tracker's collections (unique within one tracker). */
+export const SLOTS_PART = 'slots';
+export const TEXTS_PART = 'texts';
+export const UPLOADS_PART = 'uploads';
+
 /** The context of a freshly created tracker. */
 export function initialTrackerContext(input: BatchTrackerInput): BatchTrackerContext {
   return {
     batch_id: input.batch_id,
     registration: null,
-    slots: [],
+    slots: partedList(SLOTS_PART, []),
     next_free_slot: 0,
     assigned_count: 0,
-    slot_by_text: {},
-    slot_by_failed_upload: {},
+    slot_by_text: emptyPartedMap(TEXTS_PART, 0),
+    slot_by_failed_upload: emptyPartedMap(UPLOADS_PART, 0),
     held: [],
     held_keys: {},
     matching_requested: false,

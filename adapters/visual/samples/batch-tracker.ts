@@ -6,6 +6,7 @@
 import type { AnyMachineSnapshot, EventObject } from 'xstate';
 import { batchTrackerLifecycle } from '../../../machines/batch-tracker.js';
 import type { BatchTrackerContext } from '../../../machines/batch-tracker/types.js';
+import { listItems, mapKeys } from '../../../machines/context-parts.js';
 import { LifecycleEvents } from '../../../machines/contracts/events.js';
 import { PIPELINE_PHASES, type PipelinePhase } from '../../../machines/contracts/statuses.js';
 import { dispatchOf, ESSAY_IDS, registrationData, sampler, type ProjectSubject, type Sampler } from './common.js';
@@ -65,7 +66,7 @@ function trackerKey(snapshot: AnyMachineSnapshot): string {
 }
 
 function assignedRefs(context: BatchTrackerContext) {
-  return context.slots.flatMap((slot) =>
+  return listItems(context.slots).flatMap((slot) =>
     slot.state === 'assigned' && slot.text_storage_id !== null ? [{ essay_id: slot.essay_id, text_storage_id: slot.text_storage_id }] : [],
   );
 }
@@ -77,9 +78,9 @@ function creatingEvents(context: BatchTrackerContext, sample: Sampler): EventObj
   const E = LifecycleEvents;
   const batch_id = context.batch_id;
   const T = TRACKER_TOPICS;
-  const knownTexts = [...Object.keys(context.slot_by_text), ...context.held.flatMap((item) => (item.kind === 'content' ? [item.data.text_storage_id] : []))];
+  const knownTexts = [...mapKeys(context.slot_by_text), ...context.held.flatMap((item) => (item.kind === 'content' ? [item.data.text_storage_id] : []))];
   const knownUploads = [
-    ...Object.keys(context.slot_by_failed_upload),
+    ...mapKeys(context.slot_by_failed_upload),
     ...context.held.flatMap((item) => (item.kind === 'validation_failure' ? [item.data.file_upload_id] : [])),
   ];
   const content = (text: string, variant: string) =>
@@ -214,7 +215,7 @@ function resultAndCancelEvents(context: BatchTrackerContext, sample: Sampler): E
     );
   const cancel = (run_id: number, phase_name: PipelinePhase, variant: string) =>
     sample('PHASE_CANCEL', T.PHASE_CANCEL, E.BatchPhaseCancelCommandV1.data.parse({ batch_id, run_id, phase_name, essay_ids: [], reason: 'path test' }), variant);
-  const pendingEssay = open === undefined ? undefined : Object.keys(open.pending).sort()[0];
+  const pendingEssay = open === undefined ? undefined : mapKeys(open.pending).sort()[0];
   if (open !== undefined && pendingEssay !== undefined) {
     events.push(result(open.run_id, open.phase, pendingEssay, 'pending'), cancel(open.run_id, open.phase, 'open'));
   }

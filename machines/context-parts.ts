@@ -1,0 +1,156 @@
+/**
+ * Context parts: how a machine keeps a collection that grows with the batch (one fact per essay)
+ * without making every event rewrite all of it.
+ *
+ * A collection is split into parts of about √N facts each, every part a plain JSON object
+ * `{ part_id, items }` with an id unique within the entity. An update copies one part and the
+ * short list of parts (O(√N) references), never the whole collection; the parts it did not touch
+ * stay the very same objects. The engine persists each part as its own row keyed by
+ * (machine, entity id, part id) and writes only the parts whose object changed since the
+ * entity was stored (adapters/engine/parts.ts), so an essay event writes a few kilobytes
+ * whatever the batch size. Stores give every reader the whole snapshot back, parts inlined.
+ *
+ * Everything here is pure and returns new values; ids are arbitrary strings, so records are
+ * read with own-property lookups only.
+ */
+
+/** One stored piece of a collection. `part_id` is unique within its entity. */
+export interface ContextPart<T> {
+  readonly part_id: string;
+  readonly items: T;
+}
+
+/** An ordered list kept in parts of `part_size` items (the last one may be shorter). */
+export interface PartedList<V> {
+  readonly part_size: number;
+  readonly length: number;
+  readonly parts: ReadonlyArray<ContextPart<readonly V[]>>;
+}
+
+/** A string-keyed map kept in a fixed number of hashed parts. */
+export interface PartedMap<V> {
+  readonly size: number;
+  readonly parts: ReadonlyArray<ContextPart<Readonly<Record<string, V>>>>;
+}
+
+/** The part size for a collection expected to hold `expected` items: about √N, at least 16. */
+export function partSizeFor(expected: number): number {
+  return Math.max(16, Math.ceil(Math.sqrt(Math.max(0, expected))));
+}
+
+/** True when `value` has the shape of a context part (used by the engine and the stores). */
+export function isContextPart(value: unknown): value is ContextPart<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { part_id?: unknown }).part_id === 'string' && 'items' in value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists
+
+/** A list of `items` under `prefix` (part ids `${prefix}/0`, `${prefix}/1`, ...). */
+export function partedList<V>(prefix: string, items: readonly V[], partSize: number = partSizeFor(items.length)): PartedList<V> {
+  const parts: Array<ContextPart<readonly V[]>> = [];
+  for (let start = 0; start < items.length; start += partSize) {
+    parts.push({ part_id: `${prefix}/${parts.length}`, items: items.slice(start, start + partSize) });
+  }
+  return { part_size: partSize, length: items.length, parts };
+}
+
+/** The item at `index`, or undefined outside the list. */
+export function listAt<V>(list: PartedList<V>, index: number): V | undefined {
+  if (!Number.isInteger(index) || index < 0 || index >= list.length) return undefined;
+  return list.parts[Math.floor(index / list.part_size)]?.items[index % list.part_size];
+}
+
+/** The list with the item at `index` (precondition: inside the list) replaced. */
+export function listSet<V>(list: PartedList<V>, index: number, value: V): PartedList<V> {
+  const k = Math.floor(index / list.part_size);
+  const part = list.parts[k];
+  if (part === undefined || index < 0 || index >= list.length) throw new RangeError(`list index ${index} is outside 0..${list.length - 1}`);
+  return { ...list, parts: list.parts.with(k, { part_id: part.part_id, items: part.items.with(index % list.part_size, value) }) };
+}
+
+/** The list with `value` appended (a new part `${prefix}/<k>` when the last one is full). */
+export function listPush<V>(list: PartedList<V>, prefix: string, value: V): PartedList<V> {
+  const last = list.parts.at(-1);
+  if (last === undefined || last.items.length >= list.part_size) {
+    return { ...list, length: list.length + 1, parts: [...list.parts, { part_id: `${prefix}/${list.parts.length}`, items: [value] }] };
+  }
+  const parts = list.parts.with(list.parts.length - 1, { part_id: last.part_id, items: [...last.items, value] });
+  return { ...list, length: list.length + 1, parts };
+}
+
+/** Every item, in order. */
+export function listItems<V>(list: PartedList<V>): V[] {
+  return list.parts.flatMap((part) => part.items);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maps
+
+/** FNV-1a over UTF-16 code units: the same part for the same key in every process. */
+function hashOf(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i += 1) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/** An empty map under `prefix` sized for about `expected` keys. */
+export function emptyPartedMap<V>(prefix: string, expected: number): PartedMap<V> {
+  const count = Math.max(1, Math.ceil(Math.max(0, expected) / partSizeFor(expected)));
+  return { size: 0, parts: Array.from({ length: count }, (_, k) => ({ part_id: `${prefix}/${k}`, items: {} })) };
+}
+
+/** A map of `entries` under `prefix` (a repeated key keeps its last value). */
+export function partedMap<V>(prefix: string, entries: Iterable<readonly [string, V]>, expected: number): PartedMap<V> {
+  const empty = emptyPartedMap<V>(prefix, expected);
+  const items: Array<Record<string, V>> = empty.parts.map(() => ({}));
+  let size = 0;
+  for (const [key, value] of entries) {
+    const bucket = items[hashOf(key) % items.length] as Record<string, V>;
+    if (!Object.hasOwn(bucket, key)) size += 1;
+    // defineProperty: even `__proto__` becomes a plain own key.
+    Object.defineProperty(bucket, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return { size, parts: empty.parts.map((part, k) => ({ part_id: part.part_id, items: items[k] as Record<string, V> })) };
+}
+
+function partOf<V>(map: PartedMap<V>, key: string): [number, ContextPart<Readonly<Record<string, V>>>] {
+  const k = hashOf(key) % map.parts.length;
+  return [k, map.parts[k] as ContextPart<Readonly<Record<string, V>>>];
+}
+
+/** True when `key` is in the map. */
+export function mapHas<V>(map: PartedMap<V>, key: string): boolean {
+  if (map.parts.length === 0) return false;
+  return Object.hasOwn(partOf(map, key)[1].items, key);
+}
+
+/** The value under `key`, or undefined. */
+export function mapGet<V>(map: PartedMap<V>, key: string): V | undefined {
+  if (map.parts.length === 0) return undefined;
+  const { items } = partOf(map, key)[1];
+  return Object.hasOwn(items, key) ? items[key] : undefined;
+}
+
+/** The map with `key` set to `value` (precondition: the map has parts). */
+export function mapSet<V>(map: PartedMap<V>, key: string, value: V): PartedMap<V> {
+  const [k, part] = partOf(map, key);
+  const size = Object.hasOwn(part.items, key) ? map.size : map.size + 1;
+  return { size, parts: map.parts.with(k, { part_id: part.part_id, items: { ...part.items, [key]: value } }) };
+}
+
+/** The map without `key` (unchanged when absent). */
+export function mapDelete<V>(map: PartedMap<V>, key: string): PartedMap<V> {
+  if (!mapHas(map, key)) return map;
+  const [k, part] = partOf(map, key);
+  const { [key]: _removed, ...rest } = part.items;
+  return { size: map.size - 1, parts: map.parts.with(k, { part_id: part.part_id, items: rest }) };
+}
+
+/** Every key (in part order, then insertion order within a part). */
+export function mapKeys<V>(map: PartedMap<V>): string[] {
+  return map.parts.flatMap((part) => Object.keys(part.items));
+}

@@ -1,0 +1,93 @@
+/**
+ * The `scale` section of `npm run bench`: the batch-size curve of scale.ts printed as a table,
+ * with issue #20's targets beside the figures.
+ */
+import { runScaleSize, type ScaleRun } from './scale.js';
+
+/** Essays in the 100,000-essay disk target, and its budget. */
+const DISK_TARGET_ESSAYS = 100_000;
+const DISK_TARGET_MIB = 60;
+
+function sizesOf(name: string, raw: string | undefined, fallback: readonly number[]): number[] {
+  if (raw === undefined || raw.trim() === '') return [...fallback];
+  const sizes = raw.split(',').map((part) => Number(part.trim()));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`${name} must list positive integers, got "${raw}"`);
+  return sizes;
+}
+
+function row(run: ScaleRun): string {
+  const total = Object.values(run.bytesPerEssay).reduce((sum, n) => sum + n, 0);
+  return [
+    String(run.essays).padStart(8),
+    `${run.perEssayMeanUs.toFixed(0).padStart(9)} µs`,
+    `${run.perEssayCpuUs.toFixed(0).padStart(9)} µs`,
+    `${run.contentEarlyUs.toFixed(0).padStart(7)} / ${run.contentLateUs.toFixed(0).padStart(7)} µs`,
+    `${run.nlpResultMs.toFixed(1).padStart(10)} ms`,
+    `${run.nlpResultCpuMs.toFixed(1).padStart(10)} ms`,
+    `${run.batchSeconds.toFixed(2).padStart(8)} s`,
+    `${run.peakRssMiB.toFixed(0).padStart(6)} MiB`,
+    `${total.toFixed(0).padStart(7)} B`,
+  ].join('  ');
+}
+
+const HEADER = `${'essays'.padStart(8)}  ${'per-essay'.padStart(12)}  ${'(CPU)'.padStart(12)}  ${'content early / late'.padStart(20)}  ${'nlp result'.padStart(13)}  ${'(CPU)'.padStart(13)}  ${'batch'.padStart(10)}  ${'peak RSS'.padStart(10)}  bytes/essay`;
+
+function verdict(met: boolean): string {
+  return met ? 'met' : 'NOT met';
+}
+
+function targetLines(runs: readonly ScaleRun[]): string[] {
+  const smallest = runs[0];
+  const largest = runs.at(-1);
+  if (smallest === undefined || largest === undefined) return [];
+  const lines: string[] = [];
+  const ratio = largest.perEssayMeanUs / smallest.perEssayMeanUs;
+  const cpuRatio = largest.perEssayCpuUs / smallest.perEssayCpuUs;
+  const label = `per-essay event cost, ${largest.essays} / ${smallest.essays} essays`;
+  lines.push(`${`${label} (CPU time)`.padEnd(70)} ${cpuRatio.toFixed(2)}x`);
+  lines.push(`${label.padEnd(70)} ${ratio.toFixed(2)}x  (target <= 1.3x at 10000 / 10: ${largest.essays === 10_000 && smallest.essays === 10 ? verdict(ratio <= 1.3) : 'sizes differ from the target'})`);
+  const big = runs.find((run) => run.essays === 10_000);
+  if (big === undefined) {
+    lines.push('(no 10000-essay run: the nlp-result, RSS and end-to-end targets are not judged)');
+  } else {
+    lines.push(`${'nlp result at 10000 essays'.padEnd(70)} ${(big.nlpResultMs / 1000).toFixed(2)} s  (target < 1 s: ${verdict(big.nlpResultMs < 1000)})`);
+    lines.push(`${'peak RSS at 10000 essays'.padEnd(70)} ${big.peakRssMiB.toFixed(0)} MiB  (target < 300 MB: ${verdict(big.peakRssMiB * 1.048576 < 300)})`);
+    lines.push(`${'10000-essay batch end to end'.padEnd(70)} ${big.batchSeconds.toFixed(2)} s  (target < 15 s: ${verdict(big.batchSeconds < 15)})`);
+  }
+  const total = Object.values(largest.bytesPerEssay).reduce((sum, n) => sum + n, 0);
+  const projected = (total * DISK_TARGET_ESSAYS) / 1024 / 1024;
+  lines.push(`${`disk for ${DISK_TARGET_ESSAYS} essays (projected from ${largest.essays})`.padEnd(70)} ${projected.toFixed(1)} MiB  (target <= ${DISK_TARGET_MIB} MiB: ${verdict(projected <= DISK_TARGET_MIB)})`);
+  return lines;
+}
+
+function tableLines(run: ScaleRun): string[] {
+  return Object.entries(run.bytesPerEssay).map(([table, bytes]) => `  ${table.padEnd(20)} ${bytes.toFixed(0).padStart(8)} B/essay`);
+}
+
+function printCurve(title: string, runs: readonly ScaleRun[]): void {
+  console.log(title);
+  console.log(HEADER);
+  for (const run of runs) console.log(row(run));
+  const largest = runs.at(-1);
+  if (largest !== undefined) {
+    console.log(`bytes per essay by table at ${largest.essays} essays (indexes with their table):`);
+    for (const line of tableLines(largest)) console.log(line);
+  }
+  for (const line of targetLines(runs)) console.log(line);
+}
+
+/** The scale section: the SQLite curve, then the PostgreSQL one when a URL is configured. */
+export function scaleSection(): Promise<void> {
+  const sizes = sizesOf('BENCH_SCALE_SIZES', process.env.BENCH_SCALE_SIZES, [10, 100, 1_000, 10_000]);
+  console.log('# scale (one GUEST batch through an nlp pipeline per size; each size in its own process)');
+  printCurve('## SQLite', sizes.map((n) => runScaleSize('sqlite', n)));
+  const url = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL;
+  if (url === undefined) {
+    console.log('(PostgreSQL curve skipped: set BENCH_POSTGRES_URL or TEST_POSTGRES_URL)');
+    return Promise.resolve();
+  }
+  const pgSizes = sizesOf('BENCH_SCALE_PG_SIZES', process.env.BENCH_SCALE_PG_SIZES, [10, 100, 1_000]);
+  console.log('');
+  printCurve('## PostgreSQL', pgSizes.map((n) => runScaleSize('postgres', n, url)));
+  return Promise.resolve();
+}
