@@ -167,13 +167,13 @@ describeBrowser('demo page (Chromium)', () => {
     expect(await scroller.evaluate((element: DomBox) => element.scrollLeft)).toBeGreaterThan(0);
     expect(await page.locator('#batch-rows td.client-status').first().isVisible()).toBe(true);
     // The list numbers live in the padding of the scrolling <ol>: "10." needs the room of its four characters.
-    const room = (await page.evaluate(`(() => {
+    const room = await page.evaluate<number>(`(() => {
       const list = document.getElementById('batch-history');
       const style = getComputedStyle(list);
       const pen = document.createElement('canvas').getContext('2d');
       pen.font = style.font;
       return parseFloat(style.paddingLeft) - pen.measureText('10. ').width;
-    })()`)) as number;
+    })()`);
     expect(room).toBeGreaterThanOrEqual(0);
     await page.setViewportSize({ width: 1400, height: 1800 });
   });
