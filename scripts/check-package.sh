@@ -12,7 +12,8 @@
 #     it: a GUEST batch through the `nlp` pipeline on ./sqlite in memory, over ./http and ./queue;
 #     the installed bins must answer --help;
 #  4. a third project installs ONLY the tarball, xstate and zod (the pure machines), type-checks
-#     without @types/node and runs; its node_modules size is printed;
+#     without @types/node and runs; its node_modules size is printed; there the bins, without
+#     their drivers, must name the package to install (exit 1) instead of a stack trace;
 #  5. publint (--strict) and @arethetypeswrong/cli (profile esm-only: the package is ESM only)
 #     on the tarball.
 #
@@ -188,7 +189,7 @@ EOF
 
 # Version ranges: peers from the package's peerDependencies, @types from the repo's devDependencies.
 range() { node -e 'const p=require(process.argv[1]);const n=process.argv[2];const r=(p.peerDependencies??{})[n]??(p.devDependencies??{})[n]??(p.dependencies??{})[n];if(!r)process.exit(1);console.log(`${n}@${r}`)' "$REPO/package.json" "$1"; }
-PEERS=(xstate zod better-sqlite3 express express-rate-limit pino pino-http pg @viz-js/viz @xstate/graph @nats-io/jetstream @nats-io/transport-node)
+PEERS=(xstate zod better-sqlite3 express express-rate-limit pino pino-http swagger-ui-dist pg @viz-js/viz @xstate/graph @nats-io/jetstream @nats-io/transport-node)
 TYPES=(@types/node @types/better-sqlite3 @types/express @types/pg)
 SPECS=()
 for name in "${PEERS[@]}" "${TYPES[@]}"; do SPECS+=("$(range "$name")"); done
@@ -529,6 +530,15 @@ EOF
 typecheck "$PURE" "pure subset, NodeNext, no @types/node"
 (cd "$PURE" && node out/machines.js) || fail "the pure subset failed at run time"
 echo "pure subset: type-checks without @types/node (skipLibCheck false) and runs machines + engine on ./memory"
+# Without their drivers the bins name the package to install (for --help too), never a stack trace.
+for case in "lifecycle-export --help|@xstate/graph" "lifecycle-gen-tests|@xstate/graph" "lifecycle-replay --help|better-sqlite3" "lifecycle-worker --store sqlite:./data/x.db|better-sqlite3"; do
+  command="${case%%|*}"; package="${case##*|}"
+  set +e; output="$(cd "$PURE" && ./node_modules/.bin/$command 2>&1)"; code=$?; set -e
+  if [[ $code -ne 1 || "$output" != *"npm install $package"* || "$output" == *"    at "* ]]; then
+    printf '%s\n' "$output"; fail "$command without $package: expected exit 1 and 'npm install $package', got exit $code"
+  fi
+done
+echo "bins without their drivers: each names the package to install (exit 1), no stack trace"
 PURE_KB="$(du -sk "$PURE/node_modules" | cut -f1)"
 PURE_PACKAGES="$(cd "$PURE" && node -e 'const l=require("./package-lock.json");console.log(Object.keys(l.packages).filter(Boolean).map(p=>p.replace(/^.*node_modules\//,"")).join(", "))')"
 

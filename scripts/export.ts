@@ -1,12 +1,25 @@
 #!/usr/bin/env node
 /**
- * lifecycle-export: Stately JSON, Stately source, Mermaid and SVG of the library's machines
- * or of yours; `--docs` regenerates the README diagrams.
+ * `npm run export` in this repository: lifecycle-export (Stately JSON, Stately source, Mermaid
+ * and SVG of the library's machines or of yours), plus `--docs`, which regenerates the README
+ * diagrams in docs/diagrams. `--docs` exists only here, not in the published bin
+ * (scripts/bin/lifecycle-export.ts), because it writes into the package's own folder.
  *
  *   export [--out ./exported] [--machine ./path/to/machine.ts[#exportName]]
  *   export --docs
  */
-import { processIo } from './lib/cli.js';
-import { runExport } from './lib/export-cli.js';
+import { EXIT_USAGE, processIo } from './lib/cli.js';
+import { runExport, writeDocsDiagrams } from './lib/export-cli.js';
 
-process.exitCode = await runExport(process.argv.slice(2), processIo());
+const io = processIo();
+const argv = process.argv.slice(2);
+if (argv.includes('--docs')) {
+  if (argv.length > 1) {
+    io.err('export: --docs writes docs/diagrams only; it takes no other flag');
+    process.exitCode = EXIT_USAGE;
+  } else {
+    for (const path of await writeDocsDiagrams(io.cwd)) io.out(`wrote ${path}`);
+  }
+} else {
+  process.exitCode = await runExport(argv, io);
+}

@@ -19,6 +19,7 @@ import { isLifecycleError } from '../adapters/errors.js';
 import { DEFAULT_ACK_WAIT_MS, DEFAULT_DURABLE, DEFAULT_STREAM } from '../adapters/queue/nats/names.js';
 import { messageOf, type QueueLogger } from '../adapters/queue/support.js';
 import type { SnapshotStore } from '../adapters/store.js';
+import { EXIT_MISSING_PACKAGE, missingPackageMessage, missingPackageOf } from './lib/bin.js';
 
 const USAGE = `usage: lifecycle-worker [--store sqlite:<path> | postgres://...] [--queue embedded | nats://host:port]
                         [--concurrency <n>] [--partitions <n>] [--owned <k,k,...>] [--standby <k,k,...>] [--ack-wait <ms>]
@@ -42,8 +43,13 @@ const USAGE = `usage: lifecycle-worker [--store sqlite:<path> | postgres://...] 
   --stream          NATS stream (default ${DEFAULT_STREAM}); --durable consumer name (default ${DEFAULT_DURABLE})
   --subject-prefix  NATS: put in front of every subject (default none)
   --schema          PostgreSQL schema (default public)
-  --no-relay        NATS: do not relay the outbox to JetStream
-  --no-timers       do not fire due timers in this process`;
+  --no-relay        NATS: do not relay the outbox to JetStream (default: relay)
+  --no-timers       do not fire due timers in this process (default: fire them)
+  --verbose         print a debug line per applied group of rows (default off)
+  --help, -h        this text
+
+Drivers are optional peer dependencies, installed only for what the flags use: better-sqlite3
+(sqlite: store, embedded queue), pg (postgres://), @nats-io/jetstream and @nats-io/transport-node (nats://).`;
 
 class UsageError extends Error {}
 
@@ -123,7 +129,7 @@ const FLAGS = {
   'no-relay': { type: 'boolean' },
   'no-timers': { type: 'boolean' },
   verbose: { type: 'boolean' },
-  help: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Refuses the flags that make no sense with the embedded queue. */
@@ -370,6 +376,11 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     store = await openStore(options);
   } catch (error) {
+    const missing = missingPackageOf(error);
+    if (missing !== undefined) {
+      console.error(missingPackageMessage('lifecycle-worker', missing, false));
+      return EXIT_MISSING_PACKAGE;
+    }
     log.error(`cannot open the store ${describeStore(options.store)}: ${messageOf(error)}`);
     return 1;
   }

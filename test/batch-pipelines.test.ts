@@ -188,7 +188,8 @@ describe('prompt requirement and default admission', () => {
 describe('toClientStatus (reference.md 1.3)', () => {
   const EXPECTED: Record<BatchStatus, BatchClientStatus> = {
     awaiting_content_validation: 'pending_content',
-    awaiting_pipeline_configuration: 'pending_content',
+    // Our one deviation: a parked request has its content and waits for the user's prompt.
+    awaiting_pipeline_configuration: 'ready',
     content_ingestion_failed: 'failed',
     ready_for_pipeline_execution: 'ready',
     processing_pipelines: 'processing',

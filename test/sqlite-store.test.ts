@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -93,8 +93,26 @@ describe('SqliteStore configuration', () => {
     lifecycleError(() => openSqliteStore({ path: ':memory:', synchronous: 'OFF' as 'FULL' }), 'INVALID_CONFIGURATION');
   });
 
+  it('creates the missing folders of a database path', async () => {
+    const path = join(tempPath(), 'data', 'nested', 'lifecycle.db');
+    const store = openSqliteStore({ path });
+    expect(existsSync(path)).toBe(true);
+    await store.close();
+  });
+
+  it('a folder that cannot be created is a STORE_FAILURE naming it and what to do; nothing is created', () => {
+    const blocker = tempPath();
+    writeFileSync(blocker, 'a file where a folder should be');
+    const error = lifecycleError(() => openSqliteStore({ path: join(blocker, 'data', 'x.db') }), 'STORE_FAILURE');
+    expect(error.message).toContain(`cannot create the folder ${join(blocker, 'data')} for the database`);
+    expect(error.message).toContain('create it yourself, fix its permissions, or choose another path');
+    expect(existsSync(join(blocker, 'data'))).toBe(false);
+  });
+
   it('an unopenable path is a STORE_FAILURE', () => {
-    lifecycleError(() => openSqliteStore({ path: join(tempPath(), 'no', 'such', 'dir', 'x.db') }), 'STORE_FAILURE');
+    const folder = tempPath();
+    mkdirSync(folder);
+    lifecycleError(() => openSqliteStore({ path: folder }), 'STORE_FAILURE');
   });
 });
 

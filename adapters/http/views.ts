@@ -49,6 +49,17 @@ function runView(run: PipelineRun | null | undefined): Record<string, unknown> |
   };
 }
 
+/**
+ * The last finished run as the batch machine summarised it, plus `excluded_essay_count`: the
+ * batch's essays that never entered the run because they had failed a phase of an earlier one.
+ */
+function lastRunView(context: Partial<BatchContext>): Record<string, unknown> | null {
+  const run = context.last_run;
+  if (run == null) return null;
+  const started = run.successful_essay_count + run.failed_essay_count;
+  return { ...run, excluded_essay_count: Math.max(0, (context.essays?.length ?? started) - started) };
+}
+
 /** Essay counts of a batch by status (at most 10,000 essays are counted). */
 export async function essayCounts(queries: QueriesPort, batchId: string): Promise<{ total: number; by_status: Record<string, number> }> {
   const byStatus: Record<string, number> = {};
@@ -74,7 +85,7 @@ export function batchDetail(view: EntityView, counts: { total: number; by_status
     pipeline: runView(context.run),
     phase_history: context.phase_history ?? {},
     run_count: context.run_count ?? 0,
-    last_run: context.last_run ?? null,
+    last_run: lastRunView(context),
     parked_pipeline: context.parked ?? null,
     associations: context.associations ?? null,
     final_reason: context.final_reason ?? null,

@@ -3,6 +3,8 @@
  * method runs to completion before returning a settled promise, so commits never interleave inside
  * one process, and IMMEDIATE transactions serialize commits across processes sharing the file.
  */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { LifecycleError } from '../errors.js';
 import { versionConflict } from '../store-support.js';
@@ -382,13 +384,34 @@ function validateOptions(options: SqliteStoreOptions): { synchronous: 'NORMAL' |
 }
 
 /**
- * Opens (creating if needed) a SQLite store: sets busy_timeout, journal_mode=WAL (file databases),
- * synchronous, foreign_keys=ON, then applies missing migrations. Throws INVALID_CONFIGURATION for bad
- * options and STORE_FAILURE when the file cannot be opened or its schema is newer than this code.
+ * Creates the folder of a database file (`./data/lifecycle.db` needs `./data`). Throws
+ * STORE_FAILURE naming the folder and what to do when it cannot be created.
+ */
+function ensureParentDirectory(path: string): void {
+  if (path === ':memory:' || path.startsWith('file:')) return;
+  const dir = dirname(resolve(path));
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new LifecycleError(
+      'STORE_FAILURE',
+      `sqlite store: cannot create the folder ${dir} for the database ${path} (${typeof code === 'string' ? code : String(error)}): create it yourself, fix its permissions, or choose another path`,
+      { details: { operation: 'create folder', path: dir }, cause: error },
+    );
+  }
+}
+
+/**
+ * Opens (creating if needed, with its folder) a SQLite store: sets busy_timeout, journal_mode=WAL
+ * (file databases), synchronous, foreign_keys=ON, then applies missing migrations. Throws
+ * INVALID_CONFIGURATION for bad options and STORE_FAILURE when the folder cannot be created, the
+ * file cannot be opened or its schema is newer than this code.
  */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   const { synchronous, busyTimeoutMs } = validateOptions(options);
   const now = options.now ?? (() => new Date());
+  ensureParentDirectory(options.path);
   let db: Database.Database | undefined;
   try {
     db = new Database(options.path, { timeout: busyTimeoutMs });

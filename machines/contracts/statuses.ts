@@ -71,7 +71,9 @@ export type BatchClientStatus = (typeof BatchClientStatus)[keyof typeof BatchCli
 
 const clientStatusByBatchStatus: Readonly<Record<BatchStatus, BatchClientStatus>> = {
   awaiting_content_validation: 'pending_content',
-  awaiting_pipeline_configuration: 'pending_content',
+  // Deviation from the reference (pending_content): here the batch has its content and holds a
+  // parked pipeline request until the user attaches a prompt; the next move is the user's.
+  awaiting_pipeline_configuration: 'ready',
   content_ingestion_failed: 'failed',
   ready_for_pipeline_execution: 'ready',
   processing_pipelines: 'processing',
@@ -86,7 +88,9 @@ const clientStatusByBatchStatus: Readonly<Record<BatchStatus, BatchClientStatus>
 
 /**
  * Maps an internal batch status to the client status of reference.md 1.3 (the gateway's
- * table; an unknown or missing status is `pending_content`, as the gateway and BFF do).
+ * table; an unknown or missing status is `pending_content`, as the gateway and BFF do), with
+ * one deviation: `awaiting_pipeline_configuration` (a parked pipeline request waiting for a
+ * prompt; the content is there) is `ready`, not `pending_content`.
  */
 export function toClientStatus(status: string | null | undefined): BatchClientStatus {
   if (status != null && Object.hasOwn(clientStatusByBatchStatus, status)) {

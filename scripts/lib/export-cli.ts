@@ -10,13 +10,12 @@ import { EXIT_USAGE, fileNameOf, loadMachineModule, parseCli, PROJECT_ROOT, Usag
 
 /** Usage of the export command. */
 export const EXPORT_USAGE = `usage: lifecycle-export [--out <dir>] [--machine <file.ts>[#export]]
-       lifecycle-export --docs
 
   (default)   every machine of the library (batch, essay, batch_tracker, associations)
-  --machine   a machine module of yours; the export is "default", else "machine"
+  --machine   a machine module of yours; the export is "default", else "machine" (default: none)
   --out       output folder (default ./exported): <id>.json (Stately JSON), <id>.ts
               (setup().createMachine source for Stately), <id>.mmd (Mermaid), <id>.svg
-  --docs      regenerate the README diagrams in docs/diagrams (batch and essay)`;
+  --help, -h  this text`;
 
 /** One output file: path relative to its folder, and content. */
 export interface OutputFile {
@@ -59,22 +58,27 @@ export async function docsDiagrams(): Promise<Array<{ path: string; content: str
   return files;
 }
 
+/**
+ * Writes the README diagrams into this repository's docs/diagrams (`npm run export -- --docs`,
+ * scripts/export.ts; not part of the published command, which must not write into its own
+ * package folder). Returns the paths written, relative to `cwd`.
+ */
+export async function writeDocsDiagrams(cwd: string): Promise<string[]> {
+  const written: string[] = [];
+  for (const file of await docsDiagrams()) written.push(writeOutput(join(PROJECT_ROOT, file.path), file.content, cwd));
+  return written;
+}
+
 /** Runs the export command; returns the exit code (0 done, 2 bad arguments). */
 export async function runExport(argv: readonly string[], io: CliIo): Promise<number> {
   try {
     const options = parseCli(argv, {
       out: { type: 'string' },
       machine: { type: 'string' },
-      docs: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
     if (options.help === true) {
       io.out(EXPORT_USAGE);
-      return 0;
-    }
-    if (options.docs === true) {
-      if (options.machine !== undefined || options.out !== undefined) throw new UsageError('--docs writes docs/diagrams only; it takes no --machine or --out');
-      for (const file of await docsDiagrams()) io.out(`wrote ${writeOutput(join(PROJECT_ROOT, file.path), file.content, io.cwd)}`);
       return 0;
     }
     const out = resolve(io.cwd, options.out ?? './exported');

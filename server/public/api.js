@@ -12,7 +12,7 @@
  * @typedef {{ run_id: number, requested_pipeline: string, phases: string[], current_phase: string | null,
  *   phase_status: Record<string, string> }} RunView
  * @typedef {{ run_id: number, requested_pipeline: string, completed_phases: string[], final_status: string,
- *   successful_essay_count: number, failed_essay_count: number }} RunSummary
+ *   successful_essay_count: number, failed_essay_count: number, excluded_essay_count: number }} RunSummary
  * @typedef {BatchSummary & { class_id: string | null, student_prompt_ref: string | null,
  *   essay_counts: { total: number, by_status: Record<string, number> }, pipeline: RunView | null,
  *   last_run: RunSummary | null, run_count: number, parked_pipeline: { requested_pipeline: string } | null,

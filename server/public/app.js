@@ -183,6 +183,18 @@ async function select(batchId) {
 }
 
 /**
+ * What an accepted action led to: a pipeline request the batch parked (it needs a prompt) is
+ * not "done".
+ * @param {string} label
+ * @param {unknown} answer the route's answer: `status` is the batch's status after the command
+ */
+function outcomeText(label, answer) {
+  const body = /** @type {{ status?: unknown, to?: unknown } | null} */ (answer);
+  const status = body?.status ?? body?.to;
+  return status === 'awaiting_pipeline_configuration' ? `${label}: parked: attach a prompt to start` : `${label}: done`;
+}
+
+/**
  * Runs one action against the selected batch and reports the outcome.
  * @param {string} label
  * @param {(batchId: string) => Promise<unknown>} action
@@ -191,8 +203,7 @@ async function act(label, action) {
   const id = state.selected;
   if (id === null) return say('select a batch first', true);
   try {
-    await action(id);
-    say(`${label}: done`);
+    say(outcomeText(label, await action(id)));
   } catch (error) {
     say(`${label} failed: ${explain(error)}`, true);
   }

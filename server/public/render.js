@@ -10,6 +10,8 @@
 /** @typedef {import('./api.js').EssayView} EssayView */
 /** @typedef {import('./api.js').AuditRow} AuditRow */
 
+import { applyZoom, enableZoom } from './zoom.js';
+
 /** Statuses a batch never leaves. */
 export const FINAL_BATCH_STATUSES = new Set([
   'content_ingestion_failed',
@@ -113,7 +115,8 @@ function pipelineText(batch) {
 function lastRunText(batch) {
   const run = batch.last_run;
   if (run === null) return 'none';
-  return `run ${run.run_id} ${run.requested_pipeline}: ${run.final_status} (${run.completed_phases.join(' → ')}; ${run.successful_essay_count} ok, ${run.failed_essay_count} failed)`;
+  const excluded = run.excluded_essay_count > 0 ? `; ${run.excluded_essay_count} excluded before the run (failed an earlier phase)` : '';
+  return `run ${run.run_id} ${run.requested_pipeline}: ${run.final_status} (${run.completed_phases.join(' → ')}; ${run.successful_essay_count} ok, ${run.failed_essay_count} failed${excluded})`;
 }
 
 /**
@@ -220,8 +223,8 @@ export function renderDiagram(machine, svg, counts, active) {
     caption.append(el('span', machine), el('span', '', 'sub active-states'));
     const box = el('div', undefined, 'svg-box');
     box.setAttribute('role', 'img');
-    box.setAttribute('aria-label', `${machine} state machine (click to zoom)`);
-    box.addEventListener('click', () => box.classList.toggle('natural'));
+    box.setAttribute('aria-label', `${machine} state machine (zoom with the buttons, Ctrl + wheel or + and −; drag to pan)`);
+    enableZoom(box, caption, machine);
     const list = el('ul', undefined, 'counts');
     list.id = `counts-${machine}`;
     list.setAttribute('aria-label', `${machine} entities per state`);
@@ -235,6 +238,7 @@ export function renderDiagram(machine, svg, counts, active) {
     box.innerHTML = svg;
     const width = Number.parseFloat(box.querySelector('svg')?.getAttribute('width') ?? '0');
     figure.classList.toggle('large', width > 600);
+    applyZoom(box);
     centerOn(box, active[0]);
   }
   const list = figure.querySelector('ul.counts');

@@ -33,6 +33,14 @@ interface DomNode {
   readonly textContent: string | null;
 }
 
+/** The little of a scrolling element the zoom and scroll checks read. */
+interface DomBox {
+  readonly scrollWidth: number;
+  readonly clientWidth: number;
+  scrollLeft: number;
+  querySelector(selector: string): { getBoundingClientRect(): { readonly width: number } } | null;
+}
+
 /** The labels of the states drawn lit in one machine's SVG. */
 function litStates(page: Page, machine: string): Promise<string[]> {
   return page.locator(`#diagram-${machine} svg g.node`).evaluateAll(
@@ -98,6 +106,9 @@ describeBrowser('demo page (Chromium)', () => {
     await page.getByLabel('Pipeline', { exact: true }).selectOption('nlp');
     await page.getByRole('button', { name: 'Request pipeline' }).click();
     await expect.poll(() => status().textContent()).toBe('awaiting_pipeline_configuration');
+    // A parked request is not "done", and the batch (content in, waiting for the user) is not pending_content.
+    expect(await page.locator('#action-message').textContent()).toBe('request pipeline: parked: attach a prompt to start');
+    expect(await page.locator('#batch-client-status').textContent()).toBe('ready');
     await page.getByRole('button', { name: 'Attach prompt' }).click();
     await expect.poll(() => page.locator('#batch-last-run').textContent()).toMatch(/^run 1 nlp: completed_successfully \(spellcheck → nlp; 4 ok, 0 failed\)$/);
     await expect.poll(() => status().textContent()).toBe('ready_for_pipeline_execution');
@@ -124,5 +135,46 @@ describeBrowser('demo page (Chromium)', () => {
 
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(errors).toEqual([]);
+  });
+
+  it('zooms the essay diagram to twice its fitted width, pans it by dragging, and fits it again', async () => {
+    const box = page.locator('#diagram-essay .svg-box');
+    const sizes = () => box.evaluate((element: DomBox) => ({ svg: element.querySelector('svg')?.getBoundingClientRect().width ?? 0, box: element.clientWidth, left: element.scrollLeft }));
+    const fitted = await sizes();
+    expect(fitted.svg).toBeLessThanOrEqual(fitted.box + 1);
+    await page.getByRole('button', { name: 'Zoom in (essay)' }).click();
+    await page.getByRole('button', { name: 'Zoom in (essay)' }).click();
+    expect(await page.locator('#diagram-essay .zoom-level').textContent()).toBe('×2');
+    const zoomed = await sizes();
+    expect(zoomed.svg).toBeCloseTo(2 * fitted.box, -1);
+    const frame = await box.boundingBox();
+    if (frame === null) throw new Error('the essay diagram is not visible');
+    await page.mouse.move(frame.x + 400, frame.y + 200);
+    await page.mouse.down();
+    await page.mouse.move(frame.x + 100, frame.y + 150, { steps: 4 });
+    await page.mouse.up();
+    expect((await sizes()).left).toBeGreaterThan(zoomed.left + 200);
+    await page.getByRole('button', { name: 'Fit the whole essay diagram' }).click();
+    expect((await sizes()).svg).toBeLessThanOrEqual(fitted.box + 1);
+  });
+
+  it('at 420 px the Batches table scrolls inside its panel and the history numbers are not clipped', async () => {
+    await page.setViewportSize({ width: 420, height: 900 });
+    const scroller = page.locator('#batches-panel .table-scroll');
+    const overflow = await scroller.evaluate((element: DomBox) => ({ scroll: element.scrollWidth, client: element.clientWidth }));
+    expect(overflow.scroll).toBeGreaterThan(overflow.client);
+    await scroller.evaluate((element: DomBox) => (element.scrollLeft = 1000));
+    expect(await scroller.evaluate((element: DomBox) => element.scrollLeft)).toBeGreaterThan(0);
+    expect(await page.locator('#batch-rows td.client-status').first().isVisible()).toBe(true);
+    // The list numbers live in the padding of the scrolling <ol>: "10." needs the room of its four characters.
+    const room = await page.evaluate<number>(`(() => {
+      const list = document.getElementById('batch-history');
+      const style = getComputedStyle(list);
+      const pen = document.createElement('canvas').getContext('2d');
+      pen.font = style.font;
+      return parseFloat(style.paddingLeft) - pen.measureText('10. ').width;
+    })()`);
+    expect(room).toBeGreaterThanOrEqual(0);
+    await page.setViewportSize({ width: 1400, height: 1800 });
   });
 });
