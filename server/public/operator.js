@@ -18,6 +18,9 @@ import { byId } from './render.js';
 /** Top-level states per machine, fetched once. @type {Map<string, string[]>} */
 const statesOf = new Map();
 
+/** Set once the server refused the operator routes: this page's principal is no admin (a new token reloads the page). */
+let notAdmin = false;
+
 /** Fills the target-state list with the states of the chosen machine. */
 async function fillStates() {
   const machine = /** @type {HTMLSelectElement} */ (byId('force-machine')).value;
@@ -35,6 +38,7 @@ async function fillStates() {
  */
 export async function refreshOperator() {
   const panel = byId('operator-panel');
+  if (notAdmin) return;
   try {
     const { counts } = /** @type {{ counts: DeadLetterCounts[] }} */ (await api('GET', '/dead-letters?limit=1'));
     const text = counts.length === 0 ? 'no queue on this server' : counts.map((c) => `${c.queue}: ${c.pending} pending of ${c.total}`).join(' · ');
@@ -44,8 +48,9 @@ export async function refreshOperator() {
       await fillStates();
     }
   } catch (error) {
-    if (error instanceof ApiError && (error.status === 403 || error.status === 401)) panel.hidden = true;
-    else throw error;
+    if (!(error instanceof ApiError) || (error.status !== 403 && error.status !== 401)) throw error;
+    panel.hidden = true;
+    notAdmin = true;
   }
 }
 
