@@ -25,6 +25,7 @@ const USAGE = `usage: lifecycle-worker [--store sqlite:<path> | postgres://...] 
                         [--concurrency <n>] [--partitions <n>] [--owned <k,k,...>] [--standby <k,k,...>] [--ack-wait <ms>]
                         [--batch-size <n>] [--interval-ms <n>] [--stream <name>] [--durable <name>]
                         [--subject-prefix <prefix>] [--schema <name>] [--no-relay] [--no-timers] [--verbose]
+       lifecycle-worker dead list|show <id>|redrive <id>|redrive --all   (dead letters; see lifecycle-worker dead --help)
 
   --store           where the state lives (default sqlite:./data/lifecycle.db)
   --queue           embedded: the queue table of the SQLite store (default); nats://host:port: JetStream
@@ -221,7 +222,7 @@ function describeStore(setting: StoreSetting): string {
   return url.toString();
 }
 
-async function openStore(options: Options): Promise<SnapshotStore> {
+async function openStore(options: Pick<Options, 'store' | 'schema'>): Promise<SnapshotStore> {
   // Each store and queue is loaded only when asked for, so an installation needs only the
   // optional peers of what it uses (better-sqlite3, pg, @nats-io/*).
   if (options.store.kind === 'sqlite') {
@@ -358,7 +359,19 @@ class Shutdown {
   }
 }
 
+/** `lifecycle-worker dead ...`: the dead letters of either queue (scripts/lib/dead-cli.ts). */
+async function deadLetters(argv: readonly string[]): Promise<number> {
+  const { deadLetterCommand } = await import('./lib/dead-cli.js');
+  const storeOpener = (raw: string, schema: string | undefined) => {
+    const store = parseStore(raw);
+    if (schema !== undefined && store.kind !== 'postgres') throw new UsageError('--schema applies to a postgres:// store only');
+    return () => openStore({ store, schema });
+  };
+  return deadLetterCommand(argv, { storeOpener, parseQueue, out: (line) => console.log(line), err: (line) => console.error(line) });
+}
+
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'dead') return deadLetters(argv.slice(1));
   let options: Options;
   try {
     options = parseOptions(argv);

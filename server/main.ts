@@ -17,7 +17,10 @@ import { LifecycleEngine } from '../adapters/engine/engine.js';
 import { LifecycleQueries } from '../adapters/engine/queries.js';
 import { startTimerScheduler, type Worker } from '../adapters/engine/workers.js';
 import { bearerTokenAuthenticator, isLoopbackHost, openAuthenticator, type Principal } from '../adapters/http/auth.js';
-import { openSqliteStore } from '../adapters/sqlite/store.js';
+import type { DeadLetterQueue } from '../adapters/queue/dead-letters.js';
+import { EmbeddedQueue } from '../adapters/queue/embedded.js';
+import { embeddedDeadLetters } from '../adapters/queue/embedded/dead-letters.js';
+import { openSqliteStore, SqliteStore } from '../adapters/sqlite/store.js';
 import type { SnapshotStore } from '../adapters/store.js';
 import { createApp, gracefulClose } from './app.js';
 import { ConfigError, describeStore, parseConfig, type ServerConfig } from './config.js';
@@ -101,7 +104,10 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     : undefined;
   const open = config.tokens.length === 0;
   const authenticate = open ? openAuthenticator(DEMO_PRINCIPAL) : bearerTokenAuthenticator(config.tokens);
-  const app = createApp({ engine, queries: new LifecycleQueries(store), logger, authenticate, staticDir: PUBLIC_DIR });
+  // The operator routes list and redrive the dead letters of the embedded queue of a SQLite store
+  // (lifecycle-worker --queue embedded on the same file); NATS dead letters: lifecycle-worker dead.
+  const deadLetters: DeadLetterQueue[] = store instanceof SqliteStore ? [embeddedDeadLetters(new EmbeddedQueue(store), engine)] : [];
+  const app = createApp({ engine, queries: new LifecycleQueries(store), logger, authenticate, staticDir: PUBLIC_DIR, deadLetters });
   const server = createServer(app);
   let address: AddressInfo;
   try {

@@ -72,6 +72,41 @@ export class LifecycleQueries {
     return this.store.history(machine, entityId, options);
   }
 
+  /** The global audit feed: rows with position > afterPosition, in position (commit) order, at most `limit` (max 1000). */
+  async auditSince(afterPosition: number, limit: number): Promise<AuditRecord[]> {
+    return this.store.auditSince(afterPosition, limit);
+  }
+
+  /**
+   * The position of the newest audit row (`atLeast` when there is none beyond it; 0 for an empty
+   * log). Found with the feed alone: a gallop forward from `atLeast`, then a bisection, each step
+   * one indexed read of one row, so O(log n) reads however long the log is.
+   */
+  async latestAuditPosition(atLeast = 0): Promise<number> {
+    const first = async (after: number): Promise<number | undefined> => (await this.store.auditSince(after, 1))[0]?.position;
+    let known = atLeast;
+    for (let step = 1; ; step *= 2) {
+      const next = await first(known);
+      if (next === undefined) return known;
+      const beyond = await first(next + step);
+      if (beyond === undefined) return this.bisect(next, next + step, first);
+      known = beyond;
+    }
+  }
+
+  /** The newest position, knowing a row at `low` and none after `high`. */
+  private async bisect(low: number, high: number, first: (after: number) => Promise<number | undefined>): Promise<number> {
+    let lo = low;
+    let hi = high;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      const found = await first(mid);
+      if (found === undefined) hi = mid;
+      else lo = found;
+    }
+    return (await first(lo)) ?? lo;
+  }
+
   /** Entities per machine and status. */
   async counts(machine?: string): Promise<StatusCount[]> {
     return this.store.countByStatus(machine);

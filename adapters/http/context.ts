@@ -3,6 +3,7 @@
  * ports (so tests can wrap them), the resolved limits and policy, the clock and id factory.
  */
 import type { Logger } from 'pino';
+import type { DeadLetterQueue } from '../queue/dead-letters.js';
 import type { LifecycleEngine } from '../engine/engine.js';
 import type { LifecycleQueries } from '../engine/queries.js';
 import type { Authenticator, AuthorizePolicy } from './auth.js';
@@ -14,7 +15,7 @@ import type { OwnerCache } from './ownership.js';
 export type EnginePort = Pick<LifecycleEngine, 'dispatch' | 'dispatchMany' | 'subscribe' | 'machines' | 'force'>;
 
 /** The part of the read side the HTTP layer uses. */
-export type QueriesPort = Pick<LifecycleQueries, 'entity' | 'batches' | 'essaysOf' | 'history' | 'counts'>;
+export type QueriesPort = Pick<LifecycleQueries, 'entity' | 'batches' | 'essaysOf' | 'history' | 'counts' | 'auditSince' | 'latestAuditPosition'>;
 
 /** What the host passes to `createLifecycleRouter`. */
 export interface LifecycleRouterDeps {
@@ -32,6 +33,8 @@ export interface LifecycleRouterDeps {
   readonly clock?: () => Date;
   /** New uuids for event ids, batch ids and essay ids (default crypto.randomUUID). */
   readonly newId?: () => string;
+  /** The dead letters the operator routes list and redrive (embeddedDeadLetters, natsDeadLetters); none by default. */
+  readonly deadLetters?: readonly DeadLetterQueue[];
 }
 
 /** The resolved dependencies every route handler receives. */
@@ -46,4 +49,5 @@ export interface HttpContext {
   readonly limits: HttpLimits;
   readonly clock: () => Date;
   readonly newId: () => string;
+  readonly deadLetters: readonly DeadLetterQueue[];
 }

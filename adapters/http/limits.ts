@@ -33,6 +33,8 @@ export interface HttpLimits {
   readonly streamHeartbeatMs: number;
   /** Most bytes buffered for one slow stream subscriber before it is disconnected (default 1 MiB). */
   readonly streamBufferBytes: number;
+  /** How often the stream reads the store's audit log for new commits of any process (default 250 ms). */
+  readonly streamPollMs: number;
 }
 
 /** The defaults of every limit. */
@@ -46,6 +48,7 @@ export const DEFAULT_LIMITS: HttpLimits = {
   streamSubscribers: 100,
   streamHeartbeatMs: 15_000,
   streamBufferBytes: 1024 * 1024,
+  streamPollMs: 250,
 };
 
 /** The defaults overridden by `overrides`; throws INVALID_CONFIGURATION for a value that is not a positive integer. */

@@ -3,7 +3,7 @@
  * schemas they name are components generated from zod (openapi.ts); nothing here is a schema.
  */
 import type { z } from 'zod';
-import { HistoryQuery, ListBatchesQuery, MachineQuery, PageQuery } from './schemas.js';
+import { DeadLetterQuery, HistoryQuery, ListBatchesQuery, MachineQuery, PageQuery, StreamQuery } from './schemas.js';
 
 /** One operation. */
 export interface OperationSpec {
@@ -85,8 +85,8 @@ export const OPERATIONS: readonly OperationSpec[] = [
     summary: 'Entities per machine and status', responses: { '200': 'Counts', ...AUTH, '403': 'Not allowed' },
   },
   {
-    method: 'get', path: '/stream', operationId: 'stream', tag: 'stream', auth: true, produces: ['text/event-stream'],
-    summary: 'Server-sent events: every committed transition the caller may see', responses: { '200': 'An event stream', ...AUTH, '403': 'Not allowed', '503': 'Too many subscribers' },
+    method: 'get', path: '/stream', operationId: 'stream', tag: 'stream', auth: true, produces: ['text/event-stream'], query: StreamQuery,
+    summary: 'Server-sent events: every committed transition the caller may see, read from the audit log (any process); id = audit position, resume with Last-Event-ID or ?after=', responses: { '200': 'An event stream', ...AUTH, '403': 'Not allowed', '503': 'Too many subscribers' },
   },
   {
     method: 'get', path: '/machines', operationId: 'listMachines', tag: 'machines', auth: false,
@@ -101,6 +101,24 @@ export const OPERATIONS: readonly OperationSpec[] = [
     method: 'post', path: '/entities/:machine/:id/force', operationId: 'forceEntity', tag: 'operator', auth: true, body: 'ForceBody',
     summary: 'Admin: move an entity to a named state with a reason (audited; emits nothing)',
     responses: { '200': 'Dispatch answer (outcome accepted, or duplicate for a repeated event_id)', ...WRITE, '400': 'Invalid body, or not a state of the machine (UNKNOWN_STATE)', '403': 'Not an admin', '404': 'No such machine or entity', '409': 'FORCE_REFUSED: the move is unsafe by the machine definition' },
+  },
+  {
+    method: 'get', path: '/dead-letters', operationId: 'listDeadLetters', tag: 'operator', auth: true, query: DeadLetterQuery,
+    summary: 'Admin: dead-letter counts (total, pending) and dead letters of the queues this server was given',
+    responses: { '200': 'counts and dead_letters (each with applied: its event took effect)', ...READ, '403': 'Not an admin' },
+  },
+  {
+    method: 'get', path: '/dead-letters/:queue/:id', operationId: 'getDeadLetter', tag: 'operator', auth: true,
+    summary: 'Admin: one dead letter (embedded row id or NATS dead-letter stream sequence)', responses: { '200': 'The dead letter', ...READ, '403': 'Not an admin' },
+  },
+  {
+    method: 'post', path: '/dead-letters/:queue/:id/redrive', operationId: 'redriveDeadLetter', tag: 'operator', auth: true,
+    summary: 'Admin: send a dead letter through the engine again (duplicate when it already took effect)',
+    responses: { '200': 'The engine\'s answer (result.outcome accepted, refused, duplicate or invalid)', ...READ, '403': 'Not an admin' },
+  },
+  {
+    method: 'post', path: '/dead-letters/:queue/redrive', operationId: 'redriveAllDeadLetters', tag: 'operator', auth: true,
+    summary: 'Admin: redrive every dead letter of a queue that has not taken effect', responses: { '200': 'Per-letter results and a summary', ...READ, '403': 'Not an admin' },
   },
   { method: 'get', path: '/openapi.json', operationId: 'openApi', tag: 'docs', auth: false, summary: 'This document', responses: { '200': 'OpenAPI 3.1 document' } },
   { method: 'get', path: '/docs', operationId: 'docs', tag: 'docs', auth: false, produces: ['text/html'], summary: 'This API reference page (Swagger UI when swagger-ui-dist is installed, else a plain list)', responses: { '200': 'HTML' } },

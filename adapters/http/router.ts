@@ -46,6 +46,7 @@ export function createLifecycleRouter(deps: LifecycleRouterDeps): LifecycleRoute
     limits,
     clock: deps.clock ?? (() => new Date()),
     newId: deps.newId ?? randomUUID,
+    deadLetters: deps.deadLetters ?? [],
   };
   const hub = new StreamHub(ctx);
   const drain = new RequestDrain();

@@ -100,3 +100,15 @@ export const ForceBody = z.strictObject({
   event_id: Id.optional().describe('Idempotency key: the same id again answers duplicate and changes nothing'),
 });
 export type ForceBody = z.infer<typeof ForceBody>;
+
+/** `GET /dead-letters` query. */
+export const DeadLetterQuery = z.strictObject({
+  queue: z.enum(['embedded', 'nats']).optional().describe('Only this queue'),
+  limit: pageLimit.default(100),
+  after: z.coerce.number().int().min(0).default(0).describe('Only dead letters with a greater id'),
+});
+
+/** `GET /stream` query: where to start (the `Last-Event-ID` header, sent by a reconnecting EventSource, wins). */
+export const StreamQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).optional().describe('Start after this audit position (default: the newest, so only new commits)'),
+});

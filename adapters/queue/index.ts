@@ -19,3 +19,5 @@ export {
   type RejectedLine,
 } from './embedded.js';
 export { backoffDelay, partitionKeyOf, partitionOf, silentLogger, type BackoffOptions, type QueueLogger } from './support.js';
+export { embeddedDeadLetters } from './embedded/dead-letters.js';
+export type { DeadLetter, DeadLetterCounts, DeadLetterListOptions, DeadLetterQueue, DeadLetterQueueKind, RedriveEngine, RedriveResult } from './dead-letters.js';

@@ -120,3 +120,4 @@ export {
   type SettledMessage,
 } from './nats/consumer.js';
 export { startNatsWorker, type NatsWorker, type NatsWorkerOptions } from './nats/worker.js';
+export { natsDeadLetters, type NatsDeadLetterOptions } from './nats/dead-letters.js';

@@ -154,13 +154,19 @@ export class HistoryCursor {
 }
 
 /**
- * Reads the live stream until it ends or fails; calls `onRow` per committed transition.
+ * Reads the live stream until it ends or fails; calls `onRow` per committed transition. The
+ * stream reads the server's audit log: `resume.lastId` (the audit position of the last frame) is
+ * sent as Last-Event-ID on a reconnect, so no commit is missed while the page was offline.
  * @param {(row: StreamRow) => void} onRow
  * @param {(live: boolean) => void} onLive
  * @param {AbortSignal} signal
+ * @param {{ lastId: string | undefined }} resume
  */
-async function readStream(onRow, onLive, signal) {
-  const res = await fetch('/stream', { headers: { Accept: 'text/event-stream', ...authHeaders() }, signal });
+async function readStream(onRow, onLive, signal, resume) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: 'text/event-stream', ...authHeaders() };
+  if (resume.lastId !== undefined) headers['Last-Event-ID'] = resume.lastId;
+  const res = await fetch('/stream', { headers, signal });
   if (!res.ok || res.body === null) throw await errorOf(res);
   onLive(true);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -172,6 +178,8 @@ async function readStream(onRow, onLive, signal) {
     for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
       const frame = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
+      const id = frame.split('\n').find((line) => line.startsWith('id:'));
+      if (id !== undefined) resume.lastId = id.slice(3).trim();
       const data = frame
         .split('\n')
         .filter((line) => line.startsWith('data:'))
@@ -193,10 +201,12 @@ async function readStream(onRow, onLive, signal) {
  */
 export function followStream(onRow, onLive) {
   const controller = new AbortController();
+  /** @type {{ lastId: string | undefined }} */
+  const resume = { lastId: undefined };
   const loop = async () => {
     while (!controller.signal.aborted) {
       try {
-        await readStream(onRow, onLive, controller.signal);
+        await readStream(onRow, onLive, controller.signal, resume);
       } catch {
         // reconnect below
       }

@@ -6,6 +6,7 @@
  * Everything refreshes on the live stream (GET /stream); actions call the batch routes.
  */
 import { api, ApiError, followStream, HistoryCursor, machineSvg, setToken, token } from './api.js';
+import { refreshOperator, wireOperator } from './operator.js';
 import { byId, FINAL_BATCH_STATUSES, renderAssociations, renderBatchList, renderDiagram, renderEssays, renderFacts, renderHistory } from './render.js';
 
 /** @typedef {import('./api.js').BatchDetail} BatchDetail */
@@ -149,7 +150,7 @@ async function refreshAll() {
   try {
     do {
       again = false;
-      await Promise.all([refreshList(), refreshCounts(), refreshSelected()]);
+      await Promise.all([refreshList(), refreshCounts(), refreshSelected(), refreshOperator()]);
       await refreshDiagrams();
     } while (again);
     document.body.dataset.refreshed = new Date().toISOString();
@@ -251,6 +252,7 @@ function wire() {
     ['cancel-batch', () => act('cancel', (id) => api('POST', `/batches/${encodeURIComponent(id)}/cancel`, { reason: 'cancelled from the demo page' }))],
   ];
   for (const [id, handler] of handlers) byId(id).addEventListener('click', () => void handler());
+  wireOperator(() => state.selected, (label, action) => act(label, () => action()));
   const tokenInput = /** @type {HTMLInputElement} */ (byId('auth-token'));
   tokenInput.value = token();
   tokenInput.addEventListener('change', () => {

@@ -179,13 +179,24 @@ export function renderEssays(essays) {
   );
 }
 
+/**
+ * Who forced a transition: the principal a forced row's envelope records.
+ * @param {AuditRow} row
+ */
+function forcedBy(row) {
+  const envelope = /** @type {{ data?: { principal?: { user_id?: unknown } } } | null} */ (row.envelope);
+  const user = envelope?.data?.principal?.user_id;
+  return typeof user === 'string' ? user : 'an operator';
+}
+
 /** @param {readonly AuditRow[]} rows */
 export function renderHistory(rows) {
   byId('batch-history').replaceChildren(
     ...rows.map((row) => {
       const time = row.recorded_at.slice(11, 19);
       const change = row.outcome === 'refused' ? `refused in ${row.from_status ?? '?'}: ${row.reason ?? ''}` : `${row.from_status ?? '∅'} → ${row.to_status ?? '?'}`;
-      return el('li', `${time} ${row.event_type.replace(/^huleedu\./, '')}: ${change}`, row.outcome === 'refused' ? 'refused' : undefined);
+      const forced = row.event_type === 'lifecycle.operator.force' ? ` (forced by ${forcedBy(row)}: ${row.reason ?? ''})` : '';
+      return el('li', `${time} ${row.event_type.replace(/^huleedu\./, '')}: ${change}${forced}`, row.outcome === 'refused' ? 'refused' : forced === '' ? undefined : 'forced');
     }),
   );
 }

@@ -50,7 +50,7 @@ function connect(port: number, who: Who | undefined): Promise<StreamClient> {
         rows: () =>
           text
             .split('\n\n')
-            .filter((frame) => frame.startsWith('event: transition\n'))
+            .filter((frame) => /(^|\n)event: transition\n/.test(frame))
             .map((frame) => JSON.parse(frame.slice(frame.indexOf('data: ') + 6)) as StreamRow),
         until: (predicate, timeoutMs = 2_000) =>
           new Promise<void>((done, fail) => {

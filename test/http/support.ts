@@ -13,6 +13,7 @@ import { bearerTokenAuthenticator, type Authenticator, type AuthorizePolicy, typ
 import type { EnginePort } from '../../adapters/http/context.js';
 import type { HttpLimits } from '../../adapters/http/limits.js';
 import { createMemoryStore } from '../../adapters/memory/store.js';
+import type { DeadLetterQueue } from '../../adapters/queue/dead-letters.js';
 import { openSqliteStore } from '../../adapters/sqlite/store.js';
 import type { SnapshotStore } from '../../adapters/store.js';
 import { createApp } from '../../server/app.js';
@@ -54,6 +55,8 @@ export interface HarnessOptions {
   readonly staticDir?: string;
   /** The store behind the engine (default memory; `sqlite` opens `:memory:`). */
   readonly store?: 'memory' | 'sqlite';
+  /** The dead-letter queues the app serves, built on the harness's store and engine. */
+  readonly deadLetters?: (store: SnapshotStore, engine: LifecycleEngine) => DeadLetterQueue[];
 }
 
 /** Everything a test needs. */
@@ -88,6 +91,7 @@ export function makeHarness(options: HarnessOptions = {}): Harness {
     ...(options.authorize === undefined ? {} : { authorize: options.authorize }),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.staticDir === undefined ? {} : { staticDir: options.staticDir }),
+    ...(options.deadLetters === undefined ? {} : { deadLetters: options.deadLetters(store, engine) }),
   });
   return { app, store, engine, queries, logs };
 }
