@@ -131,12 +131,19 @@ DROP INDEX audit_event_id;
  */
 const DERIVED_OUTCOMES = `SELECT 1;`;
 
+/**
+ * Each audit row records the version of the machine that produced it (null on rows written before),
+ * so a what-if report or a snapshot migration can tell old rows from new.
+ */
+const AUDIT_MACHINE_VERSION = `ALTER TABLE audit ADD COLUMN machine_version INTEGER;`;
+
 /** Every migration this code knows, ascending by version. */
 export const migrations: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial_schema', sql: INITIAL_SCHEMA },
   { version: 2, name: 'embedded_queue', sql: QUEUE_TABLE },
   { version: 3, name: 'lean_inbox', sql: LEAN_INBOX },
   { version: 4, name: 'derived_outcomes', sql: DERIVED_OUTCOMES },
+  { version: 5, name: 'audit_machine_version', sql: AUDIT_MACHINE_VERSION },
 ]);
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
