@@ -3,7 +3,7 @@
  * npm run bench: speed targets live here, never in timed tests. Every ratio compares two
  * figures measured in this same run on this machine.
  *   BENCH_SCALE=0.25 npm run bench   (quicker, noisier)
- *   BENCH_ONLY=queue,http npm run bench   (sections: engine, queue, http, paths; default all)
+ *   BENCH_ONLY=queue,http npm run bench   (sections: engine, queue, http, paths, what-if; default all)
  *   BENCH_ROUNDS=5 npm run bench   (engine and http figures: median of this many interleaved rounds, default 3)
  *   BENCH_POSTGRES_URL / BENCH_NATS_URL (else TEST_POSTGRES_URL / TEST_NATS_URL, else
  *   postgres://postgres@127.0.0.1:5432/test and nats://127.0.0.1:4222): the queue section's servers;
@@ -12,9 +12,10 @@
 import { benchEngine, type Rate } from './bench/engine.js';
 import { benchHttp, HTTP_CONNECTIONS, HTTP_GROUP, type HttpRate } from './bench/http.js';
 import { benchQueue } from './bench/queue.js';
+import { benchWhatIf } from './bench/what-if.js';
 import { measurePathGeneration } from './bench-paths.js';
 
-const SECTIONS = ['engine', 'queue', 'http', 'paths'] as const;
+const SECTIONS = ['engine', 'queue', 'http', 'paths', 'what-if'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function find(rates: readonly Rate[], name: string): Rate {
@@ -119,6 +120,14 @@ async function pathsSection(): Promise<void> {
   console.log(targetLine('path generation, all machines (s)', ms / 1000, ' s', ms < 1000, '< 1 s'));
 }
 
+async function whatIfSection(scale: number): Promise<void> {
+  const batches = Math.max(10, Math.round(2000 * scale));
+  console.log(`# what-if replay (${batches} batches of 5 essays through the nlp pipeline, against the library's own machines)`);
+  const m = await benchWhatIf(batches, 5);
+  console.log(`${'what-if replay'.padEnd(52)} ${(m.steps / m.seconds).toFixed(0).padStart(10)} steps/s ${(m.entities / m.seconds).toFixed(0).padStart(8)} entities/s  (${m.entities} entities, ${m.steps} steps in ${m.seconds.toFixed(1)} s, ${m.diverged} diverged, ${m.progressCalls} progress calls)`);
+  console.log(`${'what-if replay: peak heap above its start'.padEnd(52)} ${m.peakHeapMb.toFixed(1).padStart(10)} MB  (one entity's history at a time: flat in the size of the store)`);
+}
+
 async function main(): Promise<void> {
   const scale = Number(process.env.BENCH_SCALE ?? '1');
   const rounds = Number(process.env.BENCH_ROUNDS ?? '3');
@@ -130,6 +139,7 @@ async function main(): Promise<void> {
   if (only.has('queue')) run.push(() => queueSection(scale));
   if (only.has('http')) run.push(() => httpSection(scale, rounds));
   if (only.has('paths')) run.push(() => pathsSection());
+  if (only.has('what-if')) run.push(() => whatIfSection(scale));
   for (const [i, section] of run.entries()) {
     if (i > 0) console.log('');
     await section();

@@ -9,3 +9,4 @@ export { deterministicUuid } from './ids.js';
 export { relayOutboxOnce, startOutboxRelay, startTimerScheduler, type LoopOptions, type Publisher, type PublishFailures, type RelayRoundOptions, type Worker } from './workers.js';
 export { restoreSnapshot, persistSnapshot } from './snapshots.js';
 export type { PollingWorker } from './polling.js';
+export { whatIf, machinesOfModule, type WhatIfOptions, type WhatIfProgress, type WhatIfReport, type EntityDivergence, type StepDifference, type StepRef, type StepView, type MachinePair, type Selection, type EntityRef } from './what-if/index.js';
