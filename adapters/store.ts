@@ -84,10 +84,17 @@ export interface AuditWrite {
   entity_version: number | null;
   /** The full envelope as applied. */
   envelope: Json;
+  /**
+   * Version of the machine definition that took (or refused) the event; the engine always writes
+   * it. What-if reports and migrations tell old rows from new by it.
+   */
+  machine_version?: number;
 }
 
 /** A stored audit entry. */
-export interface AuditRecord extends AuditWrite {
+export interface AuditRecord extends Omit<AuditWrite, 'machine_version'> {
+  /** Version of the machine that produced the row; null for rows written before stores recorded it. */
+  machine_version: number | null;
   /** Global, strictly increasing across all commits (gaps allowed); assigned in `batch.audit` order. */
   position: number;
   /** The commit's timestamp. */

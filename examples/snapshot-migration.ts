@@ -92,7 +92,8 @@ export async function main(): Promise<Record<string, unknown>> {
   }
 
   // 4. A version with a gap in its chain (no migrations[2]) refuses older rows the same way;
-  //    in dispatchMany the item is answered `invalid` and the rest of the group still commits.
+  //    in dispatchMany the item is answered `deferred` (kept for a retry, never dead-lettered) and
+  //    the rest of the group still commits.
   const gap: MachineRegistry = { ...registryV2(), batch: { ...batchV2, version: NEXT_VERSION + 1 } };
   const [refused] = await new LifecycleEngine({ store, machines: gap }).dispatchMany([cancel('batch-2')]);
   await store.close();
@@ -102,7 +103,7 @@ export async function main(): Promise<Record<string, unknown>> {
     after,
     untouched,
     olderCode,
-    gap: refused?.outcome === 'invalid' ? `${refused.code}: ${refused.message}` : refused?.outcome,
+    gap: refused?.outcome === 'deferred' ? `${refused.code}: ${refused.message}` : refused?.outcome,
   };
 }
 

@@ -4,7 +4,7 @@
  * figures measured in this same run on this machine.
  *   BENCH_SECONDS=1 npm run bench   (measured seconds per round of each engine, ablation and http figure; default 3)
  *   BENCH_SCALE=0.25 npm run bench   (the queue section's workload; quicker, noisier)
- *   BENCH_ONLY=queue,http npm run bench   (sections: engine, ablation, queue, http, paths, scale; default all)
+ *   BENCH_ONLY=queue,http npm run bench   (sections: engine, ablation, queue, http, paths, scale, what-if; default all)
  *   BENCH_ROUNDS=5 npm run bench   (engine, ablation and http figures: median of this many interleaved rounds, default 3;
  *   the spread min-max over rounds is printed beside each, with a warning over 15%)
  *   BENCH_SCALE_SIZES=10,100,1000 (scale section: essays per batch, default 10,100,1000,10000);
@@ -19,10 +19,11 @@ import { benchEngine } from './bench/engine.js';
 import { minimumSeconds, spreadNote, SPREAD_WARNING, type Figure, type Rate } from './bench/figures.js';
 import { benchHttp, HTTP_CONNECTIONS, HTTP_GROUP, type HttpFigure, type HttpRate } from './bench/http.js';
 import { benchQueue, type CpuPerEvent } from './bench/queue.js';
+import { benchWhatIf } from './bench/what-if.js';
 import { measurePathGeneration } from './bench-paths.js';
 import { scaleSection } from './bench/scale-report.js';
 
-const SECTIONS = ['engine', 'ablation', 'queue', 'http', 'paths', 'scale'] as const;
+const SECTIONS = ['engine', 'ablation', 'queue', 'http', 'paths', 'scale', 'what-if'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function find<R extends Rate>(rates: readonly R[], name: string): R {
@@ -172,6 +173,15 @@ async function pathsSection(): Promise<void> {
   console.log(targetLine('path generation, all machines (s)', ms / 1000, ' s', ms < 1000, '< 1 s'));
 }
 
+async function whatIfSection(scale: number): Promise<void> {
+  const batches = Math.max(10, Math.round(2000 * scale));
+  console.log(`# what-if replay (${batches} batches of 5 essays through the nlp pipeline, against the library's own machines)`);
+  const m = await benchWhatIf(batches, 5);
+  console.log(`${'what-if replay'.padEnd(52)} ${(m.steps / m.seconds).toFixed(0).padStart(10)} steps/s ${(m.entities / m.seconds).toFixed(0).padStart(8)} entities/s  (${m.entities} entities, ${m.steps} steps in ${m.seconds.toFixed(1)} s, ${m.diverged} diverged, ${m.progressCalls} progress calls)`);
+  const how = typeof global.gc === 'function' ? 'live heap after gc' : 'heap incl. garbage: run with node --expose-gc for the live heap';
+  console.log(`${'what-if replay: peak heap above its start'.padEnd(52)} ${m.peakHeapMb.toFixed(1).padStart(10)} MB  (${how}; one entity's history at a time)`);
+}
+
 async function main(): Promise<void> {
   const scale = Number(process.env.BENCH_SCALE ?? '1');
   const seconds = minimumSeconds();
@@ -186,6 +196,7 @@ async function main(): Promise<void> {
   if (only.has('http')) run.push(() => httpSection(seconds, rounds));
   if (only.has('paths')) run.push(() => pathsSection());
   if (only.has('scale')) run.push(() => scaleSection());
+  if (only.has('what-if')) run.push(() => whatIfSection(scale));
   for (const [i, section] of run.entries()) {
     if (i > 0) console.log('');
     await section();

@@ -83,6 +83,7 @@ async function deliverAll(
       reason: step.delivery.reason ?? null,
       entity_version: step.version,
       envelope: item.envelope,
+      machine_version: machine.version,
     });
   }
   return { results, emitted };

@@ -11,3 +11,4 @@ export { restoreSnapshot, persistSnapshot } from './snapshots.js';
 export type { PollingWorker } from './polling.js';
 export { FORCE_EVENT_TYPE, ForceRequestSchema, type ForceRequest } from './force.js';
 export { forceTargets, type ForceTarget } from './force-rules.js';
+export { whatIf, machinesOfModule, type WhatIfOptions, type WhatIfProgress, type WhatIfReport, type EntityDivergence, type StepDifference, type StepRef, type StepView, type MachinePair, type Selection, type EntityRef } from './what-if/index.js';

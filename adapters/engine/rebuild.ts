@@ -22,7 +22,8 @@ export interface RebuiltEntity {
   readonly events_applied: number;
 }
 
-function deliveryFor(row: AuditRecord, route: (envelope: LifecycleEnvelope) => Delivery[]): Delivery {
+/** The delivery an audit row recorded, re-derived from its envelope (a timer row from its timer). */
+export function deliveryFor(row: AuditRecord, route: (envelope: LifecycleEnvelope) => Delivery[]): Delivery {
   const envelope = row.envelope as Record<string, unknown>;
   if (typeof envelope.timer_id === 'string') {
     const event: RoutedEvent = {

@@ -297,7 +297,7 @@ export class MemoryStore implements SnapshotStore {
     const positions: number[] = [];
     for (const a of batch.audit) {
       this.lastPosition += 1;
-      const row: AuditRecord = { ...a, position: this.lastPosition, recorded_at: at };
+      const row: AuditRecord = { ...a, machine_version: a.machine_version ?? null, position: this.lastPosition, recorded_at: at };
       this.audit.push(row);
       const key = keyOf(a.machine, a.entity_id);
       const rows = this.auditByEntity.get(key);
@@ -366,6 +366,7 @@ function prepare(batch: CommitBatch): CommitBatch {
       reason: a.reason,
       entity_version: a.entity_version,
       envelope: toJson(a.envelope, `audit envelope of ${a.event_id}`),
+      ...(a.machine_version === undefined ? {} : { machine_version: a.machine_version }),
     })),
     outbox: batch.outbox.map((o) => ({
       event_id: o.event_id,

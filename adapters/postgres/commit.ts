@@ -80,6 +80,7 @@ function commitSteps(context: CommitContext, batch: CommitBatch, plan: CommitPla
       a.map((r) => r.event_id), a.map((r) => r.event_type), a.map((r) => r.correlation_id), a.map((r) => r.causation_id),
       a.map((r) => r.machine), a.map((r) => r.entity_id), a.map((r) => r.from_status), a.map((r) => r.to_status),
       a.map((r) => r.outcome), a.map((r) => r.reason), a.map((r) => r.entity_version), plan.auditEnvelopes, at,
+      a.map((r) => r.machine_version ?? null),
     ]));
   }
   const o = plan.outbox;

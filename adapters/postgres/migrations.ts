@@ -90,8 +90,17 @@ CREATE TABLE timers (
 CREATE INDEX timers_due ON timers (due_at, timer_id) WHERE fired_at IS NULL;
 `;
 
+/**
+ * Each audit row records the version of the machine that produced it (null on rows written before),
+ * so a what-if report or a snapshot migration can tell old rows from new.
+ */
+const AUDIT_MACHINE_VERSION = `ALTER TABLE audit ADD COLUMN machine_version integer;`;
+
 /** Every migration this code knows, ascending by version. */
-export const migrations: readonly Migration[] = Object.freeze([{ version: 1, name: 'initial_schema', sql: INITIAL_SCHEMA }]);
+export const migrations: readonly Migration[] = Object.freeze([
+  { version: 1, name: 'initial_schema', sql: INITIAL_SCHEMA },
+  { version: 2, name: 'audit_machine_version', sql: AUDIT_MACHINE_VERSION },
+]);
 
 /** First key of the transaction advisory locks of this library (the second is `hashtext(schema)`). */
 export const MIGRATION_LOCK_KEY = 727_310_001;

@@ -17,7 +17,7 @@ export const CLAIM_LOCK_KEY = 727_310_003;
 
 const ENTITY_COLUMNS = 'machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at';
 const AUDIT_COLUMNS =
-  'position, event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason, entity_version, envelope, recorded_at';
+  'position, event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason, entity_version, envelope, recorded_at, machine_version';
 const OUTBOX_COLUMNS = 'id, event_id, event_type, aggregate_id, envelope, internal, created_at, published_at, attempts, last_error';
 const TIMER_COLUMNS = 'timer_id, machine, entity_id, due_at, event, created_at, fired_at';
 
@@ -60,13 +60,13 @@ function feedStatements(s: string, schema: string) {
   return {
     feedLock: `SELECT pg_advisory_xact_lock(${FEED_LOCK_KEY}, hashtext('${schema}'))`,
     insertAudit: `INSERT INTO ${s}.audit (event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status,
-        outcome, reason, entity_version, envelope, recorded_at)
+        outcome, reason, entity_version, envelope, recorded_at, machine_version)
       SELECT u.event_id, u.event_type, u.correlation_id, u.causation_id, u.machine, u.entity_id, u.from_status, u.to_status,
-        u.outcome, u.reason, u.entity_version, u.envelope, $13
+        u.outcome, u.reason, u.entity_version, u.envelope, $13, u.machine_version
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-        $11::integer[], $12::text[]) WITH ORDINALITY
+        $11::integer[], $12::text[], $14::integer[]) WITH ORDINALITY
         AS u(event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason,
-          entity_version, envelope, ord)
+          entity_version, envelope, machine_version, ord)
       ORDER BY u.ord
       RETURNING position`,
     history: `SELECT ${AUDIT_COLUMNS} FROM ${s}.audit WHERE machine = $1 AND entity_id = $2 AND position > $3 ORDER BY position LIMIT $4`,

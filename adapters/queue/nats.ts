@@ -63,7 +63,7 @@
  * duplicate), so a crash before the ack redelivers it and the inbox answers duplicate. The holder
  * reports progress (`working()`) on every message it holds every third of ack_wait (default 5 s;
  * `--ack-wait`), so a long commit or a retried one keeps its messages. Invalid JSON or an invalid
- * envelope (any item the engine answers `invalid`: unknown type, missing entity, machine error) is
+ * envelope (any item the engine answers `invalid`: unknown type, missing entity) is
  * copied to the dead-letter subject with the error in headers, logged, then `term()`ed. A store
  * failure (STORE_FAILURE, VERSION_CONFLICT) is retried with a capped exponential delay without
  * limit; any other failure of a group makes it applied one message at a time, and a message failing

@@ -148,6 +148,12 @@ CREATE TABLE entity_parts (
 ALTER TABLE entities ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;
 `;
 
+/**
+ * Each audit row records the version of the machine that produced it (null on rows written before),
+ * so a what-if report or a snapshot migration can tell old rows from new.
+ */
+const AUDIT_MACHINE_VERSION = `ALTER TABLE audit ADD COLUMN machine_version INTEGER;`;
+
 /** Every migration this code knows, ascending by version. */
 export const migrations: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial_schema', sql: INITIAL_SCHEMA },
@@ -155,6 +161,7 @@ export const migrations: readonly Migration[] = Object.freeze([
   { version: 3, name: 'lean_inbox', sql: LEAN_INBOX },
   { version: 4, name: 'derived_outcomes', sql: DERIVED_OUTCOMES },
   { version: 5, name: 'context_parts', sql: CONTEXT_PARTS },
+  { version: 6, name: 'audit_machine_version', sql: AUDIT_MACHINE_VERSION },
 ]);
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -56,7 +56,7 @@ export interface SqliteStoreOptions {
 
 
 const AUDIT_COLUMNS =
-  'position, event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason, entity_version, envelope, recorded_at';
+  'position, event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason, entity_version, envelope, recorded_at, machine_version';
 const ENTITY_COLUMNS = 'machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at';
 const ENTITY_READ = `${ENTITY_COLUMNS}, parts AS part_count`;
 const LIST_ORDER = 'ORDER BY created_at, entity_id LIMIT ? OFFSET ?';
@@ -103,10 +103,10 @@ function prepareEntityStatements(db: Database.Database) {
 function prepareLogStatements(db: Database.Database) {
   return {
     insertAudit: db.prepare<
-      [string, string, string, string | null, string, string, string | null, string | null, string, string | null, number | null, string, string, string | null]
+      [string, string, string, string | null, string, string, string | null, string | null, string, string | null, number | null, string, string, string | null, number | null]
     >(
       `INSERT INTO audit (event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status,
-       outcome, reason, entity_version, envelope, recorded_at, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       outcome, reason, entity_version, envelope, recorded_at, result, machine_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     history: db.prepare<[string, string, number, number], AuditRow>(
       `SELECT ${AUDIT_COLUMNS} FROM audit WHERE machine = ? AND entity_id = ? AND position > ? ORDER BY position LIMIT ?`,
@@ -314,6 +314,7 @@ export class SqliteStore implements SnapshotStore {
         s.insertAudit.run(
           a.event_id, a.event_type, a.correlation_id, a.causation_id, a.machine, a.entity_id, a.from_status, a.to_status,
           a.outcome, a.reason, a.entity_version, JSON.stringify(a.envelope), at, answer === undefined ? null : this.deriveAnswers ? encodeOutcome(answer, a) : JSON.stringify(answer),
+          a.machine_version ?? null,
         ).lastInsertRowid,
       );
       if (answer !== undefined) outcomeAt.set(a.event_id, position);

@@ -112,7 +112,7 @@ export interface LoadedMachineModule {
  * Imports a module file. A TypeScript file under plain Node (the built commands) is loaded
  * through tsx when it is installed; otherwise the error says how to run the command.
  */
-async function importModule(file: string): Promise<Record<string, unknown>> {
+export async function importModule(file: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href;
   try {
     return (await import(url)) as Record<string, unknown>;

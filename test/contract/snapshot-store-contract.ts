@@ -38,8 +38,10 @@ const entity = (entity_id: string, over: Partial<EntityWrite> = {}): EntityWrite
 const audit = (event_id: string, over: Partial<AuditWrite> = {}): AuditWrite => ({
   event_id, event_type: 'essay.submitted', correlation_id: 'corr-1', causation_id: null, machine: 'essay', entity_id: 'e1',
   from_status: null, to_status: 'pending', outcome: 'accepted', reason: null, entity_version: 1,
-  envelope: { event_id, data: { n: 1 } }, ...over,
+  envelope: { event_id, data: { n: 1 } }, machine_version: 3, ...over,
 });
+/** An audit row as written by code before audit rows recorded the machine version. */
+const withoutVersion = ({ machine_version: _dropped, ...row }: AuditWrite): AuditWrite => row;
 const outbox = (event_id: string, over: Partial<OutboxWrite> = {}): OutboxWrite => ({
   event_id, event_type: 'essay.graded', aggregate_id: 'b1', envelope: { event_id }, internal: false, ...over,
 });
@@ -262,6 +264,13 @@ function auditContracts(ctx: Ctx): void {
     expect((await ctx.store.history('essay', 'e1', { limit: 2 })).map((a) => a.event_id)).toEqual(['a1', 'a2']);
     expect((await ctx.store.history('batch', 'e1')).map((a) => a.position)).toEqual([p4]);
     expect(await ctx.store.history('essay', 'none')).toEqual([]);
+  });
+
+  it('each audit row keeps the machine version that produced it; a row written without one reads back null', async () => {
+    const { auditPositions: [p1, p2] } = await ctx.store.commit(batch({ audit: [audit('v7', { machine_version: 7 }), withoutVersion(audit('v-none'))] }));
+    const rows = await ctx.store.history('essay', 'e1');
+    expect(rows.map((row) => [row.position, row.machine_version])).toEqual([[p1, 7], [p2, null]]);
+    expect((await ctx.store.auditSince(0, 10)).map((row) => row.machine_version)).toEqual([7, null]);
   });
 
   it('auditSince is the global feed in ascending position after the given position, capped by limit', async () => {
