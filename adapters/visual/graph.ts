@@ -101,7 +101,7 @@ function invokeEventLabel(machine: AnyStateMachine, node: AnyStateNode, eventTyp
   for (const [prefix, label] of [['xstate.done.actor.', 'done'], ['xstate.error.actor.', 'error'], ['xstate.snapshot.', 'snapshot']] as const) {
     if (!eventType.startsWith(prefix)) continue;
     const invoke = node.invoke.find((candidate) => candidate.id === eventType.slice(prefix.length));
-    if (invoke !== undefined) return `${label}: ${typeof invoke.src === 'string' ? invoke.src : displayName(implementationName(machine, invoke.src))}`;
+    if (invoke !== undefined) return `${label}: ${displayName(typeof invoke.src === 'string' ? invoke.src : implementationName(machine, invoke.src))}`;
   }
   return undefined;
 }
