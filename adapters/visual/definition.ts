@@ -162,6 +162,9 @@ function nodeHead(scope: ExportScope, node: AnyStateNode, path: string, out: Jso
   if (node.description !== undefined) out.description = node.description;
   if (node.type === 'parallel' || node.type === 'final' || node.type === 'history') out.type = node.type;
   if (node.type === 'history' && node.history !== false) out.history = node.history;
+  if (node.type === 'history' && (typeof config.target === 'string' || (Array.isArray(config.target) && config.target.every((item) => typeof item === 'string')))) {
+    out.target = config.target;
+  }
   if (node.type === 'compound') {
     const initial = node.initial.target[0]?.key;
     if (initial !== undefined) out.initial = initial;

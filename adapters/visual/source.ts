@@ -170,12 +170,7 @@ export function bareMachineSource(machine: AnyStateMachine, options: MachineSour
 }
 
 /** Implementations by kind, as `machine.provide(...)` takes them. */
-export interface MachineImplementations {
-  readonly actions: Record<string, unknown>;
-  readonly guards: Record<string, unknown>;
-  readonly actors: Record<string, unknown>;
-  readonly delays: Record<string, unknown>;
-}
+export type MachineImplementations = Parameters<AnyStateMachine['provide']>[0];
 
 /**
  * Every implementation of `machine` under the names its export uses, its named ones and its inline
@@ -183,12 +178,12 @@ export interface MachineImplementations {
  * (functions XState gives no name, such as a context computed from input, go back into the config).
  */
 export function implementationsFor(machine: AnyStateMachine): MachineImplementations {
-  const own = (machine.implementations ?? {}) as Partial<Record<keyof MachineImplementations, Record<string, unknown>>>;
+  const own = (machine.implementations ?? {}) as Partial<Record<'actions' | 'guards' | 'actors' | 'delays', Record<string, unknown>>>;
   const inline = inlineImplementations(machine);
   return {
     actions: { ...own.actions, ...inline.actions },
     guards: { ...own.guards, ...inline.guards },
     actors: { ...own.actors, ...inline.actors },
     delays: { ...own.delays },
-  };
+  } as MachineImplementations;
 }
