@@ -63,4 +63,5 @@ export {
   type ProjectSubject,
 } from './samples.js';
 export { replayPath, type PathReplayOptions } from './pure-replay.js';
+export { testRealSystem, type RealSystemModel, type RealSystemReport } from './real-system.js';
 export { canonicalJson, replayOnEngine, type EngineReplayOptions, type EngineReplayReport } from './replay.js';
