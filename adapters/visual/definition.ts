@@ -1,29 +1,48 @@
 /**
- * What Stately Studio imports: a machine's config as JSON (`createMachine(json)` loads it
- * back with the same states, transitions, guards and targets) and as a standalone
- * `setup(...).createMachine(...)` source file with stub implementations under the same names.
+ * What Stately Studio imports: a machine's config as JSON (`createMachine(json)` loads it back with
+ * the same states, transitions, guard names and targets). The JSON is structure only: implementations
+ * are names, and values JSON cannot hold are left out value by value and listed as notes.
  */
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from 'xstate';
 import type { Json } from '../../machines/lifecycle-machine.js';
-import { machineGraph } from './graph.js';
-import { implementationName, stateNodesOf, toArray } from './names.js';
+import { toJsonValue, jsonSafe, type JsonLoss, type JsonObject } from './json-value.js';
+import { implementationName, inlineImplementations, toArray } from './names.js';
 
-/** A JSON object. */
-export type JsonObject = { [key: string]: Json };
+export type { JsonObject } from './json-value.js';
 
-/** The value if it survives a JSON round trip unchanged (no functions, no undefined, finite numbers), else undefined. */
-function jsonSafe(value: unknown): Json | undefined {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  if (Array.isArray(value)) {
-    const items = value.map(jsonSafe);
-    return items.every((item): item is Json => item !== undefined) ? items : undefined;
+/** A value of the config that is code, not data: written as a placeholder in JSON, as code in a source file. */
+export interface CodeValue {
+  /** Where it is (`context`, `states.loading.invoke[0].input`). */
+  readonly path: string;
+  /** What it is (`a function`, `undefined`). */
+  readonly found: string;
+}
+
+/** The config of a machine with everything the JSON could not hold. */
+export interface DefinitionExport {
+  readonly definition: JsonObject;
+  /** Values left out of the JSON, by where they were (`context.winner: undefined`). */
+  readonly losses: readonly JsonLoss[];
+  /** Functions of the config XState gives no name (a context or output computed by a function, an invoke's input function). */
+  readonly unnamed: readonly CodeValue[];
+  /** Inline implementations, by the unique name the export gives them (`assign:0`, `inline:1`). */
+  readonly inline: readonly string[];
+}
+
+/** Collects what one export loses. */
+interface ExportScope {
+  readonly machine: AnyStateMachine;
+  readonly losses: JsonLoss[];
+  readonly unnamed: CodeValue[];
+}
+
+/** A value converted with its losses recorded under `path`. */
+function dataValue(scope: ExportScope, value: unknown, path: string): Json | undefined {
+  if (typeof value === 'function') {
+    scope.unnamed.push({ path, found: 'a function' });
+    return undefined;
   }
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    const entries = Object.entries(value as Record<string, unknown>).map(([key, item]) => [key, jsonSafe(item)] as const);
-    return entries.every(([, item]) => item !== undefined) ? (Object.fromEntries(entries) as JsonObject) : undefined;
-  }
-  return undefined;
+  return toJsonValue(value, path, scope.losses);
 }
 
 /** A guard, action or actor reference as JSON: its name, or `{ type, params }` when it has JSON params. */
@@ -71,22 +90,48 @@ function actionList(machine: AnyStateMachine, actions: unknown): Json | undefine
   return list.length === 0 ? undefined : list;
 }
 
-function invokeConfig(machine: AnyStateMachine, node: AnyStateNode, invokes: readonly unknown[]): Json {
-  return node.invoke.map((invoke, index) => ({
-    id: invoke.id,
-    src: typeof invokes[index] === 'object' && invokes[index] !== null && typeof (invokes[index] as { src?: unknown }).src === 'string'
-      ? ((invokes[index] as { src: string }).src)
-      : implementationName(machine, (invokes[index] as { src?: unknown } | undefined)?.src),
-  }));
+/** The event types of a node's invokes that their `onDone` / `onError` / `onSnapshot` declare. */
+function invokeEventTypes(node: AnyStateNode): Set<string> {
+  const types = new Set<string>();
+  const configs = toArray((node.config as { invoke?: unknown }).invoke) as ReadonlyArray<Record<string, unknown>>;
+  node.invoke.forEach((invoke, index) => {
+    const config = configs[index] ?? {};
+    if (config.onDone !== undefined) types.add(`xstate.done.actor.${invoke.id}`);
+    if (config.onError !== undefined) types.add(`xstate.error.actor.${invoke.id}`);
+    if (config.onSnapshot !== undefined) types.add(`xstate.snapshot.${invoke.id}`);
+  });
+  return types;
 }
 
-/** The node's transitions into `out`: `on` by event, `onDone`, `after` by delay, `always`. */
+/** A node's invokes as config: `id` when the machine gave one, `src`, `systemId`, `input`, `onDone`, `onError`, `onSnapshot`. */
+function invokeConfig(scope: ExportScope, node: AnyStateNode, path: string): Json {
+  const configs = toArray((node.config as { invoke?: unknown }).invoke) as ReadonlyArray<Record<string, unknown>>;
+  return node.invoke.map((invoke, index) => {
+    const config = configs[index] ?? {};
+    const out: JsonObject = {};
+    if (typeof config.id === 'string') out.id = config.id;
+    out.src = typeof config.src === 'string' ? config.src : implementationName(scope.machine, config.src);
+    if (typeof config.systemId === 'string') out.systemId = config.systemId;
+    if ('input' in config) {
+      const input = dataValue(scope, config.input, `${path}.invoke[${index}].input`);
+      if (input !== undefined) out.input = input;
+    }
+    for (const [key, prefix] of [['onDone', 'xstate.done.actor.'], ['onError', 'xstate.error.actor.'], ['onSnapshot', 'xstate.snapshot.']] as const) {
+      const transitions = config[key] === undefined ? undefined : node.transitions.get(`${prefix}${invoke.id}`);
+      if (transitions !== undefined) out[key] = transitionsConfig(scope.machine, transitions);
+    }
+    return out;
+  });
+}
+
+/** The node's transitions into `out`: `on` by event, `onDone`, `after` by delay, `always` (invoke events stay with their invoke). */
 function transitionConfigs(machine: AnyStateMachine, node: AnyStateNode, out: JsonObject): void {
   const afterTypes = new Set(node.after.map((transition) => String(transition.eventType)));
+  const invokeTypes = invokeEventTypes(node);
   const doneType = `xstate.done.state.${node.id}`;
   const on: JsonObject = {};
   for (const [descriptor, transitions] of node.transitions) {
-    if (afterTypes.has(descriptor) || descriptor === 'xstate.route') continue;
+    if (afterTypes.has(descriptor) || invokeTypes.has(descriptor) || descriptor === 'xstate.route') continue;
     if (descriptor === doneType) {
       out.onDone = transitionsConfig(machine, transitions);
       continue;
@@ -108,134 +153,78 @@ function transitionConfigs(machine: AnyStateMachine, node: AnyStateNode, out: Js
   if (node.always !== undefined && node.always.length > 0) out.always = transitionsConfig(machine, node.always);
 }
 
-function nodeConfig(machine: AnyStateMachine, node: AnyStateNode): JsonObject {
-  const out: JsonObject = {};
+/** The `id`, `description`, `type`, `history`, `initial`, `context`, `output`, `tags` and `meta` of a node. */
+function nodeHead(scope: ExportScope, node: AnyStateNode, path: string, out: JsonObject): void {
   const config = node.config as Record<string, unknown>;
-  const isRoot = node === machine.root;
-  if (isRoot) out.id = machine.id;
+  const isRoot = node === scope.machine.root;
+  if (isRoot) out.id = scope.machine.id;
   else if (typeof config.id === 'string') out.id = config.id;
   if (node.description !== undefined) out.description = node.description;
   if (node.type === 'parallel' || node.type === 'final' || node.type === 'history') out.type = node.type;
   if (node.type === 'history' && node.history !== false) out.history = node.history;
-  if (node.type === 'compound') {
-    const initial = node.initial.target[0];
-    if (initial !== undefined) out.initial = initial.key;
+  if (node.type === 'history' && (typeof config.target === 'string' || (Array.isArray(config.target) && config.target.every((item) => typeof item === 'string')))) {
+    out.target = config.target;
   }
-  if (isRoot) {
-    const context = jsonSafe(config.context);
+  if (node.type === 'compound') {
+    const initial = node.initial.target[0]?.key;
+    if (initial !== undefined) out.initial = initial;
+  }
+  if (isRoot && config.context !== undefined) {
+    const context = dataValue(scope, config.context, 'context');
     if (context !== undefined && context !== null) out.context = context;
+  }
+  if ((isRoot || node.type === 'final') && config.output !== undefined) {
+    const output = dataValue(scope, config.output, isRoot ? 'output' : `${path}.output`);
+    if (output !== undefined) out.output = output;
   }
   if (node.tags.length > 0) out.tags = [...node.tags];
   const meta = jsonSafe(node.meta);
   if (meta !== undefined && meta !== null) out.meta = meta;
-  const entry = actionList(machine, config.entry);
+}
+
+function nodeConfig(scope: ExportScope, node: AnyStateNode, path: string): JsonObject {
+  const out: JsonObject = {};
+  const config = node.config as Record<string, unknown>;
+  nodeHead(scope, node, path, out);
+  const entry = actionList(scope.machine, config.entry);
   if (entry !== undefined) out.entry = entry;
-  const exit = actionList(machine, config.exit);
+  const exit = actionList(scope.machine, config.exit);
   if (exit !== undefined) out.exit = exit;
-  const invokes = toArray(config.invoke as unknown[] | undefined);
-  if (invokes.length > 0) out.invoke = invokeConfig(machine, node, invokes);
-  transitionConfigs(machine, node, out);
+  if (node.invoke.length > 0) out.invoke = invokeConfig(scope, node, path);
+  transitionConfigs(scope.machine, node, out);
   const children = Object.values(node.states);
-  if (children.length > 0) out.states = Object.fromEntries(children.map((child) => [child.key, nodeConfig(machine, child)]));
+  if (children.length > 0) {
+    out.states = Object.fromEntries(children.map((child) => [child.key, nodeConfig(scope, child, `${path === '' ? '' : `${path}.`}states.${child.key}`)]));
+  }
   return out;
 }
 
 /**
- * The machine's config as JSON, the form Stately imports: targets as `sibling`, `.child`
- * or `#id`; guards, actions and actors by name (`inline:<n>` for inline functions; JSON
- * `params` kept); delays by name; a function context left out. Key order is fixed, so the
- * same machine always gives the same text. `createMachine(machineDefinition(m))` has the
- * same states, transitions, guard names and targets as `m`.
+ * The machine's config as JSON with what it could not hold: targets as `sibling`, `.child` or
+ * `#id`; guards, actions and actors by name (inline ones under a unique name such as `assign:0`;
+ * JSON `params` kept); invokes with their `onDone` / `onError` and a JSON `input`; delays by name.
+ * Key order is fixed, so the same machine always gives the same text.
  */
-export function machineDefinition(machine: AnyStateMachine): JsonObject {
-  return nodeConfig(machine, machine.root);
-}
-
-/** Options of {@link machineSource}. */
-export interface MachineSourceOptions {
-  /** Name of the exported constant (default `machine`). */
-  readonly exportName?: string;
-  /** A comment placed at the top of the file (one or more lines, without comment markers). */
-  readonly header?: string;
-}
-
-function quote(name: string): string {
-  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : JSON.stringify(name);
-}
-
-/** Names referenced by the machine, by kind, in document order. */
-function referencedNames(machine: AnyStateMachine): { actions: string[]; guards: string[]; actors: string[]; delays: string[]; events: string[] } {
-  const graph = machineGraph(machine);
-  const actions = new Set<string>();
-  const guards = new Set<string>();
-  const delays = new Set<string>();
-  const events = new Set<string>();
-  for (const state of [graph.root, ...graph.states]) {
-    state.entry.forEach((name) => actions.add(name));
-    state.exit.forEach((name) => actions.add(name));
-  }
-  for (const transition of graph.transitions) {
-    transition.actions.forEach((name) => actions.add(name));
-    if (transition.guard !== null) guards.add(transition.guard);
-    if (typeof transition.delay === 'string') delays.add(transition.delay);
-    if (transition.kind === 'event' && !transition.eventType.includes('*') && !transition.eventType.startsWith('xstate.')) events.add(transition.eventType);
-  }
-  const actors = new Set<string>();
-  for (const node of stateNodesOf(machine)) {
-    for (const invoke of toArray((node.config as { invoke?: unknown }).invoke)) {
-      const src = (invoke as { src?: unknown }).src;
-      actors.add(typeof src === 'string' ? src : implementationName(machine, src));
-    }
-  }
-  return { actions: [...actions], guards: [...guards], actors: [...actors], delays: [...delays], events: [...events] };
+export function exportDefinition(machine: AnyStateMachine): DefinitionExport {
+  const scope: ExportScope = { machine, losses: [], unnamed: [] };
+  const definition = nodeConfig(scope, machine.root, '');
+  const inline = Object.values(inlineImplementations(machine)).flatMap((named) => Object.keys(named));
+  return { definition, losses: scope.losses, unnamed: scope.unnamed, inline };
 }
 
 /**
- * A standalone TypeScript module that pastes into Stately Studio ("Import from code"):
- * `setup({ types, actions, guards, actors, delays }).createMachine(<config>)` where every
- * implementation is a stub under the machine's own names (delays keep their configured
- * milliseconds when known). It imports only `xstate` and type-checks on its own.
+ * The machine's config as JSON, the form Stately imports (see {@link exportDefinition}).
+ * `createMachine(machineDefinition(m))` has the same states, transitions, guard names and targets as `m`.
  */
-export function machineSource(machine: AnyStateMachine, options: MachineSourceOptions = {}): string {
-  const exportName = options.exportName ?? 'machine';
-  const names = referencedNames(machine);
-  const implementations = (machine.implementations ?? {}) as { delays?: Record<string, unknown> };
-  const lines: string[] = [];
-  if (options.header !== undefined) lines.push(...options.header.split('\n').map((line) => `// ${line}`.trimEnd()), '');
-  const needsPromise = names.actors.length > 0;
-  lines.push(needsPromise ? "import { fromPromise, setup } from 'xstate';" : "import { setup } from 'xstate';", '');
-  lines.push(`export const ${exportName} = setup({`);
-  lines.push('  types: {');
-  lines.push('    context: {} as Record<string, unknown>,');
-  if (names.events.length > 0) {
-    lines.push('    events: {} as');
-    names.events.forEach((event) => lines.push(`      | { type: ${JSON.stringify(event)}; [key: string]: unknown }`));
-    lines[lines.length - 1] += ',';
-  }
-  lines.push('  },');
-  if (names.actions.length > 0) {
-    lines.push('  actions: {');
-    names.actions.forEach((name) => lines.push(`    ${quote(name)}: () => {},`));
-    lines.push('  },');
-  }
-  if (names.guards.length > 0) {
-    lines.push('  guards: {');
-    names.guards.forEach((name) => lines.push(`    ${quote(name)}: () => true,`));
-    lines.push('  },');
-  }
-  if (needsPromise) {
-    lines.push('  actors: {');
-    names.actors.forEach((name) => lines.push(`    ${quote(name)}: fromPromise(async () => undefined),`));
-    lines.push('  },');
-  }
-  if (names.delays.length > 0) {
-    lines.push('  delays: {');
-    names.delays.forEach((name) => {
-      const delay = implementations.delays?.[name];
-      lines.push(`    ${quote(name)}: ${typeof delay === 'number' && Number.isFinite(delay) ? delay : 1000},`);
-    });
-    lines.push('  },');
-  }
-  lines.push(`}).createMachine(${JSON.stringify(machineDefinition(machine), null, 2)});`, '');
-  return lines.join('\n');
+export function machineDefinition(machine: AnyStateMachine): JsonObject {
+  return exportDefinition(machine).definition;
+}
+
+/** One line per thing the JSON leaves out or renames, for the user to read (empty when nothing). */
+export function definitionNotes(exported: DefinitionExport): string[] {
+  return [
+    ...exported.losses.map((loss) => `${loss.path}: ${loss.found} cannot be written in JSON (left out of the .json${loss.found === 'undefined' ? '; the .ts sources keep it' : ''})`),
+    ...exported.unnamed.map((value) => `${value.path}: ${value.found} (XState gives it no name: left out; put it back in the config)`),
+    ...(exported.inline.length === 0 ? [] : [`inline implementations named ${exported.inline.join(', ')} (provide them under these names)`]),
+  ];
 }

@@ -23,7 +23,7 @@ export interface GraphState {
   readonly type: GraphStateType;
   /** `shallow` or `deep` for a history state, else null. */
   readonly history: 'shallow' | 'deep' | null;
-  /** Id of the initial child of a compound state, else null. */
+  /** Id of the initial child of a compound state, the default target of a history state (null: its parent's initial), else null. */
   readonly initial: string | null;
   readonly description: string | null;
   /** Names of the entry and exit actions (delayed-event bookkeeping excluded). */
@@ -101,7 +101,7 @@ function invokeEventLabel(machine: AnyStateMachine, node: AnyStateNode, eventTyp
   for (const [prefix, label] of [['xstate.done.actor.', 'done'], ['xstate.error.actor.', 'error'], ['xstate.snapshot.', 'snapshot']] as const) {
     if (!eventType.startsWith(prefix)) continue;
     const invoke = node.invoke.find((candidate) => candidate.id === eventType.slice(prefix.length));
-    if (invoke !== undefined) return `${label}: ${typeof invoke.src === 'string' ? invoke.src : displayName(implementationName(machine, invoke.src))}`;
+    if (invoke !== undefined) return `${label}: ${displayName(typeof invoke.src === 'string' ? invoke.src : implementationName(machine, invoke.src))}`;
   }
   return undefined;
 }
@@ -151,6 +151,15 @@ export function transitionsOfNode(node: AnyStateNode): Array<{ transition: AnyTr
   return found;
 }
 
+/** The id of a history state's default target (`target: 'third'`, relative to its parent), else null. */
+function historyTarget(node: AnyStateNode): string | null {
+  const [target] = toArray((node.config as { target?: unknown }).target);
+  if (typeof target !== 'string' || node.parent === undefined) return null;
+  let current: AnyStateNode | undefined = node.parent;
+  for (const key of target.split('.')) current = current?.states[key];
+  return current?.id ?? null;
+}
+
 function typeOf(node: AnyStateNode): GraphStateType {
   return node.type;
 }
@@ -172,7 +181,7 @@ export function machineGraph(machine: AnyStateMachine): MachineGraph {
       parent: node.parent?.id ?? machine.root.id,
       type: typeOf(node),
       history: node.type === 'history' ? (node.history === 'deep' ? 'deep' : 'shallow') : null,
-      initial: node.type === 'compound' ? (node.initial.target[0]?.id ?? null) : null,
+      initial: node.type === 'compound' ? (node.initial.target[0]?.id ?? null) : node.type === 'history' ? historyTarget(node) : null,
       description: node.description ?? null,
       entry: configActions(machine, node, 'entry'),
       exit: configActions(machine, node, 'exit'),

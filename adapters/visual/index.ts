@@ -4,7 +4,17 @@
  * transition-coverage path generation with @xstate/graph, with the library's sample
  * events and the replay of generated paths through the durable engine.
  */
-export { machineDefinition, machineSource, type JsonObject, type MachineSourceOptions } from './definition.js';
+export {
+  definitionNotes,
+  exportDefinition,
+  machineDefinition,
+  type CodeValue,
+  type DefinitionExport,
+  type JsonObject,
+} from './definition.js';
+export type { JsonLoss } from './json-value.js';
+export { bareMachineSource, implementationsFor, machineSource, type MachineImplementations, type MachineSourceOptions } from './source.js';
+export { displayName, inlineImplementations, type ImplementationKind } from './names.js';
 export {
   describeTransition,
   machineGraph,
@@ -23,8 +33,15 @@ export { anyStateNodeId, dotLabelLines, dotString, toDot, type DotOptions } from
 export { renderDotToSvg, renderSvg } from './svg.js';
 export {
   countSimplePaths,
+  discoverEvents,
+  findPaths,
+  inStates,
   isComplete,
   planPaths,
+  sampleEvents,
+  type EventSamples,
+  type FindPathsOptions,
+  type RecordOptions,
   type Coverage,
   type GeneratedPath,
   type PathPlan,
@@ -45,4 +62,6 @@ export {
   type EngineAction,
   type ProjectSubject,
 } from './samples.js';
+export { replayPath, type PathReplayOptions } from './pure-replay.js';
+export { testRealSystem, type RealSystemModel, type RealSystemReport } from './real-system.js';
 export { canonicalJson, replayOnEngine, type EngineReplayOptions, type EngineReplayReport } from './replay.js';

@@ -14,4 +14,6 @@
 export { isComplete } from './paths/coverage.js';
 export { countSimplePaths } from './paths/explore.js';
 export { planPaths } from './paths/plan.js';
+export { discoverEvents, sampleEvents, type EventSamples } from './paths/events.js';
+export { findPaths, inStates, type FindPathsOptions } from './paths/targets.js';
 export type { Coverage, GeneratedPath, PathPlan, PathSeed, PathStep, PathSubject, PlanOptions, RecordOptions } from './paths/types.js';

@@ -2,20 +2,26 @@
  * lifecycle-export: writes what Stately imports and the diagrams of the project's machines
  * (or of a user's machine), and the README diagrams under docs/diagrams.
  */
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { AnyStateMachine } from 'xstate';
 import { defaultMachines } from '../../adapters/engine/registry.js';
-import { machineDefinition, machineSource, renderSvg, toMermaid } from '../../adapters/visual/index.js';
+import { bareMachineSource, definitionNotes, exportDefinition, machineSource, renderSvg, toMermaid } from '../../adapters/visual/index.js';
 import { EXIT_USAGE, fileNameOf, loadMachineModule, parseCli, PROJECT_ROOT, UsageError, writeOutput, type CliIo } from './cli.js';
 
 /** Usage of the export command. */
 export const EXPORT_USAGE = `usage: lifecycle-export [--out <dir>] [--machine <file.ts>[#export]]
 
   (default)   every machine of the library (batch, essay, batch_tracker, associations)
-  --machine   a machine module of yours; the export is "default", else "machine" (default: none)
-  --out       output folder (default ./exported): <id>.json (Stately JSON), <id>.ts
-              (setup().createMachine source for Stately), <id>.mmd (Mermaid), <id>.svg
-  --help, -h  this text`;
+  --machine   a machine module of yours; the export is "default", else "machine"
+  --out       output folder (default ./exported): <id>.json (the config as JSON, structure
+              only), <id>.stately.ts (createMachine({...}), the form Stately's "Import from
+              code" takes), <id>.ts (setup() module whose stubs throw "not implemented" until
+              you machine.provide() the real ones), <id>.mmd (Mermaid), <id>.svg
+  --help, -h  this text
+
+What JSON cannot hold (undefined values, functions XState gives no name) is printed as a
+note on stderr. The .ts files import "xstate": write them where it resolves.`;
 
 /** One output file: path relative to its folder, and content. */
 export interface OutputFile {
@@ -23,20 +29,42 @@ export interface OutputFile {
   readonly content: string;
 }
 
-/** The four files of one machine: `<id>.json`, `<id>.ts`, `<id>.mmd`, `<id>.svg`. */
+/** The five files of one machine: `<id>.json`, `<id>.stately.ts`, `<id>.ts`, `<id>.mmd`, `<id>.svg`. */
 export async function exportFiles(machine: AnyStateMachine, origin: string): Promise<OutputFile[]> {
   const base = fileNameOf(machine.id);
+  const notes = definitionNotes(exportDefinition(machine));
+  const left = notes.length === 0 ? '' : `\nLeft out or renamed:\n${notes.map((note) => `  - ${note}`).join('\n')}`;
   return [
-    { name: `${base}.json`, content: `${JSON.stringify(machineDefinition(machine), null, 2)}\n` },
+    { name: `${base}.json`, content: `${JSON.stringify(exportDefinition(machine).definition, null, 2)}\n` },
+    {
+      name: `${base}.stately.ts`,
+      content: bareMachineSource(machine, {
+        header: `The "${machine.id}" machine exported by lifecycle-export from ${origin}.\nPaste into Stately Studio (Import from code). Structure only: implementations are named, not defined.${left}`,
+      }),
+    },
     {
       name: `${base}.ts`,
       content: machineSource(machine, {
-        header: `The "${machine.id}" machine exported by lifecycle-export from ${origin}.\nPaste into Stately Studio (Import from code). Implementations are stubs; names are the machine's own.`,
+        header:
+          `The "${machine.id}" machine exported by lifecycle-export from ${origin}.\n` +
+          'Every implementation is a stub that throws "not implemented" when used. Put the real ones back:\n' +
+          '  const real = machine.provide({ actions: { ... }, guards: { ... }, actors: { ... }, delays: { ... } });' +
+          left,
       }),
     },
     { name: `${base}.mmd`, content: toMermaid(machine) },
     { name: `${base}.svg`, content: await renderSvg(machine) },
   ];
+}
+
+/** True when `specifier` resolves from a module in `dir` (the exported sources import `xstate`). */
+export function resolvesFrom(dir: string, specifier: string): boolean {
+  try {
+    createRequire(join(dir, 'noop.js')).resolve(specifier);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Folder of the README diagrams, relative to the repository root. */
@@ -91,6 +119,10 @@ export async function runExport(argv: readonly string[], io: CliIo): Promise<num
     }
     for (const { machine, origin } of machines) {
       for (const file of await exportFiles(machine, origin)) io.out(`wrote ${writeOutput(join(out, file.name), file.content, io.cwd)}`);
+      for (const note of definitionNotes(exportDefinition(machine))) io.err(`note: ${machine.id}: ${note}`);
+    }
+    if (!resolvesFrom(out, 'xstate')) {
+      io.err(`note: "xstate" does not resolve from ${out}: the exported .ts files import it; write them inside a project that has xstate installed (npm install xstate), or --out into one`);
     }
     return 0;
   } catch (error) {

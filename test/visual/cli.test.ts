@@ -10,7 +10,7 @@ import { createMachine } from 'xstate';
 import { machineGraph } from '../../adapters/visual/index.js';
 import { writeOutput, type CliIo } from '../../scripts/lib/cli.js';
 import { runExport } from '../../scripts/lib/export-cli.js';
-import { generateTests, runGenTests } from '../../scripts/lib/gen-tests-cli.js';
+import { generateTests, runGenTests, summaryLine } from '../../scripts/lib/gen-tests-cli.js';
 import { loadMachineModule } from '../../scripts/lib/cli.js';
 import { machine as documentMachine } from './fixtures/document-machine.js';
 import { scratchFolder } from './support.js';
@@ -61,7 +61,7 @@ describe('lifecycle-export', () => {
     const out = join(scratch.dir, 'export-all');
     expect(await runExport(['--out', out], io)).toBe(0);
     for (const id of ['batch', 'essay', 'batch_tracker', 'associations']) expect(existsSync(join(out, `${id}.svg`)), id).toBe(true);
-    expect(io.lines).toHaveLength(16);
+    expect(io.lines).toHaveLength(20);
   });
 
   it.each([
@@ -88,6 +88,8 @@ describe('lifecycle-gen-tests', () => {
     expect(io.lines.find((line) => line.startsWith('document'))).toMatch(/states 14\/14 +transitions 12\/12/);
     const source = readFileSync(join(out, 'document.paths.test.ts'), 'utf8');
     expect(source).toContain("import * as subject from '../../fixtures/document-machine.js';");
+    expect(source).toContain("from 'essay-lifecycle-statecharts/visual';");
+    expect(source).not.toMatch(/node_modules|from '\.\.\/.*adapters/);
     const report = JSON.parse(readFileSync(join(scratch.dir, 'gen-user-report', 'document.json'), 'utf8')) as { transitions: { taken: number } };
     expect(report.transitions.taken).toBe(12);
   });
@@ -104,12 +106,37 @@ describe('lifecycle-gen-tests', () => {
     [['--nope'], /Unknown option '--nope'/],
     [['--only', 'tracker'], /unknown machine tracker/],
     [['--machine', FIXTURE, '--only', 'batch'], /cannot be combined/],
-    [['--machine', 'test/visual/fixtures/no-events-machine.ts'], /exports no sample events; export "events"/],
+    [['--machine', FIXTURE, '--assert', 'context,colour'], /--assert: "colour" is not one of context, output, emitted/],
+    [['--to-state', 'done'], /--to-state applies to --machine/],
+    [['--machine', FIXTURE, '--strategy', 'longest'], /--strategy: "longest" is not shortest or simple/],
   ])('exits with code 2 for %j', async (argv, message) => {
     const io = captureIo();
     expect(await runGenTests([...argv, '--out', join(scratch.dir, 'unused'), '--report', join(scratch.dir, 'unused')], io)).toBe(2);
     expect(io.errors[0]).toMatch(message);
     rmSync(join(scratch.dir, 'unused'), { recursive: true, force: true });
+  });
+
+  it('finds the event types of a module that exports no samples and reaches everything', async () => {
+    const io = captureIo();
+    const code = await runGenTests(['--machine', 'test/visual/fixtures/no-events-machine.ts', '--out', join(scratch.dir, 'gen-lamp'), '--report', join(scratch.dir, 'gen-lamp-report')], io);
+    expect(code).toBe(0);
+    expect(io.lines.find((line) => line.startsWith('lamp'))).toMatch(/states 2\/2 +transitions 2\/2/);
+  });
+
+  it('keeps the summary columns apart for a long machine id', () => {
+    const report = { ...(generated.reports[0] as NonNullable<(typeof generated.reports)[0]>), machine: 'multipleCreditCheck' };
+    expect(summaryLine(report)).toMatch(/^multipleCreditCheck {2}states /);
+  });
+
+  it('writes the paths to a chosen state, from the command line', async () => {
+    const io = captureIo();
+    const out = join(scratch.dir, 'gen-to-state');
+    expect(await runGenTests(['--machine', FIXTURE, '--to-state', 'published', '--out', out, '--report', join(scratch.dir, 'gen-to-state-report')], io)).toBe(0);
+    const { paths } = JSON.parse(readFileSync(join(out, 'document.paths.json'), 'utf8')) as { paths: Array<{ steps: Array<{ value: unknown }> }> };
+    expect(paths).toHaveLength(1);
+    expect(paths[0]?.steps.at(-1)?.value).toBe('published');
+    expect(await runGenTests(['--machine', FIXTURE, '--to-state', 'nowhere', '--out', out, '--report', join(scratch.dir, 'gen-to-state-report')], io)).toBe(1);
+    expect(io.errors).toContain('lifecycle-gen-tests: no path reaches nowhere');
   });
 
   it('wrote the generated suites imported by this file', () => {

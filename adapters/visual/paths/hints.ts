@@ -15,6 +15,8 @@ export interface MergeEvidence {
   readonly before: Reached;
   readonly after: Reached;
   readonly perKey: number;
+  /** At most this many distinct snapshots expanded per seed. */
+  readonly total: number;
 }
 
 /** Top-level context fields whose JSON differs between two contexts. */
@@ -46,7 +48,7 @@ export function mergeHints(subject: PathSubject, graph: MachineGraph, evidence: 
   const newStates = graph.states.filter((state) => evidence.after.states.has(state.id) && !evidence.before.states.has(state.id));
   const keyName = subject.serializeState === undefined ? 'the default key (the state value)' : 'serializeState';
   if (newTransitions.length === 0 && newStates.length === 0) {
-    return [`exploring up to ${evidence.perKey} distinct snapshots under each key of ${keyName} reached nothing more`];
+    return [`exploring up to ${evidence.perKey} distinct snapshots under each key of ${keyName} (at most ${evidence.total.toLocaleString('en')} per seed) reached nothing more`];
   }
   const ids = new Set(newTransitions.map((transition) => transition.id));
   const stateIds = new Set(newStates.map((state) => state.id));

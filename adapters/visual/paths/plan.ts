@@ -139,7 +139,7 @@ function exploreAll(subject: PathSubject, graph: MachineGraph, options: PlanOpti
   const fine = subject.seeds.map((seed) => explore(subject, seed, { distinct: { perKey, total: DISTINCT_SNAPSHOTS_PER_SEED }, ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }) }));
   const explorations = [...coarse, ...fine];
   const candidates = collectCandidates(explorations);
-  return { explorations, candidates, hints: mergeHints(subject, graph, { coarse, fine, before: first.reached, after: candidates.reached, perKey }) };
+  return { explorations, candidates, hints: mergeHints(subject, graph, { coarse, fine, before: first.reached, after: candidates.reached, perKey, total: DISTINCT_SNAPSHOTS_PER_SEED }) };
 }
 
 /**
