@@ -23,6 +23,8 @@ export type {
   ListQuery,
   OutboxRecord,
   OutboxWrite,
+  PruneCutoffs,
+  PruneReport,
   SnapshotStore,
   StatusCountRow,
   TimerRecord,

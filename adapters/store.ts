@@ -205,6 +205,20 @@ export interface ListQuery {
   offset?: number;
 }
 
+/** What `SnapshotStore.prune` deletes: rows older than the given ISO timestamps. */
+export interface PruneCutoffs {
+  /** Outbox rows published before this time (unpublished rows are never deleted). */
+  readonly outboxPublishedBefore: string;
+  /** Idempotency keys (inbox rows) of events first recorded before this time. */
+  readonly inboxBefore: string;
+}
+
+/** What a prune deleted. */
+export interface PruneReport {
+  readonly outbox: number;
+  readonly inbox: number;
+}
+
 /** The persistence port of the durable engine. */
 export interface SnapshotStore {
   /** Which implementation this is. */
@@ -277,6 +291,13 @@ export interface SnapshotStore {
 
   /** CONTRACT: number of outbox rows; only published (true) or only unpublished (false) when given. */
   outboxCount(options?: { published?: boolean }): Promise<number>;
+
+  /**
+   * Optional retention (see adapters/engine/retention.ts): deletes published outbox rows and
+   * inbox keys older than the cutoffs, in one transaction, and reports how many of each. An
+   * event whose inbox key was deleted is no longer recognised as a duplicate.
+   */
+  prune?(cutoffs: PruneCutoffs): Promise<PruneReport>;
 
   /** CONTRACT: releases the connection(s); idempotent. Any later call rejects with STORE_FAILURE. */
   close(): Promise<void>;

@@ -8,3 +8,14 @@ export * from './essay.js';
 export * from './essay-table.js';
 export * from './batch-tracker.js';
 export * from './associations.js';
+export {
+  listAt,
+  listItems,
+  mapGet,
+  mapHas,
+  mapKeys,
+  partSizeFor,
+  type ContextPart,
+  type PartedList,
+  type PartedMap,
+} from './context-parts.js';

@@ -534,7 +534,10 @@ describe('phase aggregation', () => {
         run_id: 1,
       },
     ]);
-    expect(last.snapshot.context.aggregations['1:spellcheck']?.concluded).toBe(true);
+    // Concluded: compacted to its summary; the per-essay sets (and their context parts) are gone.
+    const concluded = last.snapshot.context.aggregations['1:spellcheck'];
+    expect(concluded).toMatchObject({ concluded: true, pending_count: 0, summary: { phase_status: 'completed_with_failures', processed_count: 2, failed_count: 1 } });
+    expect([concluded?.pending.parts, concluded?.processed.parts, concluded?.failed.parts]).toEqual([[], [], []]);
   });
 
   test('all results failed conclude as failed_critically; all succeeded as completed_successfully', () => {

@@ -29,3 +29,24 @@ describe('UnitOfWork checkpoints', () => {
     expect(uow.takenResult('first')).toEqual({ outcome: 'accepted' });
   });
 });
+
+describe('UnitOfWork undo journal', () => {
+  it('keeps one undo step per changed entity between checkpoints, however often it changes, and still rolls back to the checkpoint', () => {
+    const uow = new UnitOfWork(createMemoryStore());
+    uow.put(essay, 'a', snapshotOf('a0'));
+    const point = uow.checkpoint();
+    for (let i = 1; i <= 500; i += 1) uow.put(essay, 'a', snapshotOf(`a${i}`));
+    uow.put(essay, 'b', snapshotOf('b'));
+    // Two keys changed since the checkpoint: two undo steps, not 501.
+    const second = uow.checkpoint();
+    expect(second.journal - point.journal).toBe(2);
+    const before = JSON.stringify(uow.toCommitBatch());
+    uow.put(essay, 'a', snapshotOf('after-second-checkpoint'));
+    uow.put(essay, 'a', snapshotOf('again'));
+    uow.rollback(second);
+    expect(JSON.stringify(uow.toCommitBatch())).toBe(before);
+    uow.rollback(point);
+    const essays = uow.toCommitBatch().entities.map((write) => (write.snapshot as { context: { essay_id: string } }).context.essay_id);
+    expect(essays).toEqual(['a0']);
+  });
+});

@@ -24,6 +24,8 @@ export interface CascadeContext {
   readonly maxSteps: number;
   /** How each step is computed (default: the reusable-scope stepper). */
   readonly stepper?: Stepper;
+  /** Write internal messages to the outbox too (EngineOptions.outboxInternal). */
+  readonly outboxInternal: boolean;
 }
 
 /** A root item: an event with its deliveries already decided. */
@@ -108,7 +110,9 @@ function enqueueEmitted(
     }
     const deliveries = ctx.route(parsed.envelope);
     const internal = deliveries.length > 0;
-    uow.outbox.push({ event_id: eventId, event_type: message.type, aggregate_id: batchIdOf(parsed.envelope), envelope: raw as Json, internal });
+    if (!internal || ctx.outboxInternal) {
+      uow.outbox.push({ event_id: eventId, event_type: message.type, aggregate_id: batchIdOf(parsed.envelope), envelope: raw as Json, internal });
+    }
     sink.emitted.push({ event_id: eventId, event_type: message.type, internal });
     if (internal) {
       sink.queue.push({

@@ -42,6 +42,13 @@ export interface EngineOptions {
    */
   readonly entityCacheSize?: number;
   /**
+   * Whether messages the engine delivers to its own machines in the same transaction are also
+   * written to the outbox (default true). Their audit rows hold the same envelopes; the outbox copy
+   * exists for outside observers (the NATS relay publishes them on `lifecycle.internal.<topic>`).
+   * `false` stores them once, in the audit only (about a third less disk per essay).
+   */
+  readonly outboxInternal?: boolean;
+  /**
    * Accept internal and timer events (those the engine's own machines emit) from the caller
    * (default false: refused with SENDER_NOT_ALLOWED, on every input). For replays, path tools and
    * tests that drive one machine with what its siblings would send; never for an engine that
@@ -137,6 +144,7 @@ export class LifecycleEngine {
   private readonly clock: () => Date;
   private readonly maxRetries: number;
   private readonly maxSteps: number;
+  private readonly outboxInternal: boolean;
   private readonly listeners = new Set<CommitListener>();
   private readonly cache: EntityCache;
   private readonly optimistic: boolean;
@@ -153,6 +161,7 @@ export class LifecycleEngine {
     this.optimistic = options.ablate?.optimisticInbox !== false;
     this.stepper = options.ablate?.reusableScope === false ? xstateStepper : reusableScopeStepper;
     this.acceptInternalEvents = options.acceptInternalEvents === true;
+    this.outboxInternal = options.outboxInternal ?? true;
     const cacheSize = options.entityCacheSize ?? DEFAULT_ENTITY_CACHE_SIZE;
     if (!Number.isInteger(cacheSize) || cacheSize < 0) {
       throw new LifecycleError('INVALID_CONFIGURATION', `entityCacheSize must be a non-negative integer, got ${cacheSize}`, {
@@ -347,7 +356,14 @@ export class LifecycleEngine {
     if (takenHere !== undefined) return duplicateAnswer(root, takenHere);
     const stored = seenBefore !== undefined ? seenBefore.get(root.event_id) : (await this.store.findInbox([root.event_id])).get(root.event_id);
     if (stored !== undefined) return duplicateAnswer(root, stored);
-    const context: CascadeContext = { machines: this.machines, route: this.route, now: this.clock(), maxSteps: this.maxSteps, stepper: this.stepper };
+    const context: CascadeContext = {
+      machines: this.machines,
+      route: this.route,
+      now: this.clock(),
+      maxSteps: this.maxSteps,
+      stepper: this.stepper,
+      outboxInternal: this.outboxInternal,
+    };
     return runCascade(uow, root, context);
   }
 

@@ -8,6 +8,7 @@ export { defaultMachines, machineOf, type MachineRegistry } from './registry.js'
 export { deterministicUuid } from './ids.js';
 export { relayOutboxOnce, startOutboxRelay, startTimerScheduler, type LoopOptions, type Publisher, type PublishFailures, type RelayRoundOptions, type Worker } from './workers.js';
 export { restoreSnapshot, persistSnapshot } from './snapshots.js';
+export { DEFAULT_RETENTION, pruneStore, type RetentionPolicy } from './retention.js';
 export type { PollingWorker } from './polling.js';
 export { FORCE_EVENT_TYPE, ForceRequestSchema, type ForceRequest } from './force.js';
 export { forceTargets, type ForceTarget } from './force-rules.js';

@@ -104,6 +104,10 @@ function feedStatements(s: string, schema: string) {
     outboxCountAll: `SELECT COUNT(*) AS n FROM ${s}.outbox`,
     outboxCountPublished: `SELECT COUNT(*) AS n FROM ${s}.outbox WHERE published_at IS NOT NULL`,
     outboxCountPending: `SELECT COUNT(*) AS n FROM ${s}.outbox WHERE published_at IS NULL`,
+    // Retention (adapters/engine/retention.ts): one statement, so both deletes commit together.
+    prune: `WITH o AS (DELETE FROM ${s}.outbox WHERE published_at IS NOT NULL AND published_at < $1 RETURNING 1),
+      i AS (DELETE FROM ${s}.inbox WHERE received_at < $2 RETURNING 1)
+      SELECT (SELECT COUNT(*) FROM o) AS outbox, (SELECT COUNT(*) FROM i) AS inbox`,
   };
 }
 

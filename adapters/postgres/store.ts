@@ -58,7 +58,7 @@ import pg from 'pg';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { LifecycleError } from '../errors.js';
 import { parseColumn } from '../store-support.js';
-import type { AuditRecord, CommitBatch, CommitResult, EntityRecord, Json, ListQuery, OutboxRecord, SnapshotStore, TimerRecord } from '../store.js';
+import type { AuditRecord, CommitBatch, CommitResult, EntityRecord, Json, ListQuery, OutboxRecord, PruneCutoffs, PruneReport, SnapshotStore, TimerRecord } from '../store.js';
 import { rollback, runCommit } from './commit.js';
 import { planCommit, type CommitPlan } from './commit-plan.js';
 import { SCHEMA_NAME, toStoreError } from './errors.js';
@@ -265,6 +265,11 @@ export class PostgresStore implements SnapshotStore {
 
   async markPublishFailed(id: number, error: string): Promise<void> {
     await this.rows('markPublishFailed', 'markPublishFailed', [error, id]);
+  }
+
+  async prune(cutoffs: PruneCutoffs): Promise<PruneReport> {
+    const [row] = await this.rows<{ outbox: string; inbox: string }>('prune', 'prune', [cutoffs.outboxPublishedBefore, cutoffs.inboxBefore]);
+    return { outbox: Number(row?.outbox ?? 0), inbox: Number(row?.inbox ?? 0) };
   }
 
   async outboxCount(options: { published?: boolean } = {}): Promise<number> {

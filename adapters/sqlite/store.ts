@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { LifecycleError } from '../errors.js';
 import { versionConflict } from '../store-support.js';
 import { SqliteParts, type StoredEntityRow as EntityRow } from './parts.js';
+import { pruneRows } from './retention.js';
 import type {
   AuditRecord,
   CommitBatch,
@@ -19,6 +20,8 @@ import type {
   Json,
   ListQuery,
   OutboxRecord,
+  PruneCutoffs,
+  PruneReport,
   SnapshotStore,
   StatusCountRow as StatusCount,
   TimerRecord,
@@ -166,6 +169,7 @@ export class SqliteStore implements SnapshotStore {
   private readonly loadManyTx: Database.Transaction<(keys: ReadonlyArray<{ machine: string; entity_id: string }>) => Map<string, EntityRecord>>;
   private readonly markPublishedTx: Database.Transaction<(ids: readonly number[], at: string) => void>;
   private readonly deriveAnswers: boolean;
+  private readonly pruneTx: Database.Transaction<(cutoffs: PruneCutoffs) => PruneReport>;
 
   /** `db` must already be configured and migrated (see `openSqliteStore`). */
   constructor(db: Database.Database, now: () => Date = () => new Date(), options: { readonly deriveStoredAnswers?: boolean } = {}) {
@@ -183,6 +187,7 @@ export class SqliteStore implements SnapshotStore {
       }
       return found;
     });
+    this.pruneTx = db.transaction((cutoffs: PruneCutoffs) => pruneRows(db, cutoffs));
     this.markPublishedTx = db.transaction((ids: readonly number[], at: string) => {
       for (const id of ids) this.s.markPublished.run(at, id);
     });
@@ -283,6 +288,10 @@ export class SqliteStore implements SnapshotStore {
         options.published === undefined ? this.s.outboxCountAll : options.published ? this.s.outboxCountPublished : this.s.outboxCountPending;
       return stmt.get()?.n ?? 0;
     });
+  }
+
+  prune(cutoffs: PruneCutoffs): Promise<PruneReport> {
+    return this.run('prune', () => this.pruneTx.immediate(cutoffs));
   }
 
   close(): Promise<void> {

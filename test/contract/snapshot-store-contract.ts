@@ -116,6 +116,21 @@ function entityContracts(ctx: Ctx): void {
     expect(await ctx.store.load('essay', 'e1')).toMatchObject({ version: 3, status: 'b' });
   });
 
+  it('a snapshot with context parts comes back whole from load, loadMany and list, after updates with and without a parts hint', async () => {
+    const part = (part_id: string, items: Json): Json => ({ part_id, items });
+    const snap = (...parts: Json[]): Json => ({ status: 'active', value: 'pending', context: { slots: { length: parts.length, parts } } });
+    const v1 = snap(part('slots/0', ['a', 'b']), part('slots/1', ['c']), part('slots/2', { k: 1 }));
+    await ctx.store.commit(batch({ entities: [entity('e1', { snapshot: v1 })] }));
+    const v2 = snap(part('slots/0', ['a', 'b']), part('slots/1', ['C']));
+    await ctx.store.commit(batch({ entities: [entity('e1', { expected_version: 1, snapshot: v2, parts: { unchanged: new Set(['slots/0']), removed: ['slots/2'] } })] }));
+    expect((await ctx.store.load('essay', 'e1'))?.snapshot).toEqual(v2);
+    const v3 = snap(part('slots/0', []));
+    await ctx.store.commit(batch({ entities: [entity('e1', { expected_version: 2, snapshot: v3 })] }));
+    expect((await ctx.store.load('essay', 'e1'))?.snapshot).toEqual(v3);
+    expect((await ctx.store.loadMany([{ machine: 'essay', entity_id: 'e1' }])).get(key('essay', 'e1'))?.snapshot).toEqual(v3);
+    expect((await ctx.store.list({ machine: 'essay' })).map((row) => row.snapshot)).toEqual([v3]);
+  });
+
 }
 
 function compareAndSetContracts(ctx: Ctx): void {
