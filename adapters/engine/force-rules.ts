@@ -98,7 +98,7 @@ export function forcedSnapshot(machine: LifecycleMachine, entityId: string, curr
   return target;
 }
 
-/** The event types of the delayed transitions armed in `current` that a move to `target` leaves (their timers must be cancelled). */
+/** The event types of the delayed transitions armed in `current` that a move to `target` leaves (their timers go). */
 export function delayedEventsLeft(current: AnyMachineSnapshot, target: AnyMachineSnapshot): string[] {
   const kept = new Set<AnyStateNode>(target._nodes);
   const left: AnyStateNode[] = current._nodes.filter((node: AnyStateNode) => !kept.has(node));

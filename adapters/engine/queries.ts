@@ -72,7 +72,7 @@ export class LifecycleQueries {
     return this.store.history(machine, entityId, options);
   }
 
-  /** The global audit feed: rows with position > afterPosition, in position (commit) order, at most `limit` (max 1000). */
+  /** The global audit feed: rows with position > afterPosition, in position (commit) order, at most `limit`. */
   async auditSince(afterPosition: number, limit: number): Promise<AuditRecord[]> {
     return this.store.auditSince(afterPosition, limit);
   }

@@ -70,9 +70,10 @@ export function isOwner(principal: Principal, owner: Owner | null): boolean {
 }
 
 /**
- * The default policy: admins may do everything, and only admins use the operator controls; any principal may create batches, read the
- * aggregate counts and open the stream (whose rows are filtered per batch); service
- * principals may dispatch raw events for any batch; everything else needs ownership.
+ * The default policy: admins may do everything, and only admins use the operator controls
+ * (OPERATOR_ACTIONS); any principal may create batches, read the aggregate counts and open the
+ * stream (whose rows are filtered per batch); service principals may dispatch raw events for
+ * any batch; everything else needs ownership.
  */
 export const defaultAuthorize: AuthorizePolicy = (principal, action, resource) => {
   if (principal.roles.includes(ADMIN_ROLE)) return true;

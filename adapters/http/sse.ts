@@ -97,7 +97,7 @@ export class StreamHub {
     return this.subscribers.size;
   }
 
-  /** Opens a stream on `res` for `principal`, after position `after` (default the newest); throws 503 when the cap is reached. */
+  /** Opens a stream on `res` for `principal` after position `after` (default the newest); 503 at the cap. */
   async open(principal: Principal, res: Response, after: number | undefined): Promise<void> {
     checkSubscribers(this.subscribers.size, this.ctx.limits);
     const start = after ?? (this.head = await this.ctx.queries.latestAuditPosition(this.head));

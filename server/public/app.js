@@ -150,7 +150,9 @@ async function refreshAll() {
   try {
     do {
       again = false;
-      await Promise.all([refreshList(), refreshCounts(), refreshSelected(), refreshOperator()]);
+      // The operator panel refreshes beside the rest, never holding a round (or the first connect) up.
+      refreshOperator().catch((error) => say(`operator panel: ${explain(error)}`, true));
+      await Promise.all([refreshList(), refreshCounts(), refreshSelected()]);
       await refreshDiagrams();
     } while (again);
     document.body.dataset.refreshed = new Date().toISOString();

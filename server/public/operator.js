@@ -18,7 +18,7 @@ import { byId } from './render.js';
 /** Top-level states per machine, fetched once. @type {Map<string, string[]>} */
 const statesOf = new Map();
 
-/** Set once the server refused the operator routes: this page's principal is no admin (a new token reloads the page). */
+/** Set once the server refused the operator routes: the page's principal is no admin (a new token reloads). */
 let notAdmin = false;
 
 /** Fills the target-state list with the states of the chosen machine. */
