@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * lifecycle-export: Stately JSON, Stately source, Mermaid and SVG of the library's machines
+ * lifecycle-export: Stately JSON, Stately sources (bare createMachine and a provide-ready setup()
+ * module), Mermaid and SVG of the library's machines
  * or of yours; `--docs` regenerates the README diagrams.
  *
  *   export [--out ./exported] [--machine ./path/to/machine.ts[#exportName]]
