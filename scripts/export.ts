@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run export` in this repository: lifecycle-export (Stately JSON, Stately source, Mermaid
+ * `npm run export` in this repository: lifecycle-export (Stately JSON, Stately sources (bare createMachine and a provide-ready setup() module), Mermaid
  * and SVG of the library's machines or of yours), plus `--docs`, which regenerates the README
  * diagrams in docs/diagrams. `--docs` exists only here, not in the published bin
  * (scripts/bin/lifecycle-export.ts), because it writes into the package's own folder.

@@ -5,7 +5,8 @@
  * and a coverage report per machine.
  *
  *   gen-tests [--out ./test/generated] [--report ./coverage/paths] [--only <id>]...
- *   gen-tests --machine ./path/to/machine.ts[#exportName] [--out <dir>]
+ *   gen-tests --machine ./path/to/machine.ts[#exportName] [--out <dir>] [--assert context,output,emitted]
+ *             [--to-state <state>]... [--strategy shortest|simple]
  */
 import { processIo } from './lib/cli.js';
 import { runGenTests } from './lib/gen-tests-cli.js';
