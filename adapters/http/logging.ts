@@ -49,7 +49,11 @@ export function requestLogging(logger: Logger, newId: () => string): RequestHand
       res.setHeader('X-Request-ID', id);
       return id;
     },
-    customLogLevel: (_req, res) => levelOf(res),
+    // 'silent' when the logger would drop the line: pino-http then builds nothing for it.
+    customLogLevel: (_req, res) => {
+      const level = levelOf(res);
+      return logger.isLevelEnabled(level) ? level : 'silent';
+    },
     customSuccessMessage: (_req, res) => (answered(res) ? 'request completed' : 'request aborted'),
     customSuccessObject: (_req, res, fields: object) => ({ ...fields, principal: principalOf(res as Response)?.user_id ?? null }),
     customErrorObject: (_req, res, _error, fields: object) => ({ ...fields, principal: principalOf(res as Response)?.user_id ?? null }),

@@ -23,6 +23,9 @@ if (!hasChromium) {
 }
 const describeBrowser = hasChromium ? describe : describe.skip;
 
+/** expect.poll with room for a busy machine (the default gives up after one second). */
+const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 15_000 });
+
 /** Fill of a highlighted state in the server's SVG (adapters/visual/dot.ts). */
 const LIT_FILL = '#fde68a';
 
@@ -90,43 +93,43 @@ describeBrowser('demo page (Chromium)', () => {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(server.url);
-    await expect.poll(() => page.locator('#live-indicator').textContent()).toBe('live');
+    await poll(() => page.locator('#live-indicator').textContent()).toBe('live');
     await page.locator('#diagram-batch svg').waitFor();
 
     await page.getByLabel('Number of essays').fill('4');
     await page.getByLabel('Class id (REGULAR)').fill('class-3b');
     await page.getByRole('button', { name: 'Register REGULAR batch' }).click();
-    await expect.poll(() => status().textContent()).toBe('awaiting_student_validation');
-    await expect.poll(() => page.locator('#association-rows tr').count()).toBeGreaterThanOrEqual(4);
+    await poll(() => status().textContent()).toBe('awaiting_student_validation');
+    await poll(() => page.locator('#association-rows tr').count()).toBeGreaterThanOrEqual(4);
 
     await page.getByRole('button', { name: 'Confirm associations' }).click();
-    await expect.poll(() => status().textContent()).toBe('ready_for_pipeline_execution');
+    await poll(() => status().textContent()).toBe('ready_for_pipeline_execution');
     expect(await page.locator('#batch-client-status').textContent()).toBe('ready');
 
     await page.getByLabel('Pipeline', { exact: true }).selectOption('nlp');
     await page.getByRole('button', { name: 'Request pipeline' }).click();
-    await expect.poll(() => status().textContent()).toBe('awaiting_pipeline_configuration');
+    await poll(() => status().textContent()).toBe('awaiting_pipeline_configuration');
     // A parked request is not "done", and the batch (content in, waiting for the user) is not pending_content.
     expect(await page.locator('#action-message').textContent()).toBe('request pipeline: parked: attach a prompt to start');
     expect(await page.locator('#batch-client-status').textContent()).toBe('ready');
     await page.getByRole('button', { name: 'Attach prompt' }).click();
-    await expect.poll(() => page.locator('#batch-last-run').textContent()).toMatch(/^run 1 nlp: completed_successfully \(spellcheck → nlp; 4 ok, 0 failed\)$/);
-    await expect.poll(() => status().textContent()).toBe('ready_for_pipeline_execution');
+    await poll(() => page.locator('#batch-last-run').textContent()).toMatch(/^run 1 nlp: completed_successfully \(spellcheck → nlp; 4 ok, 0 failed\)$/);
+    await poll(() => status().textContent()).toBe('ready_for_pipeline_execution');
 
     await page.getByRole('button', { name: 'Close batch' }).click();
-    await expect.poll(() => status().textContent()).toBe('completed_successfully');
-    await expect.poll(() => page.locator('#batch-rows .batch-status').first().textContent()).toBe('completed_successfully');
+    await poll(() => status().textContent()).toBe('completed_successfully');
+    await poll(() => page.locator('#batch-rows .batch-status').first().textContent()).toBe('completed_successfully');
 
     // The diagrams are re-fetched with the selected batch's states lit (essays: closed -> all_processing_completed).
-    await expect.poll(() => page.locator('#diagram-batch .active-states').textContent()).toBe('lit: completed_successfully');
-    await expect.poll(() => litStates(page, 'batch')).toEqual(['completed_successfully']);
-    await expect.poll(() => litStates(page, 'essay')).toEqual(['all_processing_completed']);
-    await expect.poll(() => litStates(page, 'associations')).toEqual(['confirmed']);
+    await poll(() => page.locator('#diagram-batch .active-states').textContent()).toBe('lit: completed_successfully');
+    await poll(() => litStates(page, 'batch')).toEqual(['completed_successfully']);
+    await poll(() => litStates(page, 'essay')).toEqual(['all_processing_completed']);
+    await poll(() => litStates(page, 'associations')).toEqual(['confirmed']);
     // Live counts across all batches, with the selected batch's states highlighted.
     const batchCount = page.locator('#counts-batch li[data-state="completed_successfully"]');
-    await expect.poll(() => batchCount.getAttribute('data-count')).toBe('1');
+    await poll(() => batchCount.getAttribute('data-count')).toBe('1');
     expect(await batchCount.getAttribute('class')).toBe('lit');
-    await expect.poll(() => page.locator('#counts-essay li[data-state="all_processing_completed"]').getAttribute('data-count')).toBe('4');
+    await poll(() => page.locator('#counts-essay li[data-state="all_processing_completed"]').getAttribute('data-count')).toBe('4');
     expect(await page.locator('#counts-associations li[data-state="confirmed"]').getAttribute('data-count')).toBe('1');
     expect(await page.locator('#batch-history li').count()).toBeGreaterThanOrEqual(6);
     for (const id of ['#request-pipeline', '#close-batch', '#cancel-batch', '#confirm-associations']) {
