@@ -25,7 +25,16 @@ export interface OperationSpec {
 }
 
 const AUTH = { '401': 'No or invalid credentials', '429': 'Rate limit exceeded (Retry-After)' } as const;
-const WRITE = { ...AUTH, '400': 'Invalid body (details.issues names the fields)', '413': 'Body too large', '415': 'Body is not JSON', '403': 'Not the batch owner', '404': 'No such batch', '409': 'Refused by the machine (state, accepting_states)' } as const;
+const WRITE = {
+  ...AUTH,
+  '400': 'Invalid body (details.issues names the fields)',
+  '413': 'Body too large',
+  '415': 'Body is not JSON',
+  '403': 'Not the batch owner',
+  '404': 'No such batch',
+  '409': 'Refused by the machine (state, accepting_states)',
+  '503': 'Cannot be applied now (SNAPSHOT_INCOMPATIBLE, SNAPSHOT_CORRUPT, MACHINE_ERROR; details.retryable, Retry-After): nothing written, retry',
+} as const;
 const READ = { ...AUTH, '400': 'Invalid path or query', '403': 'Not the batch owner', '404': 'Not found' } as const;
 
 /** Every operation of the router. */

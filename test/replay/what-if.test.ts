@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { machinesOfModule, whatIf } from '../../adapters/engine/index.js';
 import type { SqliteStore } from '../../adapters/sqlite/store.js';
+import { batchLifecycleOf, batchMachine } from '../../machines/batch/index.js';
 import * as libraryMachines from '../../machines/index.js';
 import { replayCli } from '../../scripts/lib/replay-cli.js';
 import * as flippedModule from '../fixtures/what-if/flipped-guard.js';
@@ -82,6 +83,21 @@ describe('what-if replay', () => {
     }
     expect(report.by_machine.batch).toEqual({ entities: 4, diverged: 2 });
     expect(report.by_machine.essay?.diverged).toBe(0);
+  });
+
+  it('refusals that appear are listed: a batch machine that never starts a pipeline refuses every recorded pipeline request', async () => {
+    const never = batchMachine.provide({ guards: { pipelineRunnable: () => false } });
+    const report = await whatIf({ store, changed: { batch: batchLifecycleOf(never) } });
+    const ran = ['wi-failing', 'wi-half', 'wi-ok'];
+    expect(report.divergences.map((d) => d.entity_id).sort()).toEqual(ran);
+    for (const d of report.divergences) {
+      const rows = await store.history('batch', d.entity_id, { limit: 1000 });
+      const request = rows.findIndex((row) => row.event_type === 'huleedu.commands.batch.pipeline.v1') + 1;
+      expect(d.first).toMatchObject({ step: request, differs: ['outcome', 'state', 'emitted'], old: { outcome: 'accepted', status: 'processing_pipelines' }, new: { outcome: 'refused', status: 'ready_for_pipeline_execution', emitted: [] } });
+      expect(d.refusals_appeared[0]).toMatchObject({ step: request, event_type: 'huleedu.commands.batch.pipeline.v1' });
+    }
+    // wi-half's second request was refused while its pipeline ran; the new machine, never running one, still refuses it.
+    expect(report.divergences.find((d) => d.entity_id === 'wi-half')!.refusals_disappeared_count).toBe(0);
   });
 
   it('a selection replays one batch with its children, or the entities touched since a time', async () => {
