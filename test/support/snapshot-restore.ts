@@ -57,7 +57,7 @@ async function continueOn(subject: ProjectSubject, lifecycle: LifecycleMachine, 
   });
   let now = Date.parse(SAMPLE_TIMESTAMP);
   const only = (deliveries: ReturnType<typeof route>): ReturnType<typeof route> => deliveries.filter((d) => d.machine === fixture.machine && d.entity_id === fixture.entity_id);
-  const engine = new LifecycleEngine({ store, machines: { ...defaultMachines(), [subject.id]: lifecycle }, clock: () => new Date(now), route: (envelope) => only(route(envelope)) });
+  const engine = new LifecycleEngine({ store, machines: { ...defaultMachines(), [subject.id]: lifecycle }, clock: () => new Date(now), acceptInternalEvents: true, route: (envelope) => only(route(envelope)) });
   for (const [index, step] of path.steps.slice(at).entries()) {
     const action = subject.toAction(step.event);
     let outcome: string | undefined;
