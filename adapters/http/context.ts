@@ -11,7 +11,7 @@ import type { HttpLimits } from './limits.js';
 import type { OwnerCache } from './ownership.js';
 
 /** The part of the engine the HTTP layer uses. */
-export type EnginePort = Pick<LifecycleEngine, 'dispatch' | 'dispatchMany' | 'subscribe' | 'machines'>;
+export type EnginePort = Pick<LifecycleEngine, 'prepare' | 'dispatch' | 'dispatchMany' | 'subscribe' | 'machines'>;
 
 /** The part of the read side the HTTP layer uses. */
 export type QueriesPort = Pick<LifecycleQueries, 'entity' | 'batches' | 'essaysOf' | 'history' | 'counts'>;

@@ -72,6 +72,7 @@ describe('limits', () => {
       limits: { requestTimeoutMs: 20 },
       wrapEngine: (engine) => ({
         machines: engine.machines,
+        prepare: (raw) => engine.prepare(raw),
         subscribe: (listener) => engine.subscribe(listener),
         dispatchMany: (raws) => engine.dispatchMany(raws),
         dispatch: async (raw): Promise<DispatchResult> => {
@@ -117,6 +118,7 @@ describe('graceful shutdown', () => {
     const h = makeHarness({
       wrapEngine: (engine) => ({
         machines: engine.machines,
+        prepare: (raw) => engine.prepare(raw),
         subscribe: (listener) => engine.subscribe(listener),
         dispatchMany: (raws) => engine.dispatchMany(raws),
         dispatch: async (raw): Promise<DispatchResult> => {
@@ -162,6 +164,7 @@ describe('failures inside the engine', () => {
     makeHarness({
       wrapEngine: (engine) => ({
         machines: engine.machines,
+        prepare: (raw) => engine.prepare(raw),
         subscribe: (listener) => engine.subscribe(listener),
         dispatchMany: (raws) => engine.dispatchMany(raws),
         dispatch: () => Promise.reject(error instanceof Error ? error : new Error(String(error))),
