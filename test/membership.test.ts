@@ -16,7 +16,10 @@ import { TOPICS, type Topic } from '../machines/contracts/index.js';
 import { content, pipelineRequest, registration } from './support/envelopes.js';
 import { sampleOf } from './support/topic-samples.js';
 import { bearer, makeHarness } from './http/support.js';
-import { sqliteEngine } from './queue/support.js';
+import { sqliteEngine, waitFor } from './queue/support.js';
+import { natsTestBed } from './queue/nats-bed.js';
+import { publishEnvelope, type SettledMessage } from '../adapters/queue/nats.js';
+import { senderClassOf } from '../machines/routing.js';
 
 const A = 'batch-A';
 const B = 'batch-B';
@@ -145,5 +148,26 @@ describe('membership on every input', () => {
     expect(await batchA(store)).toBe(before);
     const outcomes = (await queue.rows()).map((row) => row.outcome);
     expect(outcomes).toContain('refused');
+  });
+});
+
+const NATS_URL = process.env.TEST_NATS_URL;
+const natsSuite = NATS_URL === undefined || NATS_URL === '' ? describe.skip : describe;
+
+natsSuite(NATS_URL === undefined || NATS_URL === '' ? 'skipped: set TEST_NATS_URL to run membership over NATS' : 'membership over NATS JetStream', () => {
+  const bed = natsTestBed(NATS_URL ?? 'nats://127.0.0.1:4222', 'lcmember', { backoff: { initialMs: 100, maxMs: 400 }, pullExpiresMs: 1000, ackWaitMs: 3000 });
+
+  it('events for B naming A\'s essays, published on their topics, are consumed and refused; A is unchanged', async () => {
+    const { stream, subjectPrefix, durable } = bed.names();
+    const { store, engine } = sqliteEngine();
+    for (const event of setupEvents()) await engine.dispatch(event);
+    const before = await batchA(store);
+    const settled: SettledMessage[] = [];
+    const w = bed.worker({ engine, stream: { name: stream }, subjectPrefix, durable, relay: false, onSettled: (s) => settled.push(s) });
+    await w.ready;
+    const attacks = TOPICS_NAMING_ESSAYS.filter((topic) => senderClassOf(topic) === 'service_result' || senderClassOf(topic) === 'client_command');
+    for (const topic of attacks) await publishEnvelope(bed.js, sampleOf(topic, B, A_ESSAYS), { subjectPrefix });
+    await waitFor(() => settled.length === attacks.length, 15_000, 'every message settled');
+    expect(await batchA(store)).toBe(before);
   });
 });
