@@ -6,6 +6,8 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { LifecycleEvents, type SenderClass, type Topic } from '../../machines/contracts/index.js';
+import { openAuthenticator } from '../../adapters/http/auth.js';
+import { DEMO_PRINCIPAL } from '../../server/main.js';
 import { sampleOf } from '../support/topic-samples.js';
 import { bearer, fingerprint, makeHarness, readyBatch, type Harness, type Who } from './support.js';
 
@@ -84,5 +86,19 @@ describe('sender classes over HTTP', () => {
     expect(res.status).toBe(403);
     expect(res.body.details.forbidden_indexes).toEqual([1]);
     expect(await fingerprint(h.store)).toEqual(before);
+  });
+});
+
+describe('open mode on loopback (no tokens): the local principal', () => {
+  it('sends reference envelopes unchanged: a registration naming another user, a service result; internal events stay 403', async () => {
+    const h = makeHarness({ authenticate: openAuthenticator(DEMO_PRINCIPAL) });
+    const essays = ['open-e-1', 'open-e-2'] as const;
+    const registered = await request(h.app).post('/events').send(sampleOf('huleedu.batch.essays.registered.v1', 'open-batch', essays));
+    expect(registered.status, JSON.stringify(registered.body)).toBe(200);
+    expect(sampleOf('huleedu.batch.essays.registered.v1', 'x', essays).data.user_id).not.toBe(DEMO_PRINCIPAL.user_id);
+    const content = await request(h.app).post('/events').send(sampleOf('huleedu.file.essay.content.provisioned.v1', 'open-batch', essays));
+    expect(content.status, JSON.stringify(content.body)).toBe(200);
+    const internal = await request(h.app).post('/events').send(sampleOf('huleedu.batch.closed.v1', 'open-batch', essays));
+    expect(internal.status).toBe(403);
   });
 });
