@@ -27,8 +27,12 @@ import { ConfigError, describeStore, parseConfig, type ServerConfig } from './co
 import { createServerLogger } from './logger.js';
 import { Simulator } from './simulator.js';
 
-/** Who every request is when the server runs open (loopback, no tokens). */
-export const DEMO_PRINCIPAL: Principal = { user_id: 'demo-teacher', org_id: 'demo-school', roles: ['admin'], kind: 'user' };
+/**
+ * Who every request is when the server runs open (loopback, no tokens): the local principal acts
+ * as a user and as a service, so the reference's envelopes (service results, data.user_id naming
+ * any user) work against the zero-config demo. Internal events stay refused.
+ */
+export const DEMO_PRINCIPAL: Principal = { user_id: 'demo-teacher', org_id: 'demo-school', roles: ['admin'], kind: 'local' };
 
 /** The directory of the demo page. */
 export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
@@ -157,7 +161,7 @@ async function run(): Promise<void> {
     process.exitCode = error instanceof ConfigError ? error.exitCode : 1;
     return;
   }
-  const mode = server.auth === 'open' ? 'open (no auth) on loopback' : 'bearer tokens required';
+  const mode = server.auth === 'open' ? 'open (no auth) on loopback: the local principal acts as user and service' : 'bearer tokens required';
   const simulated = server.simulator === undefined ? 'simulator off' : 'simulator on';
   process.stdout.write(`essay lifecycle server listening on ${server.url} (${mode}; ${simulated}; store ${describeStore(config.store)})\n`);
   let stopping = false;

@@ -86,8 +86,8 @@ function staleEntryTests(setup: () => Promise<Pair>): void {
 
   it('dispatchMany with a stale remembered entity commits the current truth for every item', async () => {
     const { a, b, done } = await setup();
-    await a.dispatch(registration('batch-3', ['essay-1']));
-    await a.dispatch(registration('batch-4', ['essay-1']));
+    await a.dispatch(registration('batch-3', ['essay-3']));
+    await a.dispatch(registration('batch-4', ['essay-4']));
     await b.dispatch(content('batch-3', 'text-3'));
     const answers = await a.dispatchMany([close('batch-3'), close('batch-4')]);
     expect(answers.map((r) => r.outcome)).toEqual(['accepted', 'refused']);

@@ -32,7 +32,7 @@ export const ForcedBySchema = z.strictObject({
   user_id: z.string().min(1).max(255),
   org_id: z.string().min(1).max(255).nullable().optional(),
   roles: z.array(z.string().min(1).max(100)).max(100).readonly().optional(),
-  kind: z.enum(['user', 'service']).optional(),
+  kind: z.enum(['user', 'service', 'local']).optional(),
 });
 
 /** A forced transition as `LifecycleEngine.force` takes it. */

@@ -1,7 +1,8 @@
 /**
  * How a dispatch result becomes an HTTP answer, in one place for `/events` and the batch
  * routes: taken -> 200 (201 when it created a batch), refused by the machine -> 409
- * EVENT_REJECTED with the state and the states that would accept the event, duplicate -> the
+ * EVENT_REJECTED with the state and the states that would accept the event, refused because it
+ * would reach another batch's entity -> 403 OUTSIDE_BATCH, duplicate -> the
  * status the first delivery got, with `outcome: 'duplicate'` in the result.
  */
 import type { Response } from 'express';
@@ -14,14 +15,19 @@ export function wasRefused(result: DispatchResult): boolean {
   return result.outcome === 'refused' || (result.outcome === 'duplicate' && result.first_outcome === 'refused');
 }
 
-/** The 409 body of a refused result. */
+/** True when the event was refused because it would reach an entity of another batch (403 OUTSIDE_BATCH). */
+export function wasOutsideBatch(result: DispatchResult): boolean {
+  return (result.code ?? result.deliveries[0]?.code) === 'OUTSIDE_BATCH';
+}
+
+/** The 409 body of a refused result (403 OUTSIDE_BATCH for a membership refusal). */
 export function rejectionBody(result: DispatchResult): ErrorBody {
   const first = result.deliveries[0];
   const accepting = [...(result.accepting_states ?? first?.accepting_states ?? [])];
   const state = result.from ?? first?.from ?? null;
   const reason = result.reason ?? first?.reason ?? `${result.event_type} was refused in state "${state ?? 'unknown'}"`;
   return {
-    code: 'EVENT_REJECTED',
+    code: wasOutsideBatch(result) ? 'OUTSIDE_BATCH' : 'EVENT_REJECTED',
     message: reason,
     details: { state, accepting_states: accepting, event_id: result.event_id },
     state,
@@ -58,7 +64,7 @@ export function markPartialRefusals(res: Response, results: ReadonlyArray<{ read
  * status and carries the header {@link REFUSED_DELIVERIES_HEADER} beside `refused_deliveries`.
  */
 export function sendDispatchAnswer(res: Response, result: DispatchResult, options: { status?: number; body?: unknown } = {}): void {
-  if (wasRefused(result)) return sendJson(res, 409, rejectionBody(result));
+  if (wasRefused(result)) return sendJson(res, wasOutsideBatch(result) ? 403 : 409, rejectionBody(result));
   markPartialRefusals(res, [result]);
   sendJson(res, options.status ?? 200, options.body ?? result);
 }

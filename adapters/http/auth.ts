@@ -9,6 +9,10 @@
  * school share batches), or when it has the role `admin`. Service principals may dispatch
  * raw events for any batch (they are the downstream services and queue workers) but use the
  * batch routes only for batches they own. Hosts replace the rule with their own `authorize`.
+ *
+ * Sender classes come first and are not part of the replaceable policy: internal and timer
+ * events are refused by the engine for everyone, service results are taken only from service
+ * (or local) principals, client commands from users for their own batches (services relay them).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -23,8 +27,11 @@ export interface Principal {
   readonly org_id: string | null;
   /** Roles; the default policy knows only `admin`. */
   readonly roles: readonly string[];
-  /** `user`: a person (teacher); `service`: a downstream service or queue worker. */
-  readonly kind: 'user' | 'service';
+  /**
+   * `user`: a person (teacher); `service`: a downstream service or queue worker; `local`: the
+   * loopback demo's principal (no tokens), which acts as a user and as a service.
+   */
+  readonly kind: 'user' | 'service' | 'local';
 }
 
 /** What an authenticator sees of a request (express's Request fits). */
@@ -62,6 +69,11 @@ export type AuthorizePolicy = (principal: Principal, action: Action, resource: R
 /** The role that may read and write everything under the default policy. */
 export const ADMIN_ROLE = 'admin';
 
+/** True when the principal may send service results and relay commands for any batch (a service, or the local demo principal). */
+export function actsAsService(principal: Principal): boolean {
+  return principal.kind === 'service' || principal.kind === 'local';
+}
+
 /** True when the principal owns the batch: same user, or same non-null organisation. */
 export function isOwner(principal: Principal, owner: Owner | null): boolean {
   if (owner === null) return false;
@@ -80,7 +92,7 @@ export const defaultAuthorize: AuthorizePolicy = (principal, action, resource) =
   if ((OPERATOR_ACTIONS as readonly string[]).includes(action)) return false;
   if (resource.kind === 'system') return true;
   if (action === 'batch.create') return true;
-  if (action === 'events.dispatch' && principal.kind === 'service') return true;
+  if (action === 'events.dispatch' && actsAsService(principal)) return true;
   return isOwner(principal, resource.owner);
 };
 
@@ -90,6 +102,9 @@ const PrincipalSchema = z.object({
   roles: z.array(z.string().min(1).max(100)).max(100),
   kind: z.enum(['user', 'service']),
 });
+
+/** The open authenticator's principal may also be `local` (user and service at once, loopback only). */
+const OpenPrincipalSchema = PrincipalSchema.extend({ kind: z.enum(['user', 'service', 'local']) });
 
 /** The shortest bearer token `bearerTokenAuthenticator` accepts (guessable tokens are refused). */
 export const MIN_TOKEN_LENGTH = 16;
@@ -147,7 +162,7 @@ export function bearerTokenAuthenticator(tokens: ReadonlyArray<{ readonly token:
  * refuse it when listening on a non-loopback address (see `isLoopbackHost`).
  */
 export function openAuthenticator(principal: Principal): Authenticator {
-  const parsed = PrincipalSchema.safeParse(principal);
+  const parsed = OpenPrincipalSchema.safeParse(principal);
   if (!parsed.success) throw new LifecycleError('INVALID_CONFIGURATION', 'the open principal is invalid');
   const frozen: Principal = Object.freeze({ ...parsed.data, roles: Object.freeze([...parsed.data.roles]) });
   return () => frozen;

@@ -12,7 +12,7 @@ import type { HttpLimits } from './limits.js';
 import type { OwnerCache } from './ownership.js';
 
 /** The part of the engine the HTTP layer uses. */
-export type EnginePort = Pick<LifecycleEngine, 'dispatch' | 'dispatchMany' | 'subscribe' | 'machines' | 'force'>;
+export type EnginePort = Pick<LifecycleEngine, 'prepare' | 'dispatch' | 'dispatchMany' | 'subscribe' | 'machines' | 'force'>;
 
 /** The part of the read side the HTTP layer uses. */
 export type QueriesPort = Pick<LifecycleQueries, 'entity' | 'batches' | 'essaysOf' | 'history' | 'counts' | 'auditSince' | 'latestAuditPosition'>;

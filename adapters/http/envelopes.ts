@@ -6,8 +6,9 @@
  */
 import type { Request } from 'express';
 import { z } from 'zod';
-import { LifecycleEvents, parseEnvelope, type EventData, type EventName, type LifecycleEnvelope } from '../../machines/contracts/events.js';
-import { LifecycleError } from '../errors.js';
+import { LifecycleEvents, type EventData, type EventName } from '../../machines/contracts/events.js';
+import type { PreparedEvent } from '../engine/prepared.js';
+import { isLifecycleError, LifecycleError } from '../errors.js';
 import type { HttpContext } from './context.js';
 
 /** source_service of every envelope built by the HTTP routes. */
@@ -22,13 +23,18 @@ export function correlationIdOf(req: Request, newId: () => string): string {
   return value !== undefined && Uuid.safeParse(value).success ? value.toLowerCase() : newId();
 }
 
-/** A complete, validated envelope of event `name` with `data`. */
+/**
+ * A complete envelope of event `name` with `data`, prepared by the engine (parsed and routed
+ * once; what is dispatched is exactly what was checked). A payload the contract refuses is a 400
+ * naming the contract's fields, never a 5xx: the route schemas are meant to admit only what the
+ * contracts admit, and this catches one that slips through.
+ */
 export function buildEnvelope<N extends EventName>(
-  ctx: Pick<HttpContext, 'clock' | 'newId'>,
+  ctx: Pick<HttpContext, 'clock' | 'newId' | 'engine'>,
   req: Request,
   name: N,
   data: z.input<(typeof LifecycleEvents)[N]['data']> | EventData<N>,
-): LifecycleEnvelope {
+): PreparedEvent {
   const raw = {
     event_id: ctx.newId(),
     event_type: LifecycleEvents[name].topic,
@@ -38,11 +44,10 @@ export function buildEnvelope<N extends EventName>(
     correlation_id: correlationIdOf(req, ctx.newId),
     data,
   };
-  const parsed = parseEnvelope(raw);
-  if (!parsed.ok) {
-    // The route schemas are meant to admit only what the contracts admit; should one slip
-    // through, the caller still gets a 400 naming the contract's fields, never a 5xx.
-    throw new LifecycleError('INVALID_ENVELOPE', `built ${name} envelope does not match its contract`, { details: { issues: parsed.issues } });
+  try {
+    return ctx.engine.prepare(raw);
+  } catch (error) {
+    if (!isLifecycleError(error, 'INVALID_ENVELOPE')) throw error;
+    throw new LifecycleError('INVALID_ENVELOPE', `built ${name} envelope does not match its contract`, { details: error.details });
   }
-  return parsed.envelope;
 }

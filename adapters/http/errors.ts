@@ -223,10 +223,27 @@ function fromBodyParser(error: BodyParserError): LifecycleError | HttpError {
   }
 }
 
+/**
+ * A URL the router could not decode (malformed percent-encoding, or bytes that are not UTF-8,
+ * such as `%FF` or an encoded lone surrogate `%ED%A0%80`) is the client's mistake: a 400. The
+ * raw value is not echoed.
+ */
+function urlNotDecodable(): HttpError {
+  return new HttpError('INVALID_REQUEST', 'the URL path is not valid percent-encoded UTF-8; encode each path segment with encodeURIComponent', {
+    issues: [{ path: '(url)', code: 'invalid_url_encoding', message: 'malformed percent-encoding in the URL path' }],
+  });
+}
+
+function translate(error: unknown): unknown {
+  if (isBodyParserError(error)) return fromBodyParser(error);
+  if (error instanceof URIError) return urlNotDecodable();
+  return error;
+}
+
 /** The last middleware: every error becomes one error body; only unexpected ones are logged with a stack. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, _req, res, _next) => {
-    const translated = isBodyParserError(error) ? fromBodyParser(error) : error;
+    const translated = translate(error);
     const { status } = describeError(translated, requestIdOf(res));
     if (status >= 500) {
       logger.error({ req_id: requestIdOf(res), err: translated }, 'request failed');

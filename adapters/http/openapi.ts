@@ -29,9 +29,10 @@ type JsonObject = Record<string, unknown>;
 const REF = (id: string): JsonObject => ({ $ref: `#/components/schemas/${id}` });
 
 function componentSchemas(eventsPerRequest: number): Record<string, JsonObject> {
-  const registry = z.registry<{ id: string }>();
+  const registry = z.registry<{ id: string; description?: string }>();
   const envelopes = Object.entries(LifecycleEvents).map(([name, definition]) => {
-    registry.add(definition.envelope, { id: name });
+    // The declaration's sender class and batch field, so a client sees who may send it and what it is for.
+    registry.add(definition.envelope, { id: name, description: `${definition.topic}: sender class ${definition.sender}; the batch is data.${definition.batch}` });
     return definition.envelope;
   });
   const [first, second, ...rest] = envelopes;

@@ -3,8 +3,8 @@
  * its registration (the batch context); essays belong to their parent batch; the tracker and
  * association entities share their batch's id. Owners never change, so they are cached.
  */
-import { LifecycleEvents, type LifecycleEnvelope } from '../../machines/contracts/events.js';
-import { route } from '../../machines/routing.js';
+import { LifecycleEvents } from '../../machines/contracts/events.js';
+import type { PreparedEvent } from '../engine/prepared.js';
 import type { EntityView, LifecycleQueries } from '../engine/queries.js';
 import type { Owner, Resource } from './auth.js';
 
@@ -53,30 +53,26 @@ export class OwnerCache {
   }
 }
 
-/** What a raw envelope is about, for authorization. */
-export type EnvelopeTarget =
-  /** It addresses an existing batch (or one it registers): authorize against that batch. */
-  | { readonly kind: 'batch'; readonly resource: Extract<Resource, { kind: 'batch' }>; readonly exists: boolean }
-  /** It addresses an entity we cannot place (an unknown essay, a batch not registered yet). */
-  | { readonly kind: 'unknown'; readonly machine: string; readonly entity_id: string; readonly batch_id: string | null }
-  /** It addresses no entity of the engine (a message for outside services only). */
-  | { readonly kind: 'none' };
+/** The batch a prepared event is for, with its owner, for authorization. */
+export interface EventBatch {
+  readonly resource: Extract<Resource, { kind: 'batch' }>;
+  /** False when the batch does not exist yet (a registration, or content that arrives first). */
+  readonly exists: boolean;
+}
 
 /**
- * The batch an envelope acts on: the first delivery's entity (for essays, the essay's parent
- * batch). A registration of a batch that does not exist yet is owned by its payload's
+ * The batch an event is for (its declared batch: the same one the engine confines every delivery
+ * to) and its owner. A registration of a batch that does not exist yet is owned by its payload's
  * user_id/org_id; `pending` holds owners registered earlier in the same request.
  */
-export async function targetOf(envelope: LifecycleEnvelope, owners: OwnerCache, pending: ReadonlyMap<string, Owner> = new Map()): Promise<EnvelopeTarget> {
-  const [first] = route(envelope);
-  if (first === undefined) return { kind: 'none' };
-  const batchId = first.machine === 'essay' ? await batchIdOfEntity(owners.queries, 'essay', first.entity_id) : first.entity_id;
-  if (batchId === undefined) return { kind: 'unknown', machine: first.machine, entity_id: first.entity_id, batch_id: null };
+export async function batchOfEvent(event: PreparedEvent, owners: OwnerCache, pending: ReadonlyMap<string, Owner> = new Map()): Promise<EventBatch> {
+  const batchId = event.batch_id;
   const owner = owners.known(batchId) ?? (await owners.ownerOf(batchId)) ?? pending.get(batchId);
-  if (owner !== undefined) return { kind: 'batch', resource: { kind: 'batch', batch_id: batchId, owner }, exists: true };
+  if (owner !== undefined) return { resource: { kind: 'batch', batch_id: batchId, owner }, exists: true };
+  const { envelope } = event;
   if (envelope.event_type === LifecycleEvents.BatchEssaysRegistered.topic) {
     const data = envelope.data;
-    return { kind: 'batch', resource: { kind: 'batch', batch_id: batchId, owner: { user_id: data.user_id, org_id: data.org_id ?? null } }, exists: false };
+    return { resource: { kind: 'batch', batch_id: batchId, owner: { user_id: data.user_id, org_id: data.org_id ?? null } }, exists: false };
   }
-  return { kind: 'unknown', machine: first.machine, entity_id: first.entity_id, batch_id: batchId };
+  return { resource: { kind: 'batch', batch_id: batchId, owner: null }, exists: false };
 }

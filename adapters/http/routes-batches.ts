@@ -3,7 +3,7 @@
  * it; user_id and org_id always come from the authenticated principal, never from the body.
  */
 import type { Request, Response, Router } from 'express';
-import type { LifecycleEnvelope } from '../../machines/contracts/events.js';
+import type { PreparedEvent } from '../engine/prepared.js';
 import { authorizedBatch, parseWith, pathId } from './access.js';
 import { sendDispatchAnswer } from './answers.js';
 import type { Principal } from './auth.js';
@@ -20,8 +20,9 @@ import {
   RegisterBatchBody,
 } from './schemas.js';
 
-async function dispatchCommand(ctx: HttpContext, res: Response, batchId: string, envelope: LifecycleEnvelope): Promise<void> {
-  const result = await ctx.dispatcher.dispatch(envelope);
+async function dispatchCommand(ctx: HttpContext, res: Response, batchId: string, event: PreparedEvent): Promise<void> {
+  const { envelope } = event;
+  const result = await ctx.dispatcher.dispatch(event);
   sendDispatchAnswer(res, result, {
     body: { batch_id: batchId, event_id: envelope.event_id, correlation_id: envelope.correlation_id, status: result.to, result },
   });
@@ -35,7 +36,7 @@ async function registerBatch(ctx: HttpContext, req: Request, res: Response): Pro
   await authorizeOrThrow(ctx.authorize, principal, 'batch.create', { kind: 'batch', batch_id: batchId, owner });
   const count = body.expected_essay_count ?? body.essay_ids?.length ?? 0;
   const essayIds = Array.from({ length: count }, () => ctx.newId());
-  const envelope = buildEnvelope(ctx, req, 'BatchEssaysRegistered', {
+  const event = buildEnvelope(ctx, req, 'BatchEssaysRegistered', {
     entity_id: batchId,
     expected_essay_count: count,
     essay_ids: essayIds,
@@ -45,7 +46,8 @@ async function registerBatch(ctx: HttpContext, req: Request, res: Response): Pro
     ...(body.class_id === undefined ? {} : { class_id: body.class_id }),
     ...(body.student_prompt_ref === undefined ? {} : { student_prompt_ref: body.student_prompt_ref }),
   });
-  const result = await ctx.dispatcher.dispatch(envelope);
+  const { envelope } = event;
+  const result = await ctx.dispatcher.dispatch(event);
   if (writable(res)) res.setHeader('Location', `/batches/${encodeURIComponent(batchId)}`);
   sendDispatchAnswer(res, result, {
     status: 201,
@@ -53,7 +55,7 @@ async function registerBatch(ctx: HttpContext, req: Request, res: Response): Pro
   });
 }
 
-type CommandBuilder = (ctx: HttpContext, req: Request, batchId: string, principal: Principal) => LifecycleEnvelope;
+type CommandBuilder = (ctx: HttpContext, req: Request, batchId: string, principal: Principal) => PreparedEvent;
 
 const requestPipeline: CommandBuilder = (ctx, req, batchId, principal) => {
   const body = parseWith(PipelineRequestBody, req.body, 'pipeline request');
@@ -97,9 +99,9 @@ function commandHandler(ctx: HttpContext, build: CommandBuilder) {
   return async (req: Request, res: Response): Promise<void> => {
     const principal = requirePrincipalOf(res);
     const batchId = pathId(req, 'id');
-    const envelope = build(ctx, req, batchId, principal);
+    const event = build(ctx, req, batchId, principal);
     await authorizedBatch(ctx, principal, batchId, 'batch.write');
-    await dispatchCommand(ctx, res, batchId, envelope);
+    await dispatchCommand(ctx, res, batchId, event);
   };
 }
 

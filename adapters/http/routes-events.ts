@@ -1,21 +1,22 @@
 /**
  * `POST /events`: one envelope, or `{ "events": [...] }` committed together (group commit).
- * The body is checked against the contracts, the caller is authorized against the batch the
- * envelope addresses, and only then does the engine see it (through the dispatcher: requests
- * arriving together share one group commit, each answered on its own; coalesce.ts).
+ * The engine prepares the body once (parse, sender class, its own routing; a frozen result), the
+ * caller is authorized against the batch the event is for, and the prepared event is dispatched
+ * as it is (through the dispatcher: requests arriving together share one group commit, each
+ * answered on its own; coalesce.ts). The engine confines every delivery to that same batch.
  */
 import type { Response, Router } from 'express';
 import type { LifecycleEnvelope } from '../../machines/contracts/events.js';
-import { parseOrThrow } from '../engine/engine.js';
+import type { PreparedEvent } from '../engine/prepared.js';
 import type { BatchItemResult, InvalidItemResult } from '../engine/results.js';
 import { isLifecycleError, LifecycleError } from '../errors.js';
-import type { Owner, Principal } from './auth.js';
+import { actsAsService, type Owner, type Principal } from './auth.js';
 import { markPartialRefusals, sendDispatchAnswer, sendJson } from './answers.js';
 import type { HttpContext } from './context.js';
 import { invalidRequest } from './errors.js';
-import { authorizeOrThrow, requirePrincipal, requirePrincipalOf } from './guard.js';
+import { requirePrincipal, requirePrincipalOf } from './guard.js';
 import { checkEventCount, jsonBody } from './limits.js';
-import { targetOf } from './ownership.js';
+import { batchOfEvent } from './ownership.js';
 import { EventGroupWrapper } from './schemas.js';
 
 /**
@@ -38,36 +39,47 @@ function checkIdentity(principal: Principal, envelope: LifecycleEnvelope): void 
 }
 
 /**
- * Authorizes one envelope. Throws FORBIDDEN, or ENTITY_NOT_FOUND when the principal may not
- * act on entities it cannot be placed under (an unknown essay or batch). Returns the owner of
- * a batch the envelope registers, so later envelopes of the same group can address it.
+ * The sender-class gate, before any policy: service results only from service principals (or the
+ * loopback demo's local principal). Internal and timer events never get here: the engine's
+ * `prepare` refuses them (SENDER_NOT_ALLOWED) for every principal.
  */
-async function authorizeEnvelope(ctx: HttpContext, principal: Principal, envelope: LifecycleEnvelope, pending: ReadonlyMap<string, Owner>): Promise<{ batch_id: string; owner: Owner } | undefined> {
-  checkIdentity(principal, envelope);
-  const target = await targetOf(envelope, ctx.owners, pending);
-  if (target.kind === 'batch') {
-    await authorizeOrThrow(ctx.authorize, principal, 'events.dispatch', target.resource);
-    const { batch_id, owner } = target.resource;
-    return target.exists || owner === null ? undefined : { batch_id, owner };
-  }
-  const batchId = target.kind === 'unknown' ? (target.batch_id ?? target.entity_id) : '(none)';
-  if (await ctx.authorize(principal, 'events.dispatch', { kind: 'batch', batch_id: batchId, owner: null })) return undefined;
-  if (target.kind === 'unknown') {
-    throw new LifecycleError('ENTITY_NOT_FOUND', `${envelope.event_type} addresses ${target.machine} "${target.entity_id}", which does not exist`, {
-      details: { machine: target.machine, entity_id: target.entity_id },
+function checkSenderClass(principal: Principal, event: PreparedEvent): void {
+  if (event.sender === 'service_result' && !actsAsService(principal)) {
+    throw new LifecycleError('FORBIDDEN', `${event.envelope.event_type} is a service result: only service principals may send it`, {
+      details: { event_type: event.envelope.event_type, sender_class: event.sender },
     });
   }
-  throw new LifecycleError('FORBIDDEN', `${envelope.event_type} addresses no lifecycle entity; only service principals may send it`, {
-    details: { event_type: envelope.event_type },
+}
+
+/**
+ * Authorizes one prepared event: sender class, identity, then the policy on the batch the event is
+ * for (the batch the engine confines every delivery to). Throws FORBIDDEN, or ENTITY_NOT_FOUND
+ * when the batch does not exist and the principal may not act on unknown batches. Returns the
+ * owner of a batch the event registers, so later events of the same group can address it.
+ */
+async function authorizeEvent(ctx: HttpContext, principal: Principal, event: PreparedEvent, pending: ReadonlyMap<string, Owner>): Promise<{ batch_id: string; owner: Owner } | undefined> {
+  checkSenderClass(principal, event);
+  checkIdentity(principal, event.envelope);
+  const { resource, exists } = await batchOfEvent(event, ctx.owners, pending);
+  if (await ctx.authorize(principal, 'events.dispatch', resource)) {
+    return exists || resource.owner === null ? undefined : { batch_id: resource.batch_id, owner: resource.owner };
+  }
+  if (!exists && resource.owner === null) {
+    throw new LifecycleError('ENTITY_NOT_FOUND', `${event.envelope.event_type} is for batch "${resource.batch_id}", which does not exist`, {
+      details: { machine: 'batch', entity_id: resource.batch_id },
+    });
+  }
+  throw new LifecycleError('FORBIDDEN', `not allowed to events.dispatch on batch "${resource.batch_id}"`, {
+    details: { action: 'events.dispatch', batch_id: resource.batch_id },
   });
 }
 
 const NOTHING_PENDING: ReadonlyMap<string, Owner> = new Map();
 
 async function postOne(ctx: HttpContext, principal: Principal, body: unknown, res: Response): Promise<void> {
-  const envelope = parseOrThrow(body);
-  await authorizeEnvelope(ctx, principal, envelope, NOTHING_PENDING);
-  const result = await ctx.dispatcher.dispatch(body);
+  const event = ctx.engine.prepare(body);
+  await authorizeEvent(ctx, principal, event, NOTHING_PENDING);
+  const result = await ctx.dispatcher.dispatch(event);
   sendDispatchAnswer(res, result);
 }
 
@@ -75,7 +87,7 @@ function invalidItem(index: number, error: LifecycleError): InvalidItemResult {
   return { outcome: 'invalid', index, code: error.code, message: error.message, details: error.details };
 }
 
-type Checked = { readonly index: number; readonly raw: unknown } | { readonly index: number; readonly invalid: InvalidItemResult };
+type Checked = { readonly index: number; readonly event: PreparedEvent } | { readonly index: number; readonly invalid: InvalidItemResult };
 
 /** Parses and authorizes every item; a FORBIDDEN item refuses the whole request (nothing is dispatched). */
 async function checkItems(ctx: HttpContext, principal: Principal, items: readonly unknown[]): Promise<Checked[]> {
@@ -84,11 +96,12 @@ async function checkItems(ctx: HttpContext, principal: Principal, items: readonl
   const checked: Checked[] = [];
   for (const [index, raw] of items.entries()) {
     try {
-      const registered = await authorizeEnvelope(ctx, principal, parseOrThrow(raw), pending);
+      const event = ctx.engine.prepare(raw);
+      const registered = await authorizeEvent(ctx, principal, event, pending);
       if (registered !== undefined) pending.set(registered.batch_id, registered.owner);
-      checked.push({ index, raw });
+      checked.push({ index, event });
     } catch (error) {
-      if (isLifecycleError(error, 'FORBIDDEN')) forbidden.push(index);
+      if (isLifecycleError(error, 'FORBIDDEN', 'SENDER_NOT_ALLOWED')) forbidden.push(index);
       else if (isLifecycleError(error, 'INVALID_ENVELOPE', 'UNKNOWN_EVENT_TYPE', 'ENTITY_NOT_FOUND')) checked.push({ index, invalid: invalidItem(index, error) });
       else throw error;
     }
@@ -112,8 +125,8 @@ async function postMany(ctx: HttpContext, principal: Principal, body: unknown, r
   if (!wrapper.success) throw invalidRequest('event group (expected { "events": [envelope, ...] })', wrapper.error);
   checkEventCount(wrapper.data.events.length, ctx.limits);
   const checked = await checkItems(ctx, principal, wrapper.data.events);
-  const valid = checked.flatMap((item) => ('raw' in item ? [item] : []));
-  const dispatched = valid.length === 0 ? [] : await ctx.dispatcher.dispatchMany(valid.map((item) => item.raw));
+  const valid = checked.flatMap((item) => ('event' in item ? [item] : []));
+  const dispatched = valid.length === 0 ? [] : await ctx.dispatcher.dispatchMany(valid.map((item) => item.event));
   const byIndex = new Map<number, BatchItemResult>();
   dispatched.forEach((result, position) => {
     const index = valid[position]?.index ?? -1;

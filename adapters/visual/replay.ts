@@ -121,6 +121,8 @@ export async function replayOnEngine(subject: ProjectSubject, path: GeneratedPat
     store: options.store,
     machines: { ...defaultMachines(), [subject.id]: subject.lifecycle },
     clock: () => new Date(now),
+    // A path drives one machine with what its siblings would send (internal events included).
+    acceptInternalEvents: true,
     route: isolate
       ? (envelope) => route(envelope).filter((delivery: Delivery) => delivery.machine === subject.id && delivery.entity_id === entityId)
       : route,

@@ -7,4 +7,5 @@ export * from './messages.js';
 export * from './machine-event.js';
 export * from './declaration.js';
 export * from './event-tables.js';
+export * from './build.js';
 export { ESSAY_TRIGGERS, type EssayTrigger } from './events-internal.js';

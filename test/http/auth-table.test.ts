@@ -177,14 +177,14 @@ describe('refusal answers', () => {
     expect(await fingerprint(h.store)).toEqual(before);
   });
 
-  it('users may not send events that address no entity of the engine; services may', async () => {
+  it('nobody may send an event only the engine emits (an outbound notice addressing no entity): users and services get 403 SENDER_NOT_ALLOWED', async () => {
     const h = makeHarness();
     const outbound = envelope('huleedu.batch.phase.skipped.v1', { batch_id: 'b', phase_name: 'spellcheck', skip_reason: 'already_completed' });
-    const user = await request(h.app).post('/events').set(bearer('owner')).send(outbound);
-    expect(user.status).toBe(403);
-    const service = await request(h.app).post('/events').set(bearer('service')).send(outbound);
-    expect(service.status).toBe(200);
-    expect(service.body).toMatchObject({ outcome: 'accepted', entity: null });
+    for (const who of ['owner', 'service'] as const) {
+      const res = await request(h.app).post('/events').set(bearer(who)).send(outbound);
+      expect(res.status).toBe(403);
+      expect(res.body.code).toBe('SENDER_NOT_ALLOWED');
+    }
   });
 
   it('a replaced policy decides: a host that lets services read every batch', async () => {

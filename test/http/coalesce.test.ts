@@ -59,7 +59,7 @@ describe('DispatchCoalescer', () => {
   it('sends a lone dispatch straight to engine.dispatch', async () => {
     const { calls, port } = countingEngine();
     const coalescer = new DispatchCoalescer(port, 100);
-    await expect(coalescer.dispatch(registration('b-2', ['e-1']))).resolves.toMatchObject({ outcome: 'accepted' });
+    await expect(coalescer.dispatch(registration('b-2', ['e-2']))).resolves.toMatchObject({ outcome: 'accepted' });
     await expect(coalescer.dispatch(pipelineRequest('nowhere', 'nlp'))).rejects.toMatchObject({ code: 'ENTITY_NOT_FOUND' });
     expect(calls).toEqual({ dispatch: 2, dispatchMany: [] });
   });
@@ -68,9 +68,9 @@ describe('DispatchCoalescer', () => {
     const { calls, port } = countingEngine();
     const coalescer = new DispatchCoalescer(port, 3);
     const [first, second, big] = await Promise.all([
-      coalescer.dispatchMany([registration('b-3', ['e-1']), { not: 'an envelope' }]),
+      coalescer.dispatchMany([registration('b-3', ['e-3']), { not: 'an envelope' }]),
       coalescer.dispatchMany([{ also: 'bad' }]),
-      coalescer.dispatchMany([registration('b-4', ['e-1']), registration('b-5', ['e-1']), registration('b-6', ['e-1']), registration('b-7', ['e-1'])]),
+      coalescer.dispatchMany([registration('b-4', ['e-4']), registration('b-5', ['e-5']), registration('b-6', ['e-6']), registration('b-7', ['e-7'])]),
     ]);
     expect(calls.dispatchMany).toEqual([3, 4]);
     expect(first?.map((r) => r.outcome)).toEqual(['accepted', 'invalid']);
@@ -82,10 +82,10 @@ describe('DispatchCoalescer', () => {
   it('retries each request on its own when the merged commit fails, so a failure stays with its request', async () => {
     const { engine, calls, port } = countingEngine({ failSize: 3 });
     const coalescer = new DispatchCoalescer(port, 100);
-    const lone = registration('b-8', ['e-1']);
+    const lone = registration('b-8', ['e-8']);
     const [one, group] = await Promise.all([
       coalescer.dispatch(lone),
-      coalescer.dispatchMany([registration('b-9', ['e-1']), registration('b-10', ['e-1'])]),
+      coalescer.dispatchMany([registration('b-9', ['e-9']), registration('b-10', ['e-10'])]),
     ]);
     expect(one).toMatchObject({ outcome: 'accepted' });
     expect(group?.map((r) => r.outcome)).toEqual(['accepted', 'accepted']);
@@ -96,7 +96,7 @@ describe('DispatchCoalescer', () => {
   it('commits every request on its own when maxEvents is 1', async () => {
     const { calls, port } = countingEngine();
     const coalescer = new DispatchCoalescer(port, 1);
-    await Promise.all([coalescer.dispatch(registration('b-11', ['e-1'])), coalescer.dispatch(registration('b-12', ['e-1']))]);
+    await Promise.all([coalescer.dispatch(registration('b-11', ['e-11'])), coalescer.dispatch(registration('b-12', ['e-12']))]);
     expect(calls).toEqual({ dispatch: 2, dispatchMany: [] });
   });
 });
@@ -111,7 +111,7 @@ describe('POST /events under concurrency', () => {
     const post = (body: unknown, who: Who = 'owner') =>
       fetch(`http://127.0.0.1:${port}/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(who) }, body: JSON.stringify(body) });
     try {
-      const registrations = Array.from({ length: 8 }, (_, i) => rawRegistration(`b-c${i}`, ['e-1'], { user_id: 'teacher-1', org_id: 'school-a' }));
+      const registrations = Array.from({ length: 8 }, (_, i) => rawRegistration(`b-c${i}`, [`e-c${i}`], { user_id: 'teacher-1', org_id: 'school-a' }));
       const answers = await Promise.all([...registrations.map((body) => post(body)), post(pipelineRequest('b-missing', 'nlp'), 'service'), post(registrations[0])]);
       expect(answers.map((res) => res.status), h.logs.filter((l) => l.includes('failed')).join('\n').slice(0, 2000)).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 404, 200]);
       const bodies = (await Promise.all(answers.map((res) => res.json()))) as Array<Record<string, unknown>>;

@@ -72,6 +72,7 @@ describe('limits', () => {
       limits: { requestTimeoutMs: 20 },
       wrapEngine: (engine) => ({
         machines: engine.machines,
+        prepare: (raw) => engine.prepare(raw),
         subscribe: (listener) => engine.subscribe(listener),
         force: (request) => engine.force(request),
         dispatchMany: (raws) => engine.dispatchMany(raws),
@@ -126,6 +127,7 @@ describe('graceful shutdown', () => {
     const h = makeHarness({
       wrapEngine: (engine) => ({
         machines: engine.machines,
+        prepare: (raw) => engine.prepare(raw),
         subscribe: (listener) => engine.subscribe(listener),
         force: (request) => engine.force(request),
         dispatchMany: (raws) => engine.dispatchMany(raws),
@@ -172,6 +174,7 @@ describe('failures inside the engine', () => {
     makeHarness({
       wrapEngine: (engine) => ({
         machines: engine.machines,
+        prepare: (raw) => engine.prepare(raw),
         subscribe: (listener) => engine.subscribe(listener),
         force: (request) => engine.force(request),
         dispatchMany: (raws) => engine.dispatchMany(raws),

@@ -4,6 +4,7 @@
  */
 import type { AnyMachineSnapshot, EventObject } from 'xstate';
 import { ASSOCIATION_TIMEOUT_EVENT, associationsLifecycle, DEFAULT_ASSOCIATION_TIMEOUT_MS, type AssociationsContext } from '../../../machines/associations.js';
+import { machineEventTopics } from '../../../machines/contracts/event-tables.js';
 import { LifecycleEvents } from '../../../machines/contracts/events.js';
 import { dispatchOf, envelopeOf, metaOf, SAMPLE_TIMESTAMP, sampler, type ProjectSubject, type SampleEvent } from './common.js';
 
@@ -51,10 +52,7 @@ function associationsEvents(snapshot: AnyMachineSnapshot): EventObject[] {
 
 export function associationsSubject(): ProjectSubject {
   const topic = LifecycleEvents.BatchAuthorMatchesSuggestedV1.topic;
-  const topics: Readonly<Record<string, string>> = {
-    MATCHES_SUGGESTED: topic,
-    ASSOCIATIONS_VALIDATED: LifecycleEvents.StudentAssociationsValidatedV1.topic,
-  };
+  const topics: Readonly<Record<string, string>> = machineEventTopics('associations');
   const dispatch = dispatchOf(topics, 'associations');
   return {
     id: 'associations',

@@ -7,29 +7,13 @@ import type { AnyMachineSnapshot, EventObject } from 'xstate';
 import { batchTrackerLifecycle } from '../../../machines/batch-tracker.js';
 import type { BatchTrackerContext } from '../../../machines/batch-tracker/types.js';
 import { listItems, mapKeys } from '../../../machines/context-parts.js';
+import { machineEventTopics } from '../../../machines/contracts/event-tables.js';
 import { LifecycleEvents } from '../../../machines/contracts/events.js';
 import { PIPELINE_PHASES, type PipelinePhase } from '../../../machines/contracts/statuses.js';
 import { dispatchOf, ESSAY_IDS, registrationData, sampler, type ProjectSubject, type Sampler } from './common.js';
 
-const TRACKER_TOPICS = {
-  REGISTERED: LifecycleEvents.BatchEssaysRegistered.topic,
-  CONTENT_PROVISIONED: LifecycleEvents.EssayContentProvisionedV1.topic,
-  CONTENT_VALIDATION_FAILED: LifecycleEvents.EssayValidationFailedV1.topic,
-  STUDENT_MATCHING_INITIATE: LifecycleEvents.BatchServiceStudentMatchingInitiateCommandDataV1.topic,
-  ASSOCIATIONS_CONFIRMED: LifecycleEvents.StudentAssociationsConfirmedV1.topic,
-  SPELLCHECK_INITIATE: LifecycleEvents.BatchServiceSpellcheckInitiateCommandDataV1.topic,
-  NLP_INITIATE: LifecycleEvents.BatchServiceNLPInitiateCommandDataV2.topic,
-  CJ_ASSESSMENT_INITIATE: LifecycleEvents.BatchServiceCJAssessmentInitiateCommandDataV1.topic,
-  AI_FEEDBACK_INITIATE: LifecycleEvents.BatchServiceAIFeedbackInitiateCommandDataV1.topic,
-  ESSAY_PHASE_RESULT: LifecycleEvents.EssayPhaseResultV1.topic,
-  ESSAY_CRITICAL_FAILURE: LifecycleEvents.EssayCriticalFailureV1.topic,
-  CJ_ASSESSMENT_COMPLETED: LifecycleEvents.CJAssessmentCompletedV1.topic,
-  CJ_ASSESSMENT_FAILED: LifecycleEvents.CJAssessmentFailedV1.topic,
-  NLP_ANALYSIS_COMPLETED: LifecycleEvents.BatchNlpAnalysisCompletedV1.topic,
-  AI_FEEDBACK_COMPLETED: LifecycleEvents.AIFeedbackCompletedV1.topic,
-  PHASE_CANCEL: LifecycleEvents.BatchPhaseCancelCommandV1.topic,
-  BATCH_CLOSED: LifecycleEvents.BatchClosedV1.topic,
-} as const;
+/** Tracker event type -> topic, from the event declarations. */
+const TRACKER_TOPICS = machineEventTopics('batch_tracker');
 
 const PHASE_COMMAND_EVENTS = {
   spellcheck: 'SPELLCHECK_INITIATE',
