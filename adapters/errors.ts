@@ -33,6 +33,8 @@ export const ErrorCode = {
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /** The engine is shutting down and takes no new work. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
+  /** A commit would break a lifecycle invariant (engine option `invariants: 'refuse'`); nothing was written. */
+  INVARIANT_VIOLATED: 'INVARIANT_VIOLATED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

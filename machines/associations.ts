@@ -16,6 +16,7 @@ import type { MachineEventsOf } from './contracts/machine-event.js';
 import { outbound, SourceService, type OutboundMessage } from './contracts/messages.js';
 import type { AssociationValidationMethod, StudentAssociationStatus } from './contracts/statuses.js';
 import type { Json, LifecycleMachine } from './lifecycle-machine.js';
+import { ASSOCIATIONS_INVARIANTS } from './invariants/associations.js';
 
 /**
  * Bumped when a persisted association snapshot changes meaning. Version 2: an essay NLP found no
@@ -426,4 +427,5 @@ export const associationsLifecycle: LifecycleMachine<typeof associationsMachine>
   parentOf: () => null,
   explainGuard: explainAssociationsGuard,
   plainContext: true,
+  invariants: ASSOCIATIONS_INVARIANTS,
 };

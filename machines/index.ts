@@ -8,3 +8,4 @@ export * from './essay.js';
 export * from './essay-table.js';
 export * from './batch-tracker.js';
 export * from './associations.js';
+export * from './invariants/index.js';

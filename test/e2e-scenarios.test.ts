@@ -54,7 +54,7 @@ class Scenario {
   private clock = START.getTime();
   readonly now = (): Date => new Date(this.clock);
   readonly store: MemoryStore = createMemoryStore({ now: this.now });
-  readonly engine = new LifecycleEngine({ store: this.store, clock: this.now });
+  readonly engine = new LifecycleEngine({ store: this.store, clock: this.now, invariants: 'refuse' });
   /** Emitted event_id -> correlation_id of the external event (or timer) whose dispatch emitted it. */
   private readonly causes = new Map<string, string>();
   private correlations = 0;

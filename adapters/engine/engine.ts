@@ -15,6 +15,8 @@ import { defaultMachines, machineOf, type MachineRegistry } from './registry.js'
 import { duplicateAnswer, type BatchItemResult, type DispatchResult } from './results.js';
 import { UnitOfWork } from './unit-of-work.js';
 import { DEFAULT_ENTITY_CACHE_SIZE, EntityCache } from './entity-cache.js';
+import { checkInvariants, type Invariant, type InvariantViolation } from '../../machines/invariants/index.js';
+import { INVARIANT_MODES, invariantError, invariantsOf, worldsSince, type InvariantMode } from './invariants.js';
 
 /** Options of an engine. */
 export interface EngineOptions {
@@ -36,6 +38,20 @@ export interface EngineOptions {
    * a stale entry loses its compare-and-set, is dropped, and the event is retried from the store.
    */
   readonly entityCacheSize?: number;
+  /**
+   * Lifecycle invariants (machines/invariants) checked after each event's causal chain, before its
+   * commit, over the batches it touched: `'off'`; `'log'` (default: the commit goes on and
+   * `onInvariantViolation` hears of it); `'refuse'` (nothing is written and the event fails with
+   * INVARIANT_VIOLATED naming the invariant; in dispatchMany only that item, answered `invalid`).
+   */
+  readonly invariants?: InvariantMode;
+  /** Hears of violations in `'log'` mode (default: `process.emitWarning`). */
+  readonly onInvariantViolation?: (violations: readonly InvariantViolation[], event: { readonly event_id: string; readonly event_type: string }) => void;
+}
+
+function warnOfViolations(violations: readonly InvariantViolation[], event: { readonly event_id: string; readonly event_type: string }): void {
+  const text = violations.map((violation) => `${violation.invariant}: ${violation.message}`).join('; ');
+  process.emitWarning(`${event.event_type} ${event.event_id} broke ${violations.length} lifecycle invariant(s): ${text}`, { code: 'LIFECYCLE_INVARIANT' });
 }
 
 const NOTHING_SEEN: ReadonlyMap<string, Json> = new Map();
@@ -82,6 +98,9 @@ export class LifecycleEngine {
   private readonly maxSteps: number;
   private readonly listeners = new Set<CommitListener>();
   private readonly cache: EntityCache;
+  private readonly invariantMode: InvariantMode;
+  private readonly invariantList: readonly Invariant[];
+  private readonly onViolation: NonNullable<EngineOptions['onInvariantViolation']>;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -96,6 +115,14 @@ export class LifecycleEngine {
         details: { entityCacheSize: cacheSize },
       });
     }
+    this.invariantMode = options.invariants ?? 'log';
+    if (!INVARIANT_MODES.includes(this.invariantMode)) {
+      throw new LifecycleError('INVALID_CONFIGURATION', `invariants must be one of ${INVARIANT_MODES.join(', ')}, got ${String(this.invariantMode)}`, {
+        details: { invariants: this.invariantMode },
+      });
+    }
+    this.invariantList = invariantsOf(this.machines);
+    this.onViolation = options.onInvariantViolation ?? warnOfViolations;
     // Only a store that checks `unchanged` rows can tell a refusal based on a stale entry.
     this.cache = new EntityCache(this.store.checksUnchanged === true ? cacheSize : 0);
   }
@@ -150,7 +177,7 @@ export class LifecycleEngine {
         try {
           results.push(await this.take(uow, root, seenBefore));
         } catch (error) {
-          if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', 'MACHINE_ERROR', 'SNAPSHOT_CORRUPT', 'SNAPSHOT_INCOMPATIBLE')) throw error;
+          if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', 'MACHINE_ERROR', 'SNAPSHOT_CORRUPT', 'SNAPSHOT_INCOMPATIBLE', 'INVARIANT_VIOLATED')) throw error;
           uow.rollback(point);
           // Not read ahead on the first attempt: an item that fails may be a duplicate, answered from the inbox.
           const stored = attempt === 0 ? (await this.store.findInbox([root.event_id])).get(root.event_id) : undefined;
@@ -225,7 +252,15 @@ export class LifecycleEngine {
     const stored = seenBefore !== undefined ? seenBefore.get(root.event_id) : (await this.store.findInbox([root.event_id])).get(root.event_id);
     if (stored !== undefined) return duplicateAnswer(root, stored);
     const context: CascadeContext = { machines: this.machines, route: this.route, now: this.clock(), maxSteps: this.maxSteps };
-    return runCascade(uow, root, context);
+    if (this.invariantMode === 'off') return runCascade(uow, root, context);
+    const mark = { touched: uow.touchedCount, outbox: uow.outbox.length };
+    const answer = await runCascade(uow, root, context);
+    const worlds = worldsSince(uow, mark, this.machines);
+    const violations = worlds.flatMap((world) => checkInvariants(world, this.invariantList));
+    if (violations.length === 0) return answer;
+    if (this.invariantMode === 'refuse') throw invariantError(root.event_type, root.event_id, violations);
+    this.onViolation(violations, root);
+    return answer;
   }
 
   private async commitWithRetry<T>(work: (uow: UnitOfWork, attempt: number) => Promise<T[]>): Promise<T[]> {

@@ -71,6 +71,8 @@ export class UnitOfWork {
   private readonly prefetched = new Map<string, EntityRecord>();
   /** Undo steps for every map change, so a checkpoint costs nothing per item of a group. */
   private readonly journal: Array<() => void> = [];
+  /** Keys of the entities `put` in this unit, in order (repeats included): what the invariants check. */
+  private readonly touched: string[] = [];
 
   constructor(
     private readonly store: SnapshotStore,
@@ -154,7 +156,29 @@ export class UnitOfWork {
       dirty: true,
     };
     this.setIn(this.entities, key, entity);
+    this.touched.push(key);
+    this.journal.push(() => this.touched.pop());
     return entity;
+  }
+
+  /** How many entity changes this unit holds (a mark for {@link touchedSince}). */
+  get touchedCount(): number {
+    return this.touched.length;
+  }
+
+  /** The entities changed since `mark` (each once, as the unit now holds them). */
+  touchedSince(mark: number): WorkingEntity[] {
+    const keys = new Set(this.touched.slice(mark));
+    return [...keys].flatMap((key) => {
+      const entity = this.entities.get(key);
+      return entity === undefined || entity === null ? [] : [entity];
+    });
+  }
+
+  /** The entity as this unit or the cache holds it, without reading the store or joining the unit. */
+  peek(machineId: string, entityId: string): WorkingEntity | undefined {
+    const key = keyOf(machineId, entityId);
+    return this.entities.get(key) ?? this.cache.get(key) ?? undefined;
   }
 
   /** The answer an event id got earlier in this unit, or undefined. */
