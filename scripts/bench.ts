@@ -3,7 +3,7 @@
  * npm run bench: speed targets live here, never in timed tests. Every ratio compares two
  * figures measured in this same run on this machine.
  *   BENCH_SCALE=0.25 npm run bench   (quicker, noisier)
- *   BENCH_ONLY=queue,http npm run bench   (sections: engine, queue, http, paths; default all)
+ *   BENCH_ONLY=queue,http npm run bench   (sections: engine, queue, http, paths, invariants; default all)
  *   BENCH_ROUNDS=5 npm run bench   (engine and http figures: median of this many interleaved rounds, default 3)
  *   BENCH_POSTGRES_URL / BENCH_NATS_URL (else TEST_POSTGRES_URL / TEST_NATS_URL, else
  *   postgres://postgres@127.0.0.1:5432/test and nats://127.0.0.1:4222): the queue section's servers;
@@ -12,9 +12,10 @@
 import { benchEngine, type Rate } from './bench/engine.js';
 import { benchHttp, HTTP_CONNECTIONS, HTTP_GROUP, type HttpRate } from './bench/http.js';
 import { benchQueue } from './bench/queue.js';
+import { benchInvariants } from './bench/invariants.js';
 import { measurePathGeneration } from './bench-paths.js';
 
-const SECTIONS = ['engine', 'queue', 'http', 'paths'] as const;
+const SECTIONS = ['engine', 'queue', 'http', 'paths', 'invariants'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function find(rates: readonly Rate[], name: string): Rate {
@@ -119,6 +120,16 @@ async function pathsSection(): Promise<void> {
   console.log(targetLine('path generation, all machines (s)', ms / 1000, ' s', ms < 1000, '< 1 s'));
 }
 
+/** The cost of each `invariants` mode of the engine (a figure, not a target). */
+async function invariantsSection(scale: number): Promise<void> {
+  console.log(`# invariants (engine option; GUEST batches of 10 essays through nlp, SQLite, scale ${scale})`);
+  const results = await benchInvariants(scale);
+  const off = results.find((result) => result.mode === 'off')?.perSecond ?? 1;
+  for (const { mode, events, perSecond } of results) {
+    console.log(`invariants: '${mode}'`.padEnd(52) + `${perSecond.toFixed(0).padStart(10)} events/s  (${events} events; ${((off / perSecond - 1) * 100).toFixed(1)}% slower than 'off')`);
+  }
+}
+
 async function main(): Promise<void> {
   const scale = Number(process.env.BENCH_SCALE ?? '1');
   const rounds = Number(process.env.BENCH_ROUNDS ?? '3');
@@ -130,6 +141,7 @@ async function main(): Promise<void> {
   if (only.has('queue')) run.push(() => queueSection(scale));
   if (only.has('http')) run.push(() => httpSection(scale, rounds));
   if (only.has('paths')) run.push(() => pathsSection());
+  if (only.has('invariants')) run.push(() => invariantsSection(scale));
   for (const [i, section] of run.entries()) {
     if (i > 0) console.log('');
     await section();
