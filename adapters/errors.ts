@@ -43,6 +43,8 @@ export const ErrorCode = {
   UNKNOWN_STATE: 'UNKNOWN_STATE',
   /** A forced transition the machine's definition shows to be unsafe (see adapters/engine/force-rules.ts). */
   FORCE_REFUSED: 'FORCE_REFUSED',
+  /** A commit would break a lifecycle invariant (engine option `invariants: 'refuse'`); nothing was written. */
+  INVARIANT_VIOLATED: 'INVARIANT_VIOLATED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

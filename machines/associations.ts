@@ -16,6 +16,7 @@ import type { MachineEventOf } from './contracts/event-tables.js';
 import { outbound, SourceService, type OutboundMessage } from './contracts/messages.js';
 import type { AssociationValidationMethod, StudentAssociationStatus } from './contracts/statuses.js';
 import type { Json, LifecycleMachine } from './lifecycle-machine.js';
+import { ASSOCIATIONS_INVARIANTS } from './invariants/associations.js';
 
 /**
  * Bumped when a persisted association snapshot changes meaning. Version 2: an essay NLP found no
@@ -424,4 +425,5 @@ export const associationsLifecycle: LifecycleMachine<typeof associationsMachine>
   parentOf: () => null,
   explainGuard: explainAssociationsGuard,
   plainContext: true,
+  invariants: ASSOCIATIONS_INVARIANTS,
 };

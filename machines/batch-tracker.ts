@@ -12,6 +12,7 @@
  */
 import { assign, enqueueActions, setup, type SnapshotFrom } from 'xstate';
 import type { LifecycleMachine } from './lifecycle-machine.js';
+import { TRACKER_INVARIANTS } from './invariants/tracker.js';
 import {
   awaitsBatchResult,
   cancelAggregation,
@@ -322,4 +323,5 @@ export const batchTrackerLifecycle: LifecycleMachine<typeof batchTrackerMachine>
   parentOf: () => null,
   explainGuard: explainTrackerGuard,
   plainContext: true,
+  invariants: TRACKER_INVARIANTS,
 };

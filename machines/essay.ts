@@ -12,6 +12,7 @@ import { outbound, SourceService, type OutboundMessage } from './contracts/messa
 import type { EssayStatus, PipelinePhase } from './contracts/statuses.js';
 import { ESSAY_TRANSITIONS, phaseOfTrigger, sourcesOf, stepOfTrigger, type EssayTransitionRow } from './essay-table.js';
 import type { LifecycleMachine } from './lifecycle-machine.js';
+import { ESSAY_INVARIANTS } from './invariants/essay.js';
 
 /** Bumped when a persisted essay snapshot changes meaning. */
 export const ESSAY_MACHINE_VERSION = 1;
@@ -185,4 +186,5 @@ export const essayLifecycle: LifecycleMachine<typeof essayMachine> = {
   batchOf: (snapshot) => snapshot.context.batch_id,
   parentOf: (snapshot) => snapshot.context.batch_id,
   plainContext: true,
+  invariants: ESSAY_INVARIANTS,
 };

@@ -19,3 +19,4 @@ export {
   type PartedList,
   type PartedMap,
 } from './context-parts.js';
+export * from './invariants/index.js';

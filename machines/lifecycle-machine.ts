@@ -3,6 +3,7 @@
  * beyond its XState logic: its id, its version, and how to read a status from a snapshot.
  */
 import type { AnyStateMachine, SnapshotFrom, StateValue } from 'xstate';
+import type { Invariant } from './invariants/world.js';
 
 /** JSON value (persisted snapshots are JSON). */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -43,6 +44,11 @@ export interface LifecycleMachine<Logic extends AnyStateMachine = AnyStateMachin
    * refs. Leave it unset for a machine that spawns: the engine uses XState's own persistence.
    */
   readonly plainContext?: boolean;
+  /**
+   * Invariants of this machine's entities (machines/invariants): checked by the engine after every
+   * commit (option `invariants`), by the generated path replays and by the property tests.
+   */
+  readonly invariants?: readonly Invariant[];
 }
 
 /**

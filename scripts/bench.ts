@@ -4,7 +4,7 @@
  * figures measured in this same run on this machine.
  *   BENCH_SECONDS=1 npm run bench   (measured seconds per round of each engine, ablation and http figure; default 3)
  *   BENCH_SCALE=0.25 npm run bench   (the queue section's workload; quicker, noisier)
- *   BENCH_ONLY=queue,http npm run bench   (sections: engine, ablation, queue, http, paths, scale, what-if; default all)
+ *   BENCH_ONLY=queue,http npm run bench   (sections: engine, ablation, queue, http, paths, scale, what-if, invariants; default all)
  *   BENCH_ROUNDS=5 npm run bench   (engine, ablation and http figures: median of this many interleaved rounds, default 3;
  *   the spread min-max over rounds is printed beside each, with a warning over 15%)
  *   BENCH_SCALE_SIZES=10,100,1000 (scale section: essays per batch, default 10,100,1000,10000);
@@ -20,10 +20,11 @@ import { minimumSeconds, spreadNote, SPREAD_WARNING, type Figure, type Rate } fr
 import { benchHttp, HTTP_CONNECTIONS, HTTP_GROUP, type HttpFigure, type HttpRate } from './bench/http.js';
 import { benchQueue, type CpuPerEvent } from './bench/queue.js';
 import { benchWhatIf } from './bench/what-if.js';
+import { benchInvariants } from './bench/invariants.js';
 import { measurePathGeneration } from './bench-paths.js';
 import { scaleSection } from './bench/scale-report.js';
 
-const SECTIONS = ['engine', 'ablation', 'queue', 'http', 'paths', 'scale', 'what-if'] as const;
+const SECTIONS = ['engine', 'ablation', 'queue', 'http', 'paths', 'scale', 'what-if', 'invariants'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function find<R extends Rate>(rates: readonly R[], name: string): R {
@@ -182,6 +183,16 @@ async function whatIfSection(scale: number): Promise<void> {
   console.log(`${'what-if replay: peak heap above its start'.padEnd(52)} ${m.peakHeapMb.toFixed(1).padStart(10)} MB  (${how}; one entity's history at a time)`);
 }
 
+/** The cost of each `invariants` mode of the engine (a figure, not a target). */
+async function invariantsSection(scale: number): Promise<void> {
+  console.log(`# invariants (engine option; GUEST batches of 10 essays through nlp, SQLite, scale ${scale})`);
+  const results = await benchInvariants(scale);
+  const off = results.find((result) => result.mode === 'off')?.perSecond ?? 1;
+  for (const { mode, events, perSecond } of results) {
+    console.log(`invariants: '${mode}'`.padEnd(52) + `${perSecond.toFixed(0).padStart(10)} events/s  (${events} events; ${((off / perSecond - 1) * 100).toFixed(1)}% slower than 'off')`);
+  }
+}
+
 async function main(): Promise<void> {
   const scale = Number(process.env.BENCH_SCALE ?? '1');
   const seconds = minimumSeconds();
@@ -197,6 +208,7 @@ async function main(): Promise<void> {
   if (only.has('paths')) run.push(() => pathsSection());
   if (only.has('scale')) run.push(() => scaleSection());
   if (only.has('what-if')) run.push(() => whatIfSection(scale));
+  if (only.has('invariants')) run.push(() => invariantsSection(scale));
   for (const [i, section] of run.entries()) {
     if (i > 0) console.log('');
     await section();

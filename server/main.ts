@@ -94,7 +94,8 @@ function urlOf(address: AddressInfo): string {
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   checkExposure(config);
   const store = await openStore(config);
-  const engine = new LifecycleEngine({ store });
+  // The demo refuses a commit that would break a lifecycle invariant (the library's default only logs).
+  const engine = new LifecycleEngine({ store, invariants: 'refuse' });
   const onError = (what: string) => (error: unknown) => logger.error({ err: error }, `${what} failed`);
   const scheduler: Worker = startTimerScheduler(engine, { intervalMs: 1000, onError: onError('timer scheduler round') });
   const simulator = config.simulate.enabled

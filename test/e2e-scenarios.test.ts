@@ -55,7 +55,7 @@ class Scenario {
   readonly now = (): Date => new Date(this.clock);
   readonly store: MemoryStore = createMemoryStore({ now: this.now });
   // acceptInternalEvents: one scenario plays the tracker and sends BatchEssaysReady (internal) ahead of it.
-  readonly engine = new LifecycleEngine({ store: this.store, clock: this.now, acceptInternalEvents: true });
+  readonly engine = new LifecycleEngine({ store: this.store, clock: this.now, acceptInternalEvents: true, invariants: 'refuse' });
   /** Emitted event_id -> correlation_id of the external event (or timer) whose dispatch emitted it. */
   private readonly causes = new Map<string, string>();
   private correlations = 0;

@@ -20,6 +20,8 @@ import { DEFERRED_CODES, duplicateAnswer, type BatchItemResult, type DeferredCod
 import { UnitOfWork } from './unit-of-work.js';
 import { DEFAULT_ENTITY_CACHE_SIZE, EntityCache } from './entity-cache.js';
 import { reusableScopeStepper, xstateStepper, type Stepper } from './pure.js';
+import { checkInvariants, type Invariant, type InvariantViolation } from '../../machines/invariants/index.js';
+import { INVARIANT_MODES, invariantError, invariantsOf, worldsSince, type InvariantMode } from './invariants.js';
 
 /** Options of an engine. */
 export interface EngineOptions {
@@ -41,6 +43,15 @@ export interface EngineOptions {
    * a stale entry loses its compare-and-set, is dropped, and the event is retried from the store.
    */
   readonly entityCacheSize?: number;
+  /**
+   * Lifecycle invariants (machines/invariants) checked after each event's causal chain, before its
+   * commit, over the batches it touched: `'off'`; `'log'` (default: the commit goes on and
+   * `onInvariantViolation` hears of it); `'refuse'` (nothing is written and the event fails with
+   * INVARIANT_VIOLATED naming the invariant; in dispatchMany only that item, answered `invalid`).
+   */
+  readonly invariants?: InvariantMode;
+  /** Hears of violations in `'log'` mode (default: `process.emitWarning`). */
+  readonly onInvariantViolation?: (violations: readonly InvariantViolation[], event: { readonly event_id: string; readonly event_type: string }) => void;
   /**
    * Whether messages the engine delivers to its own machines in the same transaction are also
    * written to the outbox (default true). Their audit rows hold the same envelopes; the outbox copy
@@ -68,6 +79,11 @@ export interface EngineAblation {
   readonly optimisticInbox?: boolean;
   /** Step with the reusable actor scope of `pure.ts` instead of XState's own `transition()`. */
   readonly reusableScope?: boolean;
+}
+
+function warnOfViolations(violations: readonly InvariantViolation[], event: { readonly event_id: string; readonly event_type: string }): void {
+  const text = violations.map((violation) => `${violation.invariant}: ${violation.message}`).join('; ');
+  process.emitWarning(`${event.event_type} ${event.event_id} broke ${violations.length} lifecycle invariant(s): ${text}`, { code: 'LIFECYCLE_INVARIANT' });
 }
 
 const NOTHING_SEEN: ReadonlyMap<string, Json> = new Map();
@@ -150,6 +166,9 @@ export class LifecycleEngine {
   private readonly optimistic: boolean;
   private readonly stepper: Stepper;
   private readonly acceptInternalEvents: boolean;
+  private readonly invariantMode: InvariantMode;
+  private readonly invariantList: readonly Invariant[];
+  private readonly onViolation: NonNullable<EngineOptions['onInvariantViolation']>;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -168,6 +187,14 @@ export class LifecycleEngine {
         details: { entityCacheSize: cacheSize },
       });
     }
+    this.invariantMode = options.invariants ?? 'log';
+    if (!INVARIANT_MODES.includes(this.invariantMode)) {
+      throw new LifecycleError('INVALID_CONFIGURATION', `invariants must be one of ${INVARIANT_MODES.join(', ')}, got ${String(this.invariantMode)}`, {
+        details: { invariants: this.invariantMode },
+      });
+    }
+    this.invariantList = invariantsOf(this.machines);
+    this.onViolation = options.onInvariantViolation ?? warnOfViolations;
     // Only a store that checks `unchanged` rows can tell a refusal based on a stale entry.
     this.cache = new EntityCache(this.store.checksUnchanged === true ? cacheSize : 0);
   }
@@ -278,12 +305,12 @@ export class LifecycleEngine {
     try {
       return await this.take(uow, root, group.seenBefore);
     } catch (error) {
-      if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', ...DEFERRED_CODES)) throw error;
+      if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', 'INVARIANT_VIOLATED', ...DEFERRED_CODES)) throw error;
       uow.rollback(point);
       // Not read ahead on the first attempt: an item that fails may be a duplicate, answered from the inbox.
       const stored = group.seenBefore === NOTHING_SEEN ? (await this.store.findInbox([root.event_id])).get(root.event_id) : undefined;
       if (stored !== undefined) return duplicateAnswer(root, stored);
-      if (error.code === 'ENTITY_NOT_FOUND') return invalidItem(index, error);
+      if (error.code === 'ENTITY_NOT_FOUND' || error.code === 'INVARIANT_VIOLATED') return invalidItem(index, error);
       const deferred: DeferredItemResult = { outcome: 'deferred', index, event_id: root.event_id, code: error.code as DeferredCode, message: error.message, details: error.details };
       group.deferredBatches.set(batch, deferred);
       return deferred;
@@ -364,7 +391,15 @@ export class LifecycleEngine {
       stepper: this.stepper,
       outboxInternal: this.outboxInternal,
     };
-    return runCascade(uow, root, context);
+    if (this.invariantMode === 'off') return runCascade(uow, root, context);
+    const mark = { touched: uow.touchedCount, outbox: uow.outbox.length };
+    const answer = await runCascade(uow, root, context);
+    const worlds = worldsSince(uow, mark, this.machines);
+    const violations = worlds.flatMap((world) => checkInvariants(world, this.invariantList));
+    if (violations.length === 0) return answer;
+    if (this.invariantMode === 'refuse') throw invariantError(root.event_type, root.event_id, violations);
+    this.onViolation(violations, root);
+    return answer;
   }
 
   private async commitWithRetry<T>(work: (uow: UnitOfWork, attempt: number) => Promise<T[]>): Promise<T[]> {

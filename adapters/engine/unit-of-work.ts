@@ -82,6 +82,8 @@ export class UnitOfWork {
    * per changed key, not every intermediate value (a fan-out changes its tracker once per essay).
    */
   private readonly touched = new Map<Map<unknown, unknown>, Set<unknown>>();
+  /** Keys of the entities `put` in this unit, in order (repeats included): what the invariants check. */
+  private readonly putKeys: string[] = [];
 
   constructor(
     private readonly store: SnapshotStore,
@@ -182,7 +184,29 @@ export class UnitOfWork {
       dirty: true,
     };
     this.setIn(this.entities, key, entity);
+    this.putKeys.push(key);
+    this.journal.push(() => this.putKeys.pop());
     return entity;
+  }
+
+  /** How many entity changes this unit holds (a mark for {@link touchedSince}). */
+  get touchedCount(): number {
+    return this.putKeys.length;
+  }
+
+  /** The entities changed since `mark` (each once, as the unit now holds them). */
+  touchedSince(mark: number): WorkingEntity[] {
+    const keys = new Set(this.putKeys.slice(mark));
+    return [...keys].flatMap((key) => {
+      const entity = this.entities.get(key);
+      return entity === undefined || entity === null ? [] : [entity];
+    });
+  }
+
+  /** The entity as this unit or the cache holds it, without reading the store or joining the unit. */
+  peek(machineId: string, entityId: string): WorkingEntity | undefined {
+    const key = keyOf(machineId, entityId);
+    return this.entities.get(key) ?? this.cache.get(key) ?? undefined;
   }
 
   /** The answer an event id got earlier in this unit, or undefined. */

@@ -123,6 +123,11 @@ export async function replayOnEngine(subject: ProjectSubject, path: GeneratedPat
     clock: () => new Date(now),
     // A path drives one machine with what its siblings would send (internal events included).
     acceptInternalEvents: true,
+    // Isolated, every step is checked against every invariant and a violation fails the step. With every
+    // machine reacting, a path's sample envelopes of internal messages (a provisioning summary, BatchClosedV1)
+    // make worlds the real tracker never produces, so violations are only logged then.
+    invariants: isolate ? 'refuse' : 'log',
+    onInvariantViolation: () => undefined,
     route: isolate
       ? (envelope) => route(envelope).filter((delivery: Delivery) => delivery.machine === subject.id && delivery.entity_id === entityId)
       : route,

@@ -1,6 +1,7 @@
 /** The batch machine, its default instance and its lifecycle descriptor. */
 import type { SnapshotFrom } from 'xstate';
 import type { LifecycleMachine } from '../lifecycle-machine.js';
+import { BATCH_INVARIANTS } from '../invariants/batch.js';
 import { BATCH_MACHINE_VERSION, createBatchMachine, type BatchEvent } from './machine.js';
 import { evaluatePipelineRequest, type BatchMachineOptions } from './request.js';
 
@@ -43,6 +44,7 @@ export function batchLifecycleOf(logic: BatchMachine, options: BatchMachineOptio
     parentOf: () => null,
     explainGuard: (snapshot, event) => explainBatchGuard(snapshot, event, options),
     plainContext: true,
+    invariants: BATCH_INVARIANTS,
   };
 }
 

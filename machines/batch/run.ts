@@ -101,14 +101,16 @@ export function applyOutcome(context: BatchContext, outcome: Outcome, at: string
   const run = context.run;
   if (run === null) throw new Error('applyOutcome without a run');
   const phase = currentPhase(run);
-  const status = executionStatusOf(outcome.phase_status);
   const essays = updatedEssays(context.essays, outcome);
   const failedNow = outcome.failed_essay_ids.filter((id) => run.current_essay_ids.includes(id));
-  const phase_status: Partial<Record<PipelinePhase, PipelineExecutionStatus>> = { ...run.phase_status, [phase]: status };
   const succeeded = new Set(outcome.processed_essays.map((ref) => ref.essay_id));
   const nextEssays = essays.filter((essay) => succeeded.has(essay.essay_id) && essay.failed_phase === null);
+  // A phase no essay came through failed, whatever the outcome claims (invariant
+  // batch.one_completion_per_run: a pipeline stops as failed_critically only for a failed phase).
+  const status = nextEssays.length === 0 ? 'failed' : executionStatusOf(outcome.phase_status);
+  const phase_status: Partial<Record<PipelinePhase, PipelineExecutionStatus>> = { ...run.phase_status, [phase]: status };
   const nextPhase = run.phases[run.index + 1];
-  const stops = status === 'failed' || nextEssays.length === 0;
+  const stops = status === 'failed';
   if (stops) {
     for (const later of run.phases.slice(run.index + 1)) phase_status[later] = 'skipped_due_to_dependency_failure';
   }

@@ -72,7 +72,7 @@ export interface Harness {
 /** A fresh store, engine and app. */
 export function makeHarness(options: HarnessOptions = {}): Harness {
   const store = options.store === 'sqlite' ? openSqliteStore({ path: ':memory:' }) : createMemoryStore();
-  const engine = new LifecycleEngine({ store });
+  const engine = new LifecycleEngine({ store, invariants: 'refuse' });
   const queries = new LifecycleQueries(store);
   const logs: string[] = [];
   const sink = new Writable({

@@ -31,7 +31,7 @@ export function tempDir(): { dir: string; cleanup: () => void } {
 /** An in-memory or file SQLite store and an engine on it, both on the fixed clock. */
 export function sqliteEngine(path = ':memory:'): { store: SqliteStore; engine: LifecycleEngine } {
   const store = openSqliteStore({ path, now: fixedClock });
-  return { store, engine: new LifecycleEngine({ store, clock: fixedClock }) };
+  return { store, engine: new LifecycleEngine({ store, clock: fixedClock, invariants: 'refuse' }) };
 }
 
 /**

@@ -115,12 +115,14 @@ describe('Simulator', () => {
     const associations = await h.queries.entity('associations', 'regular-1');
     expect(associations?.status).toBe('pending_validation');
     const list = (associations?.context as { associations: Array<{ essay_id: string; student_id: string | null; confidence_score: number | null }> }).associations;
-    expect(list).toHaveLength(12);
+    // An essay the simulated matcher found nobody for gets no association (the reference's rule).
+    expect(list.length).toBeGreaterThan(0);
+    expect(list.length).toBeLessThan(12);
+    expect(list.every((a) => a.student_id !== null && essayIds('regular-1', 12).includes(a.essay_id))).toBe(true);
     const scores = list.flatMap((a) => (a.confidence_score === null ? [] : [a.confidence_score]));
     expect(scores.some((score) => score >= 0.7)).toBe(true);
     expect(scores.some((score) => score < 0.7)).toBe(true);
 
-    expect(list.some((a) => a.student_id === null)).toBe(true);
 
     const associations_ = list.flatMap((a) => (a.student_id === null ? [] : [{ essay_id: a.essay_id, student_id: a.student_id, confirmed: true }]));
     await h.engine.dispatch(

@@ -98,7 +98,7 @@ export function openFileStore(path: string, now: string = FIXED_NOW): SqliteStor
 
 /** An engine over `store` with a fixed clock. */
 export function engineOn(store: SqliteStore, now: string = FIXED_NOW, machines?: MachineRegistry): LifecycleEngine {
-  return new LifecycleEngine({ store, clock: () => new Date(now), ...(machines === undefined ? {} : { machines }) });
+  return new LifecycleEngine({ store, clock: () => new Date(now), invariants: 'refuse', ...(machines === undefined ? {} : { machines }) });
 }
 
 /** Checkpoints the WAL into the main file (TRUNCATE) and returns the SHA-256 of the main file. */

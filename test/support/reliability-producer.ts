@@ -87,7 +87,7 @@ async function main(): Promise<number> {
   const raw = openSqliteStore({ path: values.db, synchronous: 'FULL', now: () => now });
   const stats = { commits: 0, conflicts: 0, duplicateConflicts: 0 };
   const store = counting(raw, stats);
-  const engine = new LifecycleEngine({ store, clock: () => now });
+  const engine = new LifecycleEngine({ store, clock: () => now, invariants: 'refuse' });
   const envelopes =
     values.events === undefined
       ? []

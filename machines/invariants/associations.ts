@@ -1,0 +1,43 @@
+/** Invariants of the student-association machine. */
+import { trackerOf } from './tracker-view.js';
+import { associationsOf } from './views.js';
+import { emittedOf, firstProblem, type Invariant } from './world.js';
+
+/** An association exists only for an essay of the batch with a suggestion. */
+export const associationOnlyWithSuggestion: Invariant = {
+  name: 'associations.only_for_suggested_essays',
+  description: 'every association names a student (an essay without suggestion has none) and, when the tracker is registered, an essay with a slot in it',
+  check: (world) => {
+    const associations = associationsOf(world);
+    if (associations === undefined) return undefined;
+    const tracker = trackerOf(world);
+    const slots = tracker?.registered === true ? new Set(tracker.slots.map((slot) => slot.essay_id)) : undefined;
+    return firstProblem(associations.context.associations, (association) => {
+      if (association.student_id === null) return `batch "${world.batch_id}" has an association for essay "${association.essay_id}" without a student`;
+      if (slots !== undefined && !slots.has(association.essay_id)) return `batch "${world.batch_id}" has an association for essay "${association.essay_id}", which is not one of its essays`;
+      return undefined;
+    });
+  },
+};
+
+/** One confirmation per batch, whose summary counts the batch's associations. */
+export const oneConfirmationPerBatch: Invariant = {
+  name: 'associations.one_confirmation',
+  description: 'at most one StudentAssociationsConfirmedV1 per batch, its summary total = confirmed + rejected = the associations of the batch',
+  check: (world) => {
+    const confirmations = emittedOf(world, 'huleedu.class.student.associations.confirmed.v1');
+    if (confirmations.length > 1) return `batch "${world.batch_id}" sent ${confirmations.length} association confirmations`;
+    const associations = associationsOf(world);
+    const [confirmation] = confirmations;
+    if (confirmation === undefined || associations === undefined) return undefined;
+    const summary = confirmation.validation_summary as Record<string, number>;
+    const total = associations.context.associations.length;
+    const counted = (summary.confirmed ?? 0) + (summary.rejected ?? 0);
+    return summary.total_associations === total && counted === total
+      ? undefined
+      : `batch "${world.batch_id}" confirmed with summary ${JSON.stringify(summary)} for ${total} associations`;
+  },
+};
+
+/** The association machine's invariants. */
+export const ASSOCIATIONS_INVARIANTS: readonly Invariant[] = [associationOnlyWithSuggestion, oneConfirmationPerBatch];
