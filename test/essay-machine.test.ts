@@ -530,17 +530,13 @@ describe('essay scenarios (reference.md 2.3)', () => {
     expect(ready.can(ev('EVT_CRITICAL_FAILURE'))).toBe(true);
     expect(ready.can(ev('EVT_SPELLCHECK_SUCCEEDED'))).toBe(false);
     expect(ready.can(ev('CMD_INITIATE_AI_FEEDBACK'))).toBe(false);
-    expect(acceptedTypes(ready)).toEqual(['CMD_INITIATE_SPELLCHECK', 'EVT_CRITICAL_FAILURE']);
+    expect(new Set(acceptedTypes(ready))).toEqual(new Set(['CMD_INITIATE_SPELLCHECK', 'EVT_CRITICAL_FAILURE']));
 
     const [awaiting] = transition(essayMachine, ready, ev('CMD_INITIATE_SPELLCHECK', { run_id: 1 }));
     expect(awaiting.can(ev('CMD_INITIATE_SPELLCHECK'))).toBe(false);
     expect(awaiting.can(ev('EVT_SPELLCHECK_SUCCEEDED'))).toBe(true);
-    expect(acceptedTypes(awaiting)).toEqual([
-      'EVT_SPELLCHECK_STARTED',
-      'EVT_SPELLCHECK_SUCCEEDED',
-      'EVT_SPELLCHECK_FAILED',
-      'EVT_CRITICAL_FAILURE',
-    ]);
+    // As a set: ESSAY_EVENT_TYPES follows the event declarations' order, not the trigger table's.
+    expect(new Set(acceptedTypes(awaiting))).toEqual(new Set(['EVT_SPELLCHECK_STARTED', 'EVT_SPELLCHECK_SUCCEEDED', 'EVT_SPELLCHECK_FAILED', 'EVT_CRITICAL_FAILURE']));
   });
 
   it.each(ESSAY_STATES.filter((state) => state.endsWith('_failed')))('%s accepts only EVT_CRITICAL_FAILURE', (state) => {

@@ -206,22 +206,28 @@ export class LifecycleEngine {
   }
 
   /**
-   * Parses raw input, refuses an internal or timer event (SENDER_NOT_ALLOWED, unless the engine
-   * was built with `acceptInternalEvents`) and routes it with this engine's routing. The answer is
-   * deeply frozen and can be handed to `dispatch` / `dispatchMany`, which then neither parse nor
-   * route it again: a transport authorizes exactly what the engine will apply. An event prepared
-   * by another engine is routed again here. Throws INVALID_ENVELOPE / UNKNOWN_EVENT_TYPE /
+   * Parses raw input, refuses an internal or timer event that would drive an entity of this engine
+   * (SENDER_NOT_ALLOWED, unless the engine was built with `acceptInternalEvents`) and routes it with
+   * this engine's routing. An internal event that drives nothing here (a message the engine emitted
+   * for outside services, read back from a queue that captures every topic) is recorded as before;
+   * `strictSender` refuses those too (HTTP does: a client never sends an internal event). The answer
+   * is deeply frozen and can be handed to `dispatch` / `dispatchMany`, which then neither parse nor
+   * route it again: a transport authorizes exactly what the engine will apply. An event prepared by
+   * another engine is routed again here. Throws INVALID_ENVELOPE / UNKNOWN_EVENT_TYPE /
    * SENDER_NOT_ALLOWED.
    */
-  prepare(raw: unknown): PreparedEvent {
-    if (isPreparedEvent(raw)) return preparedWith(raw, this.route) ? raw : this.prepareParsed(raw.envelope);
-    return this.prepareParsed(parseOrThrow(raw));
+  prepare(raw: unknown, options: { readonly strictSender?: boolean } = {}): PreparedEvent {
+    const prepared = isPreparedEvent(raw) ? (preparedWith(raw, this.route) ? raw : this.prepareParsed(raw.envelope)) : this.prepareParsed(parseOrThrow(raw));
+    if (options.strictSender === true && !acceptedFromOutside(prepared.sender) && !this.acceptInternalEvents) throw senderNotAllowed(prepared.envelope);
+    return prepared;
   }
 
   private prepareParsed(envelope: LifecycleEnvelope): PreparedEvent {
     const sender = senderClassOf(envelope.event_type);
-    if (sender === undefined || (!acceptedFromOutside(sender) && !this.acceptInternalEvents)) throw senderNotAllowed(envelope);
-    return issuePrepared({ envelope, sender, batch_id: batchIdOf(envelope), deliveries: this.route(envelope) }, this.route);
+    if (sender === undefined) throw senderNotAllowed(envelope);
+    const deliveries = this.route(envelope);
+    if (!acceptedFromOutside(sender) && !this.acceptInternalEvents && deliveries.length > 0) throw senderNotAllowed(envelope);
+    return issuePrepared({ envelope, sender, batch_id: batchIdOf(envelope), deliveries }, this.route);
   }
 
   /** `prepare`, as a value: the prepared event or the LifecycleError it throws. */

@@ -45,7 +45,7 @@ export function buildEnvelope<N extends EventName>(
     data,
   };
   try {
-    return ctx.engine.prepare(raw);
+    return ctx.engine.prepare(raw, { strictSender: true });
   } catch (error) {
     if (!isLifecycleError(error, 'INVALID_ENVELOPE')) throw error;
     throw new LifecycleError('INVALID_ENVELOPE', `built ${name} envelope does not match its contract`, { details: error.details });

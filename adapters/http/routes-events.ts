@@ -75,9 +75,11 @@ async function authorizeEvent(ctx: HttpContext, principal: Principal, event: Pre
 }
 
 const NOTHING_PENDING: ReadonlyMap<string, Owner> = new Map();
+/** A client never sends an internal event, not even one that would drive nothing here. */
+const STRICT_SENDER = { strictSender: true } as const;
 
 async function postOne(ctx: HttpContext, principal: Principal, body: unknown, res: Response): Promise<void> {
-  const event = ctx.engine.prepare(body);
+  const event = ctx.engine.prepare(body, STRICT_SENDER);
   await authorizeEvent(ctx, principal, event, NOTHING_PENDING);
   const result = await ctx.dispatcher.dispatch(event);
   sendDispatchAnswer(res, result);
@@ -96,7 +98,7 @@ async function checkItems(ctx: HttpContext, principal: Principal, items: readonl
   const checked: Checked[] = [];
   for (const [index, raw] of items.entries()) {
     try {
-      const event = ctx.engine.prepare(raw);
+      const event = ctx.engine.prepare(raw, STRICT_SENDER);
       const registered = await authorizeEvent(ctx, principal, event, pending);
       if (registered !== undefined) pending.set(registered.batch_id, registered.owner);
       checked.push({ index, event });
