@@ -44,9 +44,11 @@ describe('BatchEssaysReady with an empty ready_essays list', () => {
   });
 });
 
+// StudentAssociationsConfirmedV1 is internal (the associations machine emits it): these tests play that
+// machine's role, so their engines accept internal events.
 describe('a partial refusal: StudentAssociationsConfirmedV1 before the content is complete', () => {
   it('the engine answers accepted (the batch took it) with the tracker refusal in refused_deliveries, also for a duplicate', async () => {
-    const engine = new LifecycleEngine({ store: createMemoryStore() });
+    const engine = new LifecycleEngine({ store: createMemoryStore(), acceptInternalEvents: true });
     for (const raw of halfProvisioned()) await engine.dispatch(raw);
     const raw = confirmation();
     const answer = await engine.dispatch(raw);
@@ -61,14 +63,14 @@ describe('a partial refusal: StudentAssociationsConfirmedV1 before the content i
   });
 
   it('a fully accepted event carries no refused_deliveries', async () => {
-    const engine = new LifecycleEngine({ store: createMemoryStore() });
+    const engine = new LifecycleEngine({ store: createMemoryStore(), acceptInternalEvents: true });
     const registered = await engine.dispatch(halfProvisioned()[0]);
     expect(registered.outcome).toBe('accepted');
     expect(registered).not.toHaveProperty('refused_deliveries');
   });
 
   it('HTTP answers 200 with the header Lifecycle-Refused-Deliveries and the per-delivery outcomes', async () => {
-    const h = makeHarness();
+    const h = makeHarness({ acceptInternalEvents: true });
     for (const raw of halfProvisioned()) await h.engine.dispatch(raw);
     const res = await request(h.app).post('/events').set(bearer('service')).send(confirmation());
     expect(res.status).toBe(200);
@@ -82,7 +84,8 @@ describe('a partial refusal: StudentAssociationsConfirmedV1 before the content i
   });
 
   it('the embedded queue worker logs a warning naming the refused delivery', async () => {
-    const { store, engine } = sqliteEngine();
+    const { store } = sqliteEngine();
+    const engine = new LifecycleEngine({ store, clock: fixedClock, acceptInternalEvents: true });
     const logger = memoryLogger();
     const queue = new EmbeddedQueue(store, { now: fixedClock, logger });
     await queue.enqueue([...halfProvisioned(), confirmation()]);

@@ -47,6 +47,8 @@ export function bearer(who: Who): Record<string, string> {
 }
 
 export interface HarnessOptions {
+  /** Build the engine with `acceptInternalEvents` (a test that plays a sibling machine's role). */
+  readonly acceptInternalEvents?: boolean;
   readonly limits?: Partial<HttpLimits>;
   readonly authenticate?: Authenticator;
   readonly authorize?: AuthorizePolicy;
@@ -72,7 +74,7 @@ export interface Harness {
 /** A fresh store, engine and app. */
 export function makeHarness(options: HarnessOptions = {}): Harness {
   const store = options.store === 'sqlite' ? openSqliteStore({ path: ':memory:' }) : createMemoryStore();
-  const engine = new LifecycleEngine({ store, invariants: 'refuse' });
+  const engine = new LifecycleEngine({ store, invariants: 'refuse', acceptInternalEvents: options.acceptInternalEvents === true });
   const queries = new LifecycleQueries(store);
   const logs: string[] = [];
   const sink = new Writable({
