@@ -38,6 +38,8 @@ export interface Checkpoint {
   readonly outbox: number;
   readonly inbox: number;
   readonly timersFired: number;
+  /** Entries of the invariants' change list (truncated on rollback, not journalled). */
+  readonly putKeys: number;
 }
 
 const keyOf = (machine: string, entityId: string): string => `${machine}\u0000${entityId}`;
@@ -185,7 +187,6 @@ export class UnitOfWork {
     };
     this.setIn(this.entities, key, entity);
     this.putKeys.push(key);
-    this.journal.push(() => this.putKeys.pop());
     return entity;
   }
 
@@ -240,12 +241,14 @@ export class UnitOfWork {
       outbox: this.outbox.length,
       inbox: this.inbox.length,
       timersFired: this.timersFired.length,
+      putKeys: this.putKeys.length,
     };
   }
 
   rollback(point: Checkpoint): void {
     while (this.journal.length > point.journal) this.journal.pop()?.();
     this.touched.clear();
+    this.putKeys.length = point.putKeys;
     this.audit.length = point.audit;
     this.outbox.length = point.outbox;
     this.inbox.length = point.inbox;

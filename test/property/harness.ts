@@ -18,11 +18,14 @@ export function propertyRuns(fallback: number): number {
   return Number.isInteger(value) && value > 0 ? value : fallback;
 }
 
-/** An engine on a fresh memory store with a clock the commands move. */
-export function testBed(): { store: SnapshotStore; engine: LifecycleEngine; advance: (ms: number) => void } {
+/**
+ * An engine on a fresh memory store with a clock the commands move. `acceptInternalEvents`: for a
+ * fixture whose commands play a sibling machine (an internal event sent directly).
+ */
+export function testBed(acceptInternalEvents = false): { store: SnapshotStore; engine: LifecycleEngine; advance: (ms: number) => void } {
   let now = START;
   const store = createMemoryStore({ now: () => new Date(now) });
-  const engine = new LifecycleEngine({ store, clock: () => new Date(now), invariants: 'refuse' });
+  const engine = new LifecycleEngine({ store, clock: () => new Date(now), invariants: 'refuse', acceptInternalEvents });
   return { store, engine, advance: (ms) => (now += ms) };
 }
 
@@ -51,8 +54,8 @@ async function apply(bed: ReturnType<typeof testBed>, command: Command): Promise
 }
 
 /** Fails (throws) at the first step after which something that must hold does not. */
-export async function checkScenario(commands: readonly Command[]): Promise<void> {
-  const bed = testBed();
+export async function checkScenario(commands: readonly Command[], acceptInternalEvents = false): Promise<void> {
+  const bed = testBed(acceptInternalEvents);
   const taken: Command[] = [];
   const accepted: string[] = [];
   for (const [index, command] of commands.entries()) {
@@ -68,7 +71,7 @@ export async function checkScenario(commands: readonly Command[]): Promise<void>
   const outbox = await bed.store.pendingOutbox(1000);
   const ids = outbox.map((row) => row.event_id);
   if (new Set(ids).size !== ids.length) throw new Error('an outbox message was written twice');
-  const replay = testBed();
+  const replay = testBed(acceptInternalEvents);
   for (const command of taken) await apply(replay, command);
   const [actual, expected] = [await entityRows(bed.store), await entityRows(replay.store)];
   if (JSON.stringify(actual) !== JSON.stringify(expected)) throw new Error('the persisted state differs from a replay of the accepted events');

@@ -38,8 +38,8 @@ describe('regression fixtures (shrunk failures of the property search)', () => {
   });
 
   it.each(files)('%s replays with every property holding', async (file) => {
-    const fixture = JSON.parse(readFileSync(join(FIXTURES, file), 'utf8')) as { found: string; commands: Command[] };
+    const fixture = JSON.parse(readFileSync(join(FIXTURES, file), 'utf8')) as { found: string; commands: Command[]; acceptInternalEvents?: boolean };
     expect(fixture.found.length).toBeGreaterThan(0);
-    await checkScenario(fixture.commands);
+    await checkScenario(fixture.commands, fixture.acceptInternalEvents === true);
   });
 });
