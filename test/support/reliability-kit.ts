@@ -3,6 +3,7 @@
  * deterministic workloads and scenarios, database dumps for comparing two runs, and a
  * small harness for child processes (spawn, line-by-line output, bounded waits).
  */
+import { SqliteParts, type StoredEntityRow } from '../../adapters/sqlite/parts.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -278,10 +279,20 @@ export interface DbDump {
 /** Reads the comparable content of a database (through an open store's handle). */
 export function dumpStore(store: SqliteStore): DbDump {
   const db = store.db;
+  const parts = new SqliteParts(db);
   return {
-    entities: db
-      .prepare('SELECT machine, entity_id, status, snapshot, version, machine_version FROM entities ORDER BY machine, entity_id')
-      .all() as EntityRow[],
+    // Whole snapshots (context parts joined back in), comparable with a store that keeps one row.
+    entities: (
+      db
+        .prepare(
+          'SELECT machine, entity_id, parent_id, status, snapshot, version, machine_version, created_at, updated_at, parts AS part_count FROM entities ORDER BY machine, entity_id',
+        )
+        .all() as StoredEntityRow[]
+    ).map((row) => {
+      const { machine, entity_id, status, version, machine_version } = row;
+      const snapshot = row.part_count === 0 ? row.snapshot : JSON.stringify(parts.read(row).snapshot);
+      return { machine, entity_id, status, snapshot, version, machine_version };
+    }),
     outbox: db.prepare('SELECT event_id, event_type, envelope FROM outbox ORDER BY event_id').all() as DbDump['outbox'],
     audit: db
       .prepare(
