@@ -101,7 +101,7 @@ describe('server/main.ts as a process', () => {
     expect(countsStatus).toBe(200);
     expect(exit.code).toBe(0);
     expect(exit.stdout.trim().split('\n')).toEqual([
-      expect.stringMatching(/^essay lifecycle server listening on http:\/\/127\.0\.0\.1:\d+ \(open \(no auth\) on loopback; simulator on; store .*db\.sqlite\)$/),
+      expect.stringMatching(/^essay lifecycle server listening on http:\/\/127\.0\.0\.1:\d+ \(open \(no auth\) on loopback: the local principal acts as user and service; simulator on; store .*db\.sqlite\)$/),
     ]);
     expect(existsSync(join(dir, 'proc', 'data', 'db.sqlite'))).toBe(true);
   });
