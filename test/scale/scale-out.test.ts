@@ -51,7 +51,8 @@ const BATCHES = Number(process.env.SCALE_BATCHES ?? 500);
 const WORKERS = 4;
 const PARTITIONS = 4;
 /** The whole test, set-up and clean-up included, must end within this bound: 4 minutes, more for more than 500 batches. */
-const BOUND_MS = Math.max(4 * 60_000, BATCHES * 480);
+// A hang guard, not a speed target (the bench measures speed): generous for a loaded 2-core machine.
+const BOUND_MS = Math.max(8 * 60_000, BATCHES * 960);
 
 (ENABLED ? describe : describe.skip)(ENABLED ? 'scale-out: 4 worker processes on PostgreSQL + NATS' : SKIP_TITLE, () => {
   const id = runId();
