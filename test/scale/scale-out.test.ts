@@ -50,7 +50,7 @@ if (!ENABLED) console.warn(`test/scale/scale-out.test.ts ${SKIP_TITLE}`);
 const BATCHES = Number(process.env.SCALE_BATCHES ?? 500);
 const WORKERS = 4;
 const PARTITIONS = 4;
-/** The whole test, set-up and clean-up included, must end within this bound: 4 minutes, more for more than 500 batches. */
+/** The whole test, set-up and clean-up included, must end within this bound: 8 minutes, more for more than 500 batches. */
 // A hang guard, not a speed target (the bench measures speed): generous for a loaded 2-core machine.
 const BOUND_MS = Math.max(8 * 60_000, BATCHES * 960);
 
