@@ -81,11 +81,24 @@ export const EXTRA_PHASE_ESSAY_TRANSITIONS: readonly EssayTransitionRow[] = [
   { event: 'EVT_GRAMMAR_CHECK_FAILED', from: [S.GRAMMAR_CHECK_IN_PROGRESS, S.AWAITING_GRAMMAR_CHECK], to: S.GRAMMAR_CHECK_FAILED },
 ];
 
+/**
+ * Retry-phase (our addition; the reference's `*_failed` states have no way out): the tracker
+ * moves an essay that failed a pipeline phase back to awaiting that phase when an operator or
+ * the batch's owner retries the phase (ClientBatchPhaseRetryRequestV1).
+ */
+export const RETRY_ESSAY_TRANSITIONS: readonly EssayTransitionRow[] = [
+  { event: 'CMD_RETRY_SPELLCHECK', from: [S.SPELLCHECK_FAILED], to: S.AWAITING_SPELLCHECK },
+  { event: 'CMD_RETRY_NLP', from: [S.NLP_FAILED], to: S.AWAITING_NLP },
+  { event: 'CMD_RETRY_CJ_ASSESSMENT', from: [S.CJ_ASSESSMENT_FAILED], to: S.AWAITING_CJ_ASSESSMENT },
+  { event: 'CMD_RETRY_AI_FEEDBACK', from: [S.AI_FEEDBACK_FAILED], to: S.AWAITING_AI_FEEDBACK },
+];
+
 /** The whole table of our essay machine. */
 export const ESSAY_TRANSITIONS: readonly EssayTransitionRow[] = [
   ...CONTENT_ESSAY_TRANSITIONS,
   ...REFERENCE_ESSAY_TRANSITIONS,
   ...EXTRA_PHASE_ESSAY_TRANSITIONS,
+  ...RETRY_ESSAY_TRANSITIONS,
 ];
 
 /** The states an event moves an essay out of, with `*` expanded. */
@@ -102,9 +115,9 @@ export function phaseOfTrigger(event: string): PipelinePhase | undefined {
   return undefined;
 }
 
-/** The kind of step a trigger is: initiate, started, succeeded, failed, or other. */
+/** The kind of step a trigger is: initiate (a retry too), started, succeeded, failed, or other. */
 export function stepOfTrigger(event: string): 'initiate' | 'started' | 'succeeded' | 'failed' | 'other' {
-  if (event.startsWith('CMD_INITIATE_')) return 'initiate';
+  if (event.startsWith('CMD_INITIATE_') || event.startsWith('CMD_RETRY_')) return 'initiate';
   if (event.endsWith('_STARTED')) return 'started';
   if (event.endsWith('_SUCCEEDED')) return 'succeeded';
   if (event.endsWith('_FAILED') && event !== 'EVT_CRITICAL_FAILURE') return 'failed';

@@ -85,6 +85,8 @@ const essaySetup = setup({
         phase,
         text_storage_id: event.data.text_storage_id ?? context.text_storage_id,
         commanded_phases: phase === null ? context.commanded_phases : [...context.commanded_phases, phase],
+        // A retry leaves `<phase>_failed`: the failure it retries is no longer the essay's.
+        failure: null,
       };
     }),
     recordPhaseSuccess: assign(({ context, event }) => {

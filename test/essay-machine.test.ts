@@ -539,8 +539,33 @@ describe('essay scenarios (reference.md 2.3)', () => {
     expect(new Set(acceptedTypes(awaiting))).toEqual(new Set(['EVT_SPELLCHECK_STARTED', 'EVT_SPELLCHECK_SUCCEEDED', 'EVT_SPELLCHECK_FAILED', 'EVT_CRITICAL_FAILURE']));
   });
 
-  it.each(ESSAY_STATES.filter((state) => state.endsWith('_failed')))('%s accepts only EVT_CRITICAL_FAILURE', (state) => {
-    expect(acceptedTypes(at(state))).toEqual(['EVT_CRITICAL_FAILURE']);
+  const RETRY_OF: Partial<Record<string, string>> = {
+    spellcheck_failed: 'CMD_RETRY_SPELLCHECK',
+    nlp_failed: 'CMD_RETRY_NLP',
+    cj_assessment_failed: 'CMD_RETRY_CJ_ASSESSMENT',
+    ai_feedback_failed: 'CMD_RETRY_AI_FEEDBACK',
+  };
+
+  it.each(ESSAY_STATES.filter((state) => state.endsWith('_failed')))('%s accepts only its phase retry (pipeline phases) and EVT_CRITICAL_FAILURE', (state) => {
+    const retry = RETRY_OF[state];
+    expect(new Set(acceptedTypes(at(state)))).toEqual(new Set(retry === undefined ? ['EVT_CRITICAL_FAILURE'] : [retry, 'EVT_CRITICAL_FAILURE']));
+  });
+
+  it.each(Object.entries(RETRY_OF))('%s --%s--> awaiting the same phase, with the new run recorded and the failure cleared', (state, retry) => {
+    const failedAt = at(state as EssayStatus, { run_id: 1, failure: 'service outage', commanded_phases: ['spellcheck'] });
+    const [next, actions] = transition(essayMachine, failedAt, ev(retry as EssayEventType, { run_id: 2, text_storage_id: 'text-retry' }));
+    const phase = state.replace('_failed', '');
+    expect(next.value).toBe(`awaiting_${phase}`);
+    expect(next.context).toMatchObject({ run_id: 2, phase, failure: null, text_storage_id: 'text-retry' });
+    expect(next.context.commanded_phases.at(-1)).toBe(phase);
+    expect(actions).toEqual([]);
+  });
+
+  it('a retry trigger is refused outside its failed state (a succeeded essay is never re-run by a retry)', () => {
+    for (const state of [S.SPELLCHECKED_SUCCESS, S.AWAITING_SPELLCHECK, S.NLP_FAILED, S.READY_FOR_PROCESSING] as const) {
+      const snapshot = at(state);
+      expect(transition(essayMachine, snapshot, ev('CMD_RETRY_SPELLCHECK', { run_id: 2 }))[0], state).toBe(snapshot);
+    }
   });
 
   it('uploaded accepts only SLOT_ASSIGNED, CONTENT_FAILED, EVT_CRITICAL_FAILURE and EVT_CONTENT_INGESTION_STARTED', () => {

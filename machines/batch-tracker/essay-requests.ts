@@ -9,29 +9,33 @@ import type { BatchTrackerEmitted } from './types.js';
 export const PHASE_TRIGGERS = {
   spellcheck: {
     initiate: 'CMD_INITIATE_SPELLCHECK',
+    retry: 'CMD_RETRY_SPELLCHECK',
     started: 'EVT_SPELLCHECK_STARTED',
     succeeded: 'EVT_SPELLCHECK_SUCCEEDED',
     failed: 'EVT_SPELLCHECK_FAILED',
   },
   nlp: {
     initiate: 'CMD_INITIATE_NLP',
+    retry: 'CMD_RETRY_NLP',
     started: 'EVT_NLP_STARTED',
     succeeded: 'EVT_NLP_SUCCEEDED',
     failed: 'EVT_NLP_FAILED',
   },
   cj_assessment: {
     initiate: 'CMD_INITIATE_CJ_ASSESSMENT',
+    retry: 'CMD_RETRY_CJ_ASSESSMENT',
     started: 'EVT_CJ_ASSESSMENT_STARTED',
     succeeded: 'EVT_CJ_ASSESSMENT_SUCCEEDED',
     failed: 'EVT_CJ_ASSESSMENT_FAILED',
   },
   ai_feedback: {
     initiate: 'CMD_INITIATE_AI_FEEDBACK',
+    retry: 'CMD_RETRY_AI_FEEDBACK',
     started: 'EVT_AI_FEEDBACK_STARTED',
     succeeded: 'EVT_AI_FEEDBACK_SUCCEEDED',
     failed: 'EVT_AI_FEEDBACK_FAILED',
   },
-} as const satisfies Record<PipelinePhase, Record<'initiate' | 'started' | 'succeeded' | 'failed', EssayTrigger>>;
+} as const satisfies Record<PipelinePhase, Record<'initiate' | 'retry' | 'started' | 'succeeded' | 'failed', EssayTrigger>>;
 
 /** Optional fields of a transition request. */
 export interface TransitionRequestOptions {

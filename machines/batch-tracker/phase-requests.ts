@@ -45,7 +45,7 @@ export function isDuplicatePhaseCommand(context: BatchTrackerContext, command: P
 
 /**
  * Starts the phase (precondition: not a duplicate): a new aggregation, then the messages in
- * order. When every commanded essay is critical nothing is dispatched and the phase
+ * order (CMD_RETRY_<PHASE> instead of CMD_INITIATE_<PHASE> when the command is a retry). When every commanded essay is critical nothing is dispatched and the phase
  * concludes at once (failed_critically).
  */
 export function startPhase(context: BatchTrackerContext, command: PhaseCommand, meta: EventMeta): TrackerStep {
@@ -62,7 +62,7 @@ export function startPhase(context: BatchTrackerContext, command: PhaseCommand, 
   const triggers = PHASE_TRIGGERS[command.phase];
   const messages: BatchTrackerEmitted[] = [
     ...pending.map((essay) =>
-      transitionRequest(context.batch_id, essay.essay_id, triggers.initiate, meta, {
+      transitionRequest(context.batch_id, essay.essay_id, command.data.is_retry === true ? triggers.retry : triggers.initiate, meta, {
         run_id: runId,
         text_storage_id: essay.text_storage_id,
       }),

@@ -15,6 +15,17 @@ export interface BatchEssay {
   readonly essay_id: string;
   readonly text_storage_id: string;
   readonly failed_phase: PipelinePhase | null;
+  /**
+   * The phases after `failed_phase` that the essay missed in the run where it failed (absent
+   * when none): a retry of that phase runs them next.
+   */
+  readonly missed_phases?: readonly PipelinePhase[];
+}
+
+/** Why a run is a retry: the phase retried and the operator's reason. */
+export interface RunRetry {
+  readonly phase: PipelinePhase;
+  readonly reason: string;
 }
 
 /** A pipeline run in flight (or just finished). */
@@ -32,6 +43,8 @@ export interface PipelineRun {
   readonly started_essay_count: number;
   /** Essays that failed a phase of this run. */
   readonly failed_essay_ids: readonly string[];
+  /** Present when the run retries a phase (ClientBatchPhaseRetryRequestV1). */
+  readonly retry?: RunRetry;
 }
 
 /** What the last finished run reported (BatchPipelineCompletedV1's numbers). */
@@ -45,6 +58,8 @@ export interface RunSummary {
   readonly successful_essay_count: number;
   readonly failed_essay_count: number;
   readonly processing_duration_seconds: number;
+  /** Present when the run retried a phase. */
+  readonly retry?: RunRetry;
 }
 
 /** A request parked in awaiting_pipeline_configuration until a prompt is attached. */
@@ -112,12 +127,12 @@ export function contextFromRegistration({ data }: BatchInput): BatchContext {
 
 /** Essays from a provisioning or readiness list (keeps failures already known). */
 export function essaysFrom(refs: readonly EssayRef[], known: readonly BatchEssay[]): BatchEssay[] {
-  const failed = new Map(known.map((essay) => [essay.essay_id, essay.failed_phase]));
-  return refs.map((ref) => ({
-    essay_id: ref.essay_id,
-    text_storage_id: ref.text_storage_id,
-    failed_phase: failed.get(ref.essay_id) ?? null,
-  }));
+  const byId = new Map(known.map((essay) => [essay.essay_id, essay]));
+  return refs.map((ref) => {
+    const before = byId.get(ref.essay_id);
+    const essay: BatchEssay = { essay_id: ref.essay_id, text_storage_id: ref.text_storage_id, failed_phase: before?.failed_phase ?? null };
+    return before?.missed_phases === undefined ? essay : { ...essay, missed_phases: before.missed_phases };
+  });
 }
 
 /** Essays that may enter a phase: none that ever failed one. */

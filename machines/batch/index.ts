@@ -4,11 +4,13 @@ import type { LifecycleMachine } from '../lifecycle-machine.js';
 import { BATCH_INVARIANTS } from '../invariants/batch.js';
 import { BATCH_MACHINE_VERSION, createBatchMachine, type BatchEvent } from './machine.js';
 import { evaluatePipelineRequest, type BatchMachineOptions } from './request.js';
+import { evaluateRetry } from './retry.js';
 
 export * from './context.js';
 export * from './pipelines.js';
 export { applyOutcome, isCurrentOutcome, type OutcomeStep } from './run.js';
 export type { BatchEmitted, BatchEmittedTopic } from './messages.js';
+export { evaluateRetry, retryPipelineName, type RetryEvaluation, type RetryPlan, type RetryRequest } from './retry.js';
 export { evaluatePipelineRequest, hasPromptFor, type BatchMachineOptions, type PipelinePlan, type RequestEvaluation } from './request.js';
 export { BATCH_EVENT_TYPES, BATCH_MACHINE_VERSION, createBatchMachine, type BatchEvent, type BatchEventTable } from './machine.js';
 export { BATCH_EVENT_TOPICS } from './topics.js';
@@ -20,8 +22,9 @@ export const batchMachine = createBatchMachine();
 export type BatchMachine = ReturnType<typeof createBatchMachine>;
 
 /**
- * The domain reason a pipeline request is refused in ready_for_pipeline_execution
- * (unknown pipeline, nothing left to run, no eligible essay). Undefined otherwise.
+ * The domain reason a pipeline request or a phase retry is refused in
+ * ready_for_pipeline_execution (unknown pipeline, nothing left to run, no eligible essay,
+ * nothing failed the phase). Undefined otherwise.
  */
 export function explainBatchGuard(
   snapshot: SnapshotFrom<BatchMachine>,
@@ -29,9 +32,14 @@ export function explainBatchGuard(
   options: BatchMachineOptions = {},
 ): string | undefined {
   const candidate = event as BatchEvent;
-  if (candidate.type !== 'PIPELINE_REQUESTED' || snapshot.value !== 'ready_for_pipeline_execution') return undefined;
-  const evaluation = evaluatePipelineRequest(snapshot.context, candidate.data, options);
-  return evaluation.kind === 'invalid' ? evaluation.reason : undefined;
+  if (snapshot.value !== 'ready_for_pipeline_execution') return undefined;
+  const evaluation =
+    candidate.type === 'PIPELINE_REQUESTED'
+      ? evaluatePipelineRequest(snapshot.context, candidate.data, options)
+      : candidate.type === 'PHASE_RETRY_REQUESTED'
+        ? evaluateRetry(snapshot.context, candidate.data, options)
+        : undefined;
+  return evaluation?.kind === 'invalid' ? evaluation.reason : undefined;
 }
 
 /** Describes a batch machine for the engine (pass the same options you built it with). */

@@ -13,12 +13,13 @@ import {
   phaseCancel,
   phaseCommand,
   phasesSkipped,
+  pipelineDenied,
   pipelineCompleted,
   studentMatchingCommand,
   type BatchEmitted,
 } from './messages.js';
 import { evaluatePipelineRequest, type BatchMachineOptions, type PipelinePlan } from './request.js';
-import { outbound, SourceService } from '../contracts/messages.js';
+import { essaysForRetry, evaluateRetry, type RetryPlan } from './retry.js';
 import type { EventMeta } from '../contracts/envelope.js';
 
 /** Bumped when a persisted batch snapshot changes meaning. */
@@ -46,6 +47,16 @@ function startRun(context: BatchContext, plan: PipelinePlan, cause: EventMeta): 
     context: next,
     emits: [...phasesSkipped(next, plan.skipped, cause), phaseCommand(next, currentPhase(run), essays, run.run_id, cause)],
   };
+}
+
+/** Starts a retry run: the retried essays are in flight again, the phase command says retry. */
+function startRetryRun(context: BatchContext, plan: RetryPlan, cause: EventMeta): { context: BatchContext; emits: BatchEmitted[] } {
+  const withEssays: BatchContext = { ...context, essays: essaysForRetry(context, plan) };
+  const retried = new Set(plan.essays.map((essay) => essay.essay_id));
+  const essays = withEssays.essays.filter((essay) => retried.has(essay.essay_id));
+  const run = { ...newRun(withEssays, plan, essays, cause.timestamp), retry: { phase: plan.phase, reason: plan.reason } };
+  const next: BatchContext = { ...withEssays, run, run_count: run.run_id, parked: null };
+  return { context: next, emits: [phaseCommand(next, plan.phase, essays, run.run_id, cause, true)] };
 }
 
 function promptOf(data: EventData<'BatchPromptAttachedV1'>, context: BatchContext): Pick<BatchContext, 'student_prompt_ref' | 'assignment_id'> {
@@ -83,6 +94,8 @@ const IN_EVERY_ACTIVE_STATE = {
 export function createBatchMachine(options: BatchMachineOptions = {}) {
   const evaluate = (context: BatchContext, event: BatchEvent) =>
     event.type === 'PIPELINE_REQUESTED' ? evaluatePipelineRequest(context, event.data, options) : undefined;
+  const evaluateRetryOf = (context: BatchContext, event: BatchEvent) =>
+    event.type === 'PHASE_RETRY_REQUESTED' ? evaluateRetry(context, event.data, options) : undefined;
 
   return setup({
     types: {
@@ -101,6 +114,8 @@ export function createBatchMachine(options: BatchMachineOptions = {}) {
       pipelineDenied: ({ context, event }) => evaluate(context, event)?.kind === 'denied',
       pipelineNeedsPrompt: ({ context, event }) => evaluate(context, event)?.kind === 'needs_prompt',
       pipelineRunnable: ({ context, event }) => evaluate(context, event)?.kind === 'start',
+      retryDenied: ({ context, event }) => evaluateRetryOf(context, event)?.kind === 'denied',
+      retryRunnable: ({ context, event }) => evaluateRetryOf(context, event)?.kind === 'start',
       outcomeStartsNextPhase: ({ context, event }) =>
         event.type === 'PHASE_OUTCOME' &&
         isCurrentOutcome(context, event.data) &&
@@ -135,20 +150,19 @@ export function createBatchMachine(options: BatchMachineOptions = {}) {
       emitPipelineDenied: enqueueActions(({ context, event, enqueue }) => {
         const evaluation = evaluate(context, event);
         if (evaluation?.kind !== 'denied' || event.type !== 'PIPELINE_REQUESTED') return;
-        const { decision } = evaluation;
-        enqueue.emit(
-          outbound('huleedu.pipeline.denied.v1', event.meta, SourceService.BATCH, {
-            batch_id: context.batch_id,
-            user_id: event.data.user_id,
-            org_id: context.org_id,
-            requested_pipeline: event.data.requested_pipeline,
-            denial_reason: decision.denial_reason,
-            required_credits: decision.required_credits,
-            available_credits: decision.available_credits,
-            resource_breakdown: decision.resource_breakdown === undefined ? null : { ...decision.resource_breakdown },
-            denied_at: event.meta.timestamp,
-          }),
-        );
+        enqueue.emit(pipelineDenied(context, event.data, evaluation.decision, event.meta));
+      }),
+      emitRetryDenied: enqueueActions(({ context, event, enqueue }) => {
+        const evaluation = evaluateRetryOf(context, event);
+        if (evaluation?.kind !== 'denied') return;
+        enqueue.emit(pipelineDenied(context, evaluation.plan, evaluation.decision, event.meta));
+      }),
+      startRetry: enqueueActions(({ context, event, enqueue }) => {
+        const evaluation = evaluateRetryOf(context, event);
+        if (evaluation?.kind !== 'start') return;
+        const started = startRetryRun(context, evaluation.plan, event.meta);
+        enqueue.assign(started.context);
+        for (const message of started.emits) enqueue.emit(message);
       }),
       parkPipeline: assign(({ context, event }) => {
         const evaluation = evaluate(context, event);
@@ -242,13 +256,17 @@ export function createBatchMachine(options: BatchMachineOptions = {}) {
         on: { ...IN_EVERY_ACTIVE_STATE, ESSAYS_READY: { target: 'ready_for_pipeline_execution', actions: 'recordReadyEssays' } },
       },
       ready_for_pipeline_execution: {
-        description: 'Accepts a pipeline request, a prompt, close and cancel.',
+        description: 'Accepts a pipeline request, a phase retry, a prompt, close and cancel.',
         on: {
           ...IN_EVERY_ACTIVE_STATE,
           PIPELINE_REQUESTED: [
             { guard: 'pipelineDenied', actions: 'emitPipelineDenied' },
             { guard: 'pipelineNeedsPrompt', target: 'awaiting_pipeline_configuration', actions: 'parkPipeline' },
             { guard: 'pipelineRunnable', target: 'processing_pipelines', actions: 'startPipeline' },
+          ],
+          PHASE_RETRY_REQUESTED: [
+            { guard: 'retryDenied', actions: 'emitRetryDenied' },
+            { guard: 'retryRunnable', target: 'processing_pipelines', actions: 'startRetry' },
           ],
           PROMPT_ATTACHED: { actions: 'recordPrompt' },
           CLOSE_REQUESTED: [

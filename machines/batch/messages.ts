@@ -1,6 +1,7 @@
 /** The messages the batch machine emits, built from its context (pure). */
 import type { EventMeta } from '../contracts/envelope.js';
 import { outbound, SourceService, type OutboundMessage } from '../contracts/messages.js';
+import type { AdmissionDecision } from './pipelines.js';
 import { courseLanguage, type PipelinePhase } from '../contracts/statuses.js';
 import { failedEssayIds, refsOf, successfulEssayIds, type BatchContext, type BatchEssay, type RunSummary } from './context.js';
 
@@ -22,13 +23,14 @@ export type BatchEmitted = OutboundMessage<BatchEmittedTopic>;
 
 const SOURCE = SourceService.BATCH;
 
-/** The initiate command of one phase for these essays (with their newest text ids). */
+/** The initiate command of one phase for these essays (with their newest text ids); a retry says so. */
 export function phaseCommand(
   context: BatchContext,
   phase: PipelinePhase,
   essays: readonly BatchEssay[],
   runId: number,
   cause: EventMeta,
+  isRetry = false,
 ): BatchEmitted {
   const common = {
     entity_id: context.batch_id,
@@ -36,6 +38,7 @@ export function phaseCommand(
     essays_to_process: refsOf(essays),
     language: courseLanguage(context.course_code),
     run_id: runId,
+    ...(isRetry ? { is_retry: true } : {}),
   };
   switch (phase) {
     case 'spellcheck':
@@ -81,6 +84,7 @@ export function pipelineCompleted(context: BatchContext, summary: RunSummary, ca
       completed_phases: [...summary.completed_phases],
       final_status: summary.final_status,
       phase_status: { ...summary.phase_status },
+      ...(summary.retry === undefined ? {} : { is_retry: true, retried_phase: summary.retry.phase, retry_reason: summary.retry.reason }),
     },
   });
 }
@@ -138,5 +142,25 @@ export function batchClosed(
     successful_essay_ids: completed ? successfulEssayIds(context) : [],
     failed_essay_ids: failedEssayIds(context),
     ...(reason === undefined ? {} : { reason }),
+  });
+}
+
+/** PipelineDeniedV1: the admission hook refused a pipeline or a retry run. */
+export function pipelineDenied(
+  context: BatchContext,
+  request: { readonly user_id: string; readonly requested_pipeline: string },
+  decision: Extract<AdmissionDecision, { allowed: false }>,
+  cause: EventMeta,
+): BatchEmitted {
+  return outbound('huleedu.pipeline.denied.v1', cause, SOURCE, {
+    batch_id: context.batch_id,
+    user_id: request.user_id,
+    org_id: context.org_id,
+    requested_pipeline: request.requested_pipeline,
+    denial_reason: decision.denial_reason,
+    required_credits: decision.required_credits,
+    available_credits: decision.available_credits,
+    resource_breakdown: decision.resource_breakdown === undefined ? null : { ...decision.resource_breakdown },
+    denied_at: cause.timestamp,
   });
 }

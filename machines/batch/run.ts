@@ -65,11 +65,15 @@ export interface OutcomeStep {
   readonly next: { readonly kind: 'phase'; readonly phase: PipelinePhase; readonly essays: readonly BatchEssay[] } | { readonly kind: 'finished'; readonly summary: RunSummary };
 }
 
-function updatedEssays(essays: readonly BatchEssay[], outcome: Outcome): BatchEssay[] {
+function updatedEssays(essays: readonly BatchEssay[], outcome: Outcome, run: PipelineRun): BatchEssay[] {
   const newText = new Map(outcome.processed_essays.map((ref) => [ref.essay_id, ref.text_storage_id]));
   const failed = new Set(outcome.failed_essay_ids);
+  const missed = run.phases.slice(run.index + 1);
   return essays.map((essay) => {
-    if (failed.has(essay.essay_id) && essay.failed_phase === null) return { ...essay, failed_phase: outcome.phase_name };
+    if (failed.has(essay.essay_id) && essay.failed_phase === null) {
+      const marked: BatchEssay = { essay_id: essay.essay_id, text_storage_id: essay.text_storage_id, failed_phase: outcome.phase_name };
+      return missed.length === 0 ? marked : { ...marked, missed_phases: missed };
+    }
     const text = newText.get(essay.essay_id);
     return text === undefined ? essay : { ...essay, text_storage_id: text };
   });
@@ -93,6 +97,7 @@ function finish(run: PipelineRun, successful: number, failedCritically: boolean,
     successful_essay_count: successful,
     failed_essay_count: run.started_essay_count - successful,
     processing_duration_seconds: secondsBetween(run.started_at, at),
+    ...(run.retry === undefined ? {} : { retry: run.retry }),
   };
 }
 
@@ -101,7 +106,7 @@ export function applyOutcome(context: BatchContext, outcome: Outcome, at: string
   const run = context.run;
   if (run === null) throw new Error('applyOutcome without a run');
   const phase = currentPhase(run);
-  const essays = updatedEssays(context.essays, outcome);
+  const essays = updatedEssays(context.essays, outcome, run);
   const failedNow = outcome.failed_essay_ids.filter((id) => run.current_essay_ids.includes(id));
   const succeeded = new Set(outcome.processed_essays.map((ref) => ref.essay_id));
   const nextEssays = essays.filter((essay) => succeeded.has(essay.essay_id) && essay.failed_phase === null);

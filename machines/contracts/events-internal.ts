@@ -8,8 +8,10 @@ import { defineEvent, Id, Text } from './envelope.js';
 import { PipelinePhaseSchema, RunId } from './payloads.js';
 
 /**
- * The reference's 18 essay triggers, plus the editor-revision and grammar-check ones we wire
- * and the two content-ingestion progress triggers (a file service reporting on a slot).
+ * The reference's 18 essay triggers, plus the editor-revision and grammar-check ones we wire,
+ * the two content-ingestion progress triggers (a file service reporting on a slot) and the
+ * four phase retries (an operator's retry-phase moves a `<phase>_failed` essay back to
+ * `awaiting_<phase>`).
  */
 export const ESSAY_TRIGGERS = [
   'CMD_INITIATE_SPELLCHECK',
@@ -40,6 +42,10 @@ export const ESSAY_TRIGGERS = [
   'EVT_CRITICAL_FAILURE',
   'EVT_CONTENT_INGESTION_STARTED',
   'EVT_TEXT_EXTRACTED',
+  'CMD_RETRY_SPELLCHECK',
+  'CMD_RETRY_NLP',
+  'CMD_RETRY_CJ_ASSESSMENT',
+  'CMD_RETRY_AI_FEEDBACK',
 ] as const;
 /** One trigger of the essay machine (its event type). */
 export type EssayTrigger = (typeof ESSAY_TRIGGERS)[number];

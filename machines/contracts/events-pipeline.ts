@@ -74,6 +74,8 @@ const phaseCommandFields = {
   essays_to_process: z.array(EssayRef).min(1).max(10_000),
   language: LanguageSchema,
   run_id: RunId.optional(),
+  /** Our addition: the phase re-runs essays that failed it (ELS moves them out of `<phase>_failed`). */
+  is_retry: z.boolean().optional(),
 };
 
 /** BOS -> ELS: run spellcheck on these essays. */
@@ -208,6 +210,39 @@ export const BatchCloseRequestedV1 = defineEvent(
   'huleedu.batch.close.requested.v1',
   z.object({ batch_id: Id, user_id: Id }),
   { sender: 'client_command', batch: 'batch_id', targets: [{ machine: 'batch', types: ['CLOSE_REQUESTED'], entity: 'batch_id' }] },
+);
+
+/**
+ * Re-run one phase for the essays that failed it (our event; the reference's
+ * `POST /v1/batches/{id}/retry-phase`). All the phase's failed essays, or the `essay_ids` subset;
+ * CJ assessment compares essays with each other, so it is retried whole (no subset), as in the
+ * reference. The retry run then takes the retried essays through the phases they missed.
+ */
+export const ClientBatchPhaseRetryRequestV1 = defineEvent(
+  'ClientBatchPhaseRetryRequestV1',
+  'huleedu.commands.batch.phase.retry.v1',
+  z
+    .object({
+      batch_id: Id,
+      phase_name: PipelinePhaseSchema,
+      essay_ids: z
+        .array(Id)
+        .min(1)
+        .max(10_000)
+        .refine((ids) => new Set(ids).size === ids.length, { message: 'essay_ids names an essay twice' })
+        .optional(),
+      reason: z.string().trim().min(1).max(500),
+      user_id: Id,
+    })
+    .refine((d) => d.phase_name !== 'cj_assessment' || d.essay_ids === undefined, {
+      message: 'cj_assessment is retried for all its failed essays: CJ compares essays with each other, so it takes no essay_ids subset',
+      path: ['essay_ids'],
+    }),
+  {
+    sender: 'client_command',
+    batch: 'batch_id',
+    targets: [{ machine: 'batch', types: ['PHASE_RETRY_REQUESTED'], entity: 'batch_id' }],
+  },
 );
 
 /** Cancel a batch from any non-final state (our event). */

@@ -221,6 +221,20 @@ export function phaseOutcome(
   );
 }
 
+export function retryRequested(phase: PipelinePhase, essayIds?: readonly string[], at: At = {}): EventOf<'PHASE_RETRY_REQUESTED'> {
+  return event(
+    'PHASE_RETRY_REQUESTED',
+    LifecycleEvents.ClientBatchPhaseRetryRequestV1.data.parse({
+      batch_id: BATCH,
+      user_id: USER,
+      phase_name: phase,
+      reason: 'service outage',
+      ...(essayIds === undefined ? {} : { essay_ids: [...essayIds] }),
+    }),
+    at,
+  );
+}
+
 export function closeRequested(at: At = {}): EventOf<'CLOSE_REQUESTED'> {
   return event('CLOSE_REQUESTED', LifecycleEvents.BatchCloseRequestedV1.data.parse({ batch_id: BATCH, user_id: USER }), at);
 }
@@ -254,6 +268,8 @@ export function sampleEvent(type: BatchEventType): BatchEvent {
       return withdrawn();
     case 'PHASE_OUTCOME':
       return phaseOutcome('spellcheck', 'completed_successfully', ORIGINAL);
+    case 'PHASE_RETRY_REQUESTED':
+      return retryRequested('spellcheck');
     case 'CLOSE_REQUESTED':
       return closeRequested();
     case 'CANCEL_REQUESTED':

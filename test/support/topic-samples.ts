@@ -30,6 +30,7 @@ export const SAMPLES: { [T in Topic]: Sample<T> } = {
   'huleedu.class.student.associations.confirmed.v1': (batch, essays) => ({ batch_id: batch, class_id: 'class-1', course_code: 'ENG5', timeout_triggered: false, validation_summary: { confirmed: 2 }, associations: essays.map((essay_id) => ({ essay_id, student_id: `s-${essay_id}`, confidence_score: 1, validation_method: 'human', validated_at: at })) }),
   'huleedu.els.batch.essays.ready.v1': (batch, essays) => ({ batch_id: batch, ready_essays: refs(essays), course_code: 'ENG5', course_language: 'en', class_type: 'REGULAR' }),
   'huleedu.commands.batch.pipeline.v1': (batch) => ({ batch_id: batch, requested_pipeline: 'nlp', user_id: 'teacher-1' }),
+  'huleedu.commands.batch.phase.retry.v1': (batch, essays) => ({ batch_id: batch, phase_name: 'spellcheck', essay_ids: [essays[1]], reason: 'spellcheck service outage', user_id: 'teacher-1' }),
   'huleedu.pipeline.denied.v1': (batch) => ({ batch_id: batch, user_id: 'teacher-1', requested_pipeline: 'nlp', denial_reason: 'no credits', required_credits: 1, available_credits: 0, denied_at: at }),
   'huleedu.batch.phase.skipped.v1': (batch) => ({ batch_id: batch, phase_name: 'spellcheck', skip_reason: 'already_completed' }),
   'huleedu.els.spellcheck.initiate.command.v1': (batch, essays) => ({ entity_id: batch, essays_to_process: refs(essays), language: 'en', run_id: 1 }),
