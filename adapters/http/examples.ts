@@ -12,6 +12,7 @@ import { parseEnvelope } from '../../machines/contracts/events.js';
 import {
   AttachPromptBody,
   CancelBatchBody,
+  RetryPhaseBody,
   CloseBatchBody,
   ConfirmAssociationsBody,
   PipelineRequestBody,
@@ -61,6 +62,7 @@ export const REQUEST_EXAMPLES: Readonly<Record<string, RequestExample>> = {
   AttachPromptBody: { value: { student_prompt_ref: 'prompt-essay-1' }, check: parsedBy(AttachPromptBody) },
   CloseBatchBody: { value: {}, check: parsedBy(CloseBatchBody) },
   CancelBatchBody: { value: { reason: 'uploaded the wrong class' }, check: parsedBy(CancelBatchBody) },
+  RetryPhaseBody: { value: { phase_name: 'spellcheck', reason: 'spellcheck service outage 10:00-10:40' }, check: parsedBy(RetryPhaseBody) },
 };
 
 /** The example body of a component, checked; undefined when the component has none. */

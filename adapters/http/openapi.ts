@@ -17,6 +17,7 @@ import { OPERATIONS, type OperationSpec } from './operations.js';
 import {
   AttachPromptBody,
   CancelBatchBody,
+  RetryPhaseBody,
   CloseBatchBody,
   ConfirmAssociationsBody,
   ForceBody,
@@ -49,6 +50,7 @@ function componentSchemas(eventsPerRequest: number): Record<string, JsonObject> 
     AttachPromptBody,
     CloseBatchBody,
     CancelBatchBody,
+    RetryPhaseBody,
     ForceBody,
     ErrorBody,
   };

@@ -54,6 +54,16 @@ export const OPERATIONS: readonly OperationSpec[] = [
     summary: 'Request a pipeline run (ClientBatchPipelineRequestV1)', responses: { '200': 'Dispatch answer', ...WRITE },
   },
   {
+    method: 'post', path: '/batches/:id/retry-phase', operationId: 'retryPhase', tag: 'batches', auth: true, body: 'RetryPhaseBody',
+    summary: 'Re-run one phase for the essays that failed it, then the phases they missed (ClientBatchPhaseRetryRequestV1); the batch must be ready',
+    responses: {
+      '200': 'Dispatch answer (the retry run started, or PipelineDeniedV1 by the admission hook)',
+      ...WRITE,
+      '400': 'Invalid body: unknown phase_name, no reason, or an essay_ids subset for cj_assessment',
+      '409': 'Refused by the batch: busy (not ready_for_pipeline_execution), nothing failed the phase, or an essay in essay_ids did not fail it',
+    },
+  },
+  {
     method: 'post', path: '/batches/:id/student-associations/confirm', operationId: 'confirmAssociations', tag: 'batches', auth: true, body: 'ConfirmAssociationsBody',
     summary: 'Confirm or reject suggested student associations (StudentAssociationsValidatedV1)', responses: { '200': 'Dispatch answer', ...WRITE },
   },

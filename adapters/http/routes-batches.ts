@@ -18,6 +18,7 @@ import {
   ConfirmAssociationsBody,
   PipelineRequestBody,
   RegisterBatchBody,
+  RetryPhaseBody,
 } from './schemas.js';
 
 async function dispatchCommand(ctx: HttpContext, res: Response, batchId: string, event: PreparedEvent): Promise<void> {
@@ -70,6 +71,17 @@ const requestPipeline: CommandBuilder = (ctx, req, batchId, principal) => {
   });
 };
 
+const retryPhase: CommandBuilder = (ctx, req, batchId, principal) => {
+  const body = parseWith(RetryPhaseBody, req.body, 'phase retry');
+  return buildEnvelope(ctx, req, 'ClientBatchPhaseRetryRequestV1', {
+    batch_id: batchId,
+    phase_name: body.phase_name,
+    reason: body.reason,
+    user_id: principal.user_id,
+    ...(body.essay_ids === undefined ? {} : { essay_ids: body.essay_ids }),
+  });
+};
+
 const confirmAssociations: CommandBuilder = (ctx, req, batchId, principal) => {
   const body = parseWith(ConfirmAssociationsBody, req.body, 'association confirmation');
   return buildEnvelope(ctx, req, 'StudentAssociationsValidatedV1', { batch_id: batchId, user_id: principal.user_id, associations: body.associations });
@@ -110,6 +122,7 @@ export function batchRoutes(router: Router, ctx: HttpContext): void {
   const body = jsonBody(ctx.limits);
   router.post('/batches', requirePrincipal, ...body, (req, res) => registerBatch(ctx, req, res));
   router.post('/batches/:id/pipelines', requirePrincipal, ...body, commandHandler(ctx, requestPipeline));
+  router.post('/batches/:id/retry-phase', requirePrincipal, ...body, commandHandler(ctx, retryPhase));
   router.post('/batches/:id/student-associations/confirm', requirePrincipal, ...body, commandHandler(ctx, confirmAssociations));
   router.patch('/batches/:id/prompt', requirePrincipal, ...body, commandHandler(ctx, attachPrompt));
   router.post('/batches/:id/close', requirePrincipal, ...body, commandHandler(ctx, closeBatch));

@@ -42,6 +42,19 @@ export const PipelineRequestBody = z.strictObject({
 });
 export type PipelineRequestBody = z.infer<typeof PipelineRequestBody>;
 
+const retryData = LifecycleEvents.ClientBatchPhaseRetryRequestV1.data.shape;
+
+/**
+ * `POST /batches/:id/retry-phase`: re-run one phase for the essays that failed it (all, or a
+ * subset; never a subset for cj_assessment: the envelope's rule answers 400).
+ */
+export const RetryPhaseBody = z.strictObject({
+  phase_name: retryData.phase_name,
+  essay_ids: retryData.essay_ids,
+  reason: retryData.reason,
+});
+export type RetryPhaseBody = z.infer<typeof RetryPhaseBody>;
+
 /** `POST /batches/:id/student-associations/confirm`: a person's decision per essay. */
 export const ConfirmAssociationsBody = z.strictObject({
   associations: z.array(z.strictObject({ essay_id: Id, student_id: Id, confirmed: z.boolean() })).max(MAX_ESSAYS),
