@@ -9,7 +9,8 @@
  *   the spread min-max over rounds is printed beside each, with a warning over 15%)
  *   BENCH_SCALE_SIZES=10,100,1000 (scale section: essays per batch, default 10,100,1000,10000);
  *   BENCH_SCALE_PG_SIZES (its PostgreSQL curve, default 10,100,1000; run when BENCH_POSTGRES_URL or
- *   TEST_POSTGRES_URL is set)
+ *   TEST_POSTGRES_URL is set); BENCH_INVARIANTS=off|log|refuse (the scale section's engine option,
+ *   default log, the engine's default: compare the modes' cost at a batch size)
  *   BENCH_POSTGRES_URL / BENCH_NATS_URL (else TEST_POSTGRES_URL / TEST_NATS_URL, else
  *   postgres://postgres@127.0.0.1:5432/test and nats://127.0.0.1:4222): the queue section's servers;
  *   its PostgreSQL and NATS rows are skipped, with the reason printed, when they are unreachable.

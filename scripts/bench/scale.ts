@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
+import { INVARIANT_MODES, type InvariantMode } from '../../adapters/engine/invariants.js';
 import type { SnapshotStore } from '../../adapters/store.js';
 import { openSqliteStore, type SqliteStore } from '../../adapters/sqlite/store.js';
 import { benchEnvelopes, type EnvelopeOf } from './envelopes.js';
@@ -87,11 +88,18 @@ async function timed(engine: LifecycleEngine, raw: unknown): Promise<{ wall: num
   return { wall, cpu: cpuUsed.user + cpuUsed.system };
 }
 
+/** The engine's invariant mode for the scale runs (BENCH_INVARIANTS, default the engine's default). */
+function invariantModeOf(raw: string | undefined): InvariantMode {
+  if (raw === undefined || raw === '') return 'log';
+  if (!(INVARIANT_MODES as readonly string[]).includes(raw)) throw new Error(`BENCH_INVARIANTS must be one of ${INVARIANT_MODES.join(', ')}, got "${raw}"`);
+  return raw as InvariantMode;
+}
+
 const mean = (values: readonly number[]): number => values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
 
 /** Runs one batch of `essays` on `store` and returns the timings. */
 async function runBatch(store: SnapshotStore, essays: number) {
-  const engine = new LifecycleEngine({ store });
+  const engine = new LifecycleEngine({ store, invariants: invariantModeOf(process.env.BENCH_INVARIANTS) });
   const { envelope, run } = benchEnvelopes(`scale-${essays}`);
   const events = batchEvents(envelope, `scale-${run}-${essays}`, essays);
   const started = process.hrtime.bigint();

@@ -4,8 +4,8 @@
  * The demo page's operator panel, for admins only: it appears when `GET /dead-letters` answers
  * (the routes are admin only) and stays hidden on a 403. It shows the dead-letter count of the
  * server's queues and forces an entity into a named state with a reason (recorded in the audit
- * row with the principal; the batch history shows it). The retry-phase control goes into
- * #retry-phase-slot once that route exists.
+ * row with the principal; the batch history shows it), and retries a failed phase of the
+ * selected batch (POST /batches/:id/retry-phase; the run shows under the batch's pipeline run).
  */
 import { api, ApiError } from './api.js';
 import { byId } from './render.js';
@@ -55,11 +55,19 @@ export async function refreshOperator() {
 }
 
 /**
- * Wires the forced-transition form.
+ * Wires the forced-transition and retry-phase forms.
  * @param {() => string | null} selectedBatch the selected batch (the default entity id)
  * @param {(label: string, action: () => Promise<unknown>) => Promise<void>} act runs an action and reports it
  */
 export function wireOperator(selectedBatch, act) {
+  byId('retry-phase-button').addEventListener('click', () => {
+    const batch = selectedBatch() ?? '';
+    const phase = /** @type {HTMLSelectElement} */ (byId('retry-phase')).value;
+    const ids = /** @type {HTMLInputElement} */ (byId('retry-essays')).value.split(/[\s,]+/).filter((id) => id !== '');
+    const reason = /** @type {HTMLInputElement} */ (byId('retry-reason')).value.trim();
+    const body = ids.length === 0 ? { phase_name: phase, reason } : { phase_name: phase, essay_ids: ids, reason };
+    void act(`retry ${phase} of ${batch}`, () => api('POST', `/batches/${encodeURIComponent(batch)}/retry-phase`, body));
+  });
   byId('force-machine').addEventListener('change', () => void fillStates());
   byId('force-transition').addEventListener('click', () => {
     const machine = /** @type {HTMLSelectElement} */ (byId('force-machine')).value;

@@ -189,14 +189,26 @@ function forcedBy(row) {
   return typeof user === 'string' ? user : 'an operator';
 }
 
+/**
+ * What an operator control adds to a history line: who forced a transition and why, or which
+ * phase was retried, by whom and why.
+ * @param {AuditRow} row
+ */
+function operatorNote(row) {
+  if (row.event_type === 'lifecycle.operator.force') return ` (forced by ${forcedBy(row)}: ${row.reason ?? ''})`;
+  if (row.event_type !== 'huleedu.commands.batch.phase.retry.v1' || row.outcome === 'refused') return '';
+  const data = /** @type {{ data?: { phase_name?: unknown, user_id?: unknown, reason?: unknown } } | null} */ (row.envelope)?.data;
+  return ` (${String(data?.phase_name)} retried by ${String(data?.user_id)}: ${String(data?.reason)})`;
+}
+
 /** @param {readonly AuditRow[]} rows */
 export function renderHistory(rows) {
   byId('batch-history').replaceChildren(
     ...rows.map((row) => {
       const time = row.recorded_at.slice(11, 19);
       const change = row.outcome === 'refused' ? `refused in ${row.from_status ?? '?'}: ${row.reason ?? ''}` : `${row.from_status ?? '∅'} → ${row.to_status ?? '?'}`;
-      const forced = row.event_type === 'lifecycle.operator.force' ? ` (forced by ${forcedBy(row)}: ${row.reason ?? ''})` : '';
-      return el('li', `${time} ${row.event_type.replace(/^huleedu\./, '')}: ${change}${forced}`, row.outcome === 'refused' ? 'refused' : forced === '' ? undefined : 'forced');
+      const note = operatorNote(row);
+      return el('li', `${time} ${row.event_type.replace(/^huleedu\./, '')}: ${change}${note}`, row.outcome === 'refused' ? 'refused' : note === '' ? undefined : 'forced');
     }),
   );
 }
