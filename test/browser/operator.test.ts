@@ -61,4 +61,18 @@ if (!hasChromium) console.warn(`[test/browser/operator] skipped: ${CHROMIUM} doe
     await expect.poll(() => forced.textContent()).toContain(`ready_for_pipeline_execution → cancelled (forced by ${DEMO_PRINCIPAL.user_id}: stuck after an outage)`);
     expect(errors).toEqual([]);
   });
+
+  it('retries a failed phase of the selected batch from the panel; the history names the phase, who and why', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(server.url);
+    await expect.poll(() => page.locator('#live-indicator').textContent(), { timeout: 20_000 }).toBe('live');
+    await page.getByRole('button', { name: 'Register GUEST batch' }).click();
+    await expect.poll(() => page.locator('#batch-status').textContent()).toBe('ready_for_pipeline_execution');
+    // Nothing failed yet: the batch's refusal reaches the page.
+    await page.getByLabel('Retry reason', { exact: true }).fill('outage');
+    await page.getByRole('button', { name: 'Retry phase' }).click();
+    await expect.poll(() => page.locator('#batch-history').textContent()).toContain('refused in ready_for_pipeline_execution: PHASE_RETRY_REQUESTED refused');
+    expect(errors).toEqual([]);
+  });
 });

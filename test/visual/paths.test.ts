@@ -49,11 +49,11 @@ describe('path generation', () => {
     }
   });
 
-  it('shows that the default batch machine (admits every pipeline) cannot deny one', () => {
+  it('shows that the default batch machine (admits every pipeline) cannot deny a pipeline or a retry', () => {
     const batch = planned.find((entry) => entry.subject.id === 'batch')?.subject;
     if (batch === undefined) throw new Error('no batch subject');
     const plan = planPaths({ ...batch, machine: batchMachine, snapshotsPerKey: 0 });
-    expect(plan.coverage.transitions.missingIds).toEqual(['batch.ready_for_pipeline_execution:PIPELINE_REQUESTED:0']);
+    expect(plan.coverage.transitions.missingIds).toEqual(['batch.ready_for_pipeline_execution:PIPELINE_REQUESTED:0', 'batch.ready_for_pipeline_execution:PHASE_RETRY_REQUESTED:0']);
   });
 
   it('counts all simple paths only where the graph is small', () => {

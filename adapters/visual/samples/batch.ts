@@ -125,7 +125,22 @@ function preparationEvents(context: BatchContext, sample: Sampler, refs: EssayRe
   ];
 }
 
-/** Pipeline requests (one of them denied), prompt, withdrawal, close and cancel. */
+/** A retry of each phase some essay failed, by the owner and by a user the admission hook denies. */
+function retryEvents(context: BatchContext, sample: Sampler): EventObject[] {
+  const failed = [...new Set(context.essays.flatMap((essay) => (essay.failed_phase === null ? [] : [essay.failed_phase])))];
+  return failed.flatMap((phase_name) =>
+    ['teacher-1', USER_WITHOUT_CREDITS].map((user_id) =>
+      sample(
+        'PHASE_RETRY_REQUESTED',
+        BATCH_TOPICS.PHASE_RETRY_REQUESTED,
+        LifecycleEvents.ClientBatchPhaseRetryRequestV1.data.parse({ batch_id: context.batch_id, phase_name, reason: 'path test', user_id }),
+        `${phase_name}/${user_id}`,
+      ),
+    ),
+  );
+}
+
+/** Pipeline requests (one of them denied), phase retries, prompt, withdrawal, close and cancel. */
 function requestEvents(context: BatchContext, sample: Sampler): EventObject[] {
   const batch_id = context.batch_id;
   const E = LifecycleEvents;
@@ -137,6 +152,7 @@ function requestEvents(context: BatchContext, sample: Sampler): EventObject[] {
     ].map((request, variant) =>
       sample('PIPELINE_REQUESTED', BATCH_TOPICS.PIPELINE_REQUESTED, E.ClientBatchPipelineRequestV1.data.parse({ batch_id, ...request }), String(variant)),
     ),
+    ...retryEvents(context, sample),
     sample(
       'PROMPT_ATTACHED',
       BATCH_TOPICS.PROMPT_ATTACHED,
