@@ -164,12 +164,19 @@ describe('POST /batches/:id/retry-phase', () => {
 });
 
 describe('retry-phase through the library', () => {
-  it('engine.dispatch of a typed huleedu.commands.batch.phase.retry.v1 envelope starts the retry run; a redelivery answers duplicate', async () => {
+  it('engine.dispatch of a typed huleedu.commands.batch.phase.retry.v1 envelope retries to nlp_success; a redelivery answers duplicate', async () => {
     const h = makeHarness();
     const { batch_id, essays } = await batchWithFailedSpellcheck(h);
     const retry = typedEnvelope('huleedu.commands.batch.phase.retry.v1', { batch_id, phase_name: 'spellcheck', essay_ids: [essays[2]!], reason: 'library retry', user_id: 'ops-1' });
     expect(await h.engine.dispatch(retry)).toMatchObject({ outcome: 'accepted', from: 'ready_for_pipeline_execution', to: 'processing_pipelines' });
     expect(await h.engine.dispatch(retry)).toMatchObject({ outcome: 'duplicate', first_outcome: 'accepted' });
     expect(await status(h, 'essay', essays[2]!)).toBe('spellchecking_in_progress');
+    expect(await h.engine.dispatch(spellchecked(batch_id, essays[2]!, true))).toMatchObject({ outcome: 'accepted' });
+    expect(await h.engine.dispatch(batchResult('nlp', batch_id, [essays[2]!]))).toMatchObject({ outcome: 'accepted' });
+    expect(await status(h, 'essay', essays[2]!)).toBe('nlp_success');
+    expect((await completions(h, batch_id)).map((done) => [done.run_id, done.successful_essay_count, done.failed_essay_count])).toEqual([
+      [1, 2, 1],
+      [2, 1, 0],
+    ]);
   });
 });
