@@ -8,7 +8,8 @@ import { defaultMachines, LifecycleEngine } from '../adapters/engine/index.js';
 import { isLifecycleError } from '../adapters/errors.js';
 import { createMemoryStore } from '../adapters/memory/index.js';
 import { batchLifecycle } from '../machines/batch/index.js';
-import { checkInvariants, LIFECYCLE_INVARIANTS, type Invariant, type InvariantEntity, type InvariantWorld } from '../machines/invariants/index.js';
+import { listItems, listSet, partedList, type PartedList } from '../machines/context-parts.js';
+import { checkInvariants, LIFECYCLE_INVARIANTS, trackerViewOf, type Invariant, type InvariantEntity, type InvariantWorld } from '../machines/invariants/index.js';
 import { envelope } from './support/envelopes.js';
 import { storeViolations, worldsOfStore } from './support/invariant-worlds.js';
 import { guestBatch, regularBatch } from './support/reliability-kit.js';
@@ -158,5 +159,52 @@ describe('defects the invariants found', () => {
     const completion = (await store.pendingOutbox(1000)).find((row) => row.event_type === 'huleedu.batch.pipeline.completed.v1');
     expect((completion?.envelope as { data: unknown }).data).toMatchObject({ final_status: 'failed_critically', metadata: { phase_status: { spellcheck: 'failed', nlp: 'skipped_due_to_dependency_failure' } } });
     expect(await storeViolations(store, defaultMachines())).toEqual([]);
+  });
+});
+
+describe('tracker view: derived facts follow the parts they come from', () => {
+  const slot = (essay_id: string, state: 'free' | 'assigned' | 'failed') => ({ essay_id, state, text_storage_id: null, file_upload_id: null, original_file_name: null });
+  const trackerWith = (slots: PartedList<ReturnType<typeof slot>>): InvariantEntity => ({
+    machine: 'batch_tracker',
+    entity_id: 'b',
+    status: 'content_provisioned',
+    parent_id: null,
+    context: { slots, assigned_count: 0, registration: { expected_count: slots.length }, critical: {}, essays_ready_sent: false },
+    version: 1,
+    previous: null,
+    changed: true,
+  });
+
+  it('after one slot changes, the assigned count, the assigned ids and the slot lookups equal a full recount', () => {
+    const ids = Array.from({ length: 100 }, (_, index) => `e${index}`);
+    let slots = partedList('slots', ids.map((id) => slot(id, 'free')), 10);
+    for (const index of [0, 7, 42, 99, 42]) {
+      slots = listSet(slots, index, slot(`e${index}`, index % 2 === 0 ? 'assigned' : 'failed'));
+      const view = trackerViewOf(trackerWith(slots))!;
+      const everySlot = listItems(slots);
+      expect(view.assignedSlotCount()).toBe(everySlot.filter((s) => s.state === 'assigned').length);
+      expect([...view.assignedIds()].sort()).toEqual(everySlot.filter((s) => s.state === 'assigned').map((s) => s.essay_id).sort());
+      expect(view.slotOf(`e${index}`, index)?.state).toBe(everySlot[index]!.state);
+    }
+  });
+
+  it('an essay whose slot_index points at another slot is still found (and one without a slot is not)', () => {
+    const view = trackerViewOf(trackerWith(partedList('slots', [slot('a', 'free'), slot('b', 'assigned')], 16)))!;
+    expect(view.slotOf('b', 0)).toEqual({ essay_id: 'b', state: 'assigned' });
+    expect(view.slotOf('a', 5)).toEqual({ essay_id: 'a', state: 'free' });
+    expect(view.slotOf('c', 1)).toBeUndefined();
+  });
+
+  it('a batch essay list that held against one slot list is checked again against another', async () => {
+    const [world] = await finishedWorlds();
+    const check = (w: InvariantWorld) => checkInvariants(w, LIFECYCLE_INVARIANTS).map((violation) => violation.invariant);
+    expect(check(world!)).toEqual([]);
+    // The same batch entity (same essay list object), its tracker's first assigned slot freed.
+    const broken = withEntity(world!, 'batch_tracker', (e) => {
+      const slots = context(e).slots as PartedList<{ state: string }>;
+      const index = listItems(slots).findIndex((s) => s.state === 'assigned');
+      context(e).slots = listSet(slots, index, { ...listItems(slots)[index]!, state: 'free' });
+    });
+    expect(check(broken)).toContain('batch.essays_belong_to_batch');
   });
 });

@@ -1,7 +1,9 @@
 /** Invariants of the student-association machine. */
+import type { AssociationsContext } from '../associations.js';
+import { memoByPair } from './memo.js';
 import { trackerOf } from './tracker-view.js';
 import { associationsOf } from './views.js';
-import { emittedOf, firstProblem, type Invariant } from './world.js';
+import { emittedOf, type Invariant } from './world.js';
 
 /** An association exists only for an essay of the batch with a suggestion. */
 export const associationOnlyWithSuggestion: Invariant = {
@@ -11,14 +13,24 @@ export const associationOnlyWithSuggestion: Invariant = {
     const associations = associationsOf(world);
     if (associations === undefined) return undefined;
     const tracker = trackerOf(world);
-    const slots = tracker?.registered === true ? new Set(tracker.slots.map((slot) => slot.essay_id)) : undefined;
-    return firstProblem(associations.context.associations, (association) => {
-      if (association.student_id === null) return `batch "${world.batch_id}" has an association for essay "${association.essay_id}" without a student`;
-      if (slots !== undefined && !slots.has(association.essay_id)) return `batch "${world.batch_id}" has an association for essay "${association.essay_id}", which is not one of its essays`;
-      return undefined;
-    });
+    if (associations.context.associations.length === 0) return undefined;
+    return strayAssociation(associations.context.associations, tracker?.registered === true ? tracker.slotIds() : NO_TRACKER, world.batch_id);
   },
 };
+
+const NO_TRACKER: ReadonlySet<string> = new Set();
+
+/** The first association without a student or outside the slots (remembered per association list and slot list). */
+const strayAssociationOf = memoByPair((list: AssociationsContext['associations'], slots: ReadonlySet<string>) =>
+  list.find((association) => association.student_id === null || (slots !== NO_TRACKER && !slots.has(association.essay_id))),
+);
+
+function strayAssociation(list: AssociationsContext['associations'], slots: ReadonlySet<string>, batchId: string): string | undefined {
+  const stray = strayAssociationOf(list, slots);
+  if (stray === undefined) return undefined;
+  if (stray.student_id === null) return `batch "${batchId}" has an association for essay "${stray.essay_id}" without a student`;
+  return `batch "${batchId}" has an association for essay "${stray.essay_id}", which is not one of its essays`;
+}
 
 /** One confirmation per batch, whose summary counts the batch's associations. */
 export const oneConfirmationPerBatch: Invariant = {

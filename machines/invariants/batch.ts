@@ -1,5 +1,7 @@
 /** Invariants of the batch machine: readiness, membership, runs and their completions. */
+import type { BatchEssay, PipelineRun } from '../batch/context.js';
 import type { PipelineExecutionStatus } from '../contracts/statuses.js';
+import { memoByPair } from './memo.js';
 import { trackerOf } from './tracker-view.js';
 import { associationsOf, batchOf, BATCH_READY_STATUSES, essaysOf } from './views.js';
 import { emittedOf, firstProblem, type Invariant } from './world.js';
@@ -39,15 +41,24 @@ export const batchEssaysBelongToBatch: Invariant = {
     const batch = batchOf(world);
     if (batch === undefined) return undefined;
     const tracker = trackerOf(world);
-    const assigned = tracker?.registered === true ? new Set(tracker.slots.filter((slot) => slot.state === 'assigned').map((slot) => slot.essay_id)) : undefined;
-    const essays = new Map(essaysOf(world).map((essay) => [essay.entity_id, essay]));
-    return firstProblem(batch.context.essays, ({ essay_id }) => {
-      if (assigned !== undefined && !assigned.has(essay_id)) return `batch "${world.batch_id}" lists essay "${essay_id}", which is not an assigned slot of its tracker`;
-      if (world.allEssays && !essays.has(essay_id)) return `batch "${world.batch_id}" lists essay "${essay_id}", which does not exist`;
-      return undefined;
-    });
+    if (batch.context.essays.length === 0) return undefined;
+    const unassigned = tracker?.registered === true ? firstUnassigned(batch.context.essays, tracker.assignedIds()) : undefined;
+    if (unassigned !== undefined) return `batch "${world.batch_id}" lists essay "${unassigned}", which is not an assigned slot of its tracker`;
+    if (!world.allEssays) return undefined;
+    const essays = new Set(essaysOf(world).map((essay) => essay.entity_id));
+    const missing = batch.context.essays.find(({ essay_id }) => !essays.has(essay_id));
+    return missing === undefined ? undefined : `batch "${world.batch_id}" lists essay "${missing.essay_id}", which does not exist`;
   },
 };
+
+/** The first of the batch's essays that is not an assigned slot (remembered per essay list and slot list). */
+const firstUnassigned = memoByPair((essays: readonly BatchEssay[], assigned: ReadonlySet<string>) => essays.find(({ essay_id }) => !assigned.has(essay_id))?.essay_id);
+
+/** The first failed essay among those in flight (remembered per essay list and run). */
+const failedInFlight = memoByPair((essays: readonly BatchEssay[], run: PipelineRun) => {
+  const failed = new Set(essays.filter((essay) => essay.failed_phase !== null).map((essay) => essay.essay_id));
+  return run.current_essay_ids.find((id) => failed.has(id));
+});
 
 /** No essay that failed a phase is among the essays of the phase in flight. */
 export const failedEssaysNotInFlight: Invariant = {
@@ -57,8 +68,7 @@ export const failedEssaysNotInFlight: Invariant = {
     const batch = batchOf(world);
     const run = batch?.context.run;
     if (batch === undefined || run === null || run === undefined) return undefined;
-    const failed = new Set(batch.context.essays.filter((essay) => essay.failed_phase !== null).map((essay) => essay.essay_id));
-    const stray = run.current_essay_ids.find((id) => failed.has(id));
+    const stray = failedInFlight(batch.context.essays, run);
     return stray === undefined ? undefined : `essay "${stray}" failed a phase but is commanded into ${String(run.phases[run.index])} of run ${run.run_id}`;
   },
 };

@@ -17,12 +17,14 @@ export const essayParentIsItsBatch: Invariant = {
   description: "every essay's parent_id and context batch_id are its batch, and a registered tracker has a slot for it",
   check: (world) => {
     const tracker = trackerOf(world);
-    const slots = tracker?.registered === true ? new Set(tracker.slots.map((slot) => slot.essay_id)) : undefined;
+    const registered = tracker?.registered === true ? tracker : undefined;
     return firstProblem(essaysOf(world), (essay) => {
       if (essay.parent_id !== world.batch_id || essay.context.batch_id !== world.batch_id) {
         return `essay "${essay.entity_id}" has parent "${essay.parent_id}" and batch_id "${essay.context.batch_id}", not batch "${world.batch_id}"`;
       }
-      if (slots !== undefined && !slots.has(essay.entity_id)) return `essay "${essay.entity_id}" has no slot in the tracker of batch "${world.batch_id}"`;
+      if (registered !== undefined && registered.slotOf(essay.entity_id, essay.context.slot_index) === undefined) {
+        return `essay "${essay.entity_id}" has no slot in the tracker of batch "${world.batch_id}"`;
+      }
       return undefined;
     });
   },
@@ -48,9 +50,8 @@ export const essayStatusMatchesSlot: Invariant = {
   check: (world) => {
     const tracker = trackerOf(world);
     if (tracker?.registered !== true) return undefined;
-    const slotOf = new Map(tracker.slots.map((slot) => [slot.essay_id, slot.state]));
     return firstProblem(essaysOf(world), (essay) => {
-      const slot = slotOf.get(essay.entity_id);
+      const slot = tracker.slotOf(essay.entity_id, essay.context.slot_index)?.state;
       if (slot === undefined || essay.status === 'essay_critical_failure') return undefined;
       const expected = slot === 'free' ? ['uploaded'] : slot === 'failed' ? ['content_ingestion_failed'] : undefined;
       if (expected !== undefined) return expected.includes(essay.status) ? undefined : `essay "${essay.entity_id}" is ${essay.status} but its slot is ${slot}`;

@@ -3,9 +3,15 @@
  * tracker invariant goes through these functions, so a change of the tracker's data layout
  * (per-essay facts moving out of the snapshot into per-essay rows, the tracker keeping
  * counters) is adapted here and nowhere else.
+ *
+ * The view is lazy and remembers what it derives by object identity (memo.ts): the slots are
+ * context parts, so counting assigned slots after an essay event recounts only the parts that
+ * event changed, and an essay finds its slot by index. The whole slot list is built only for
+ * the checks that need it (a whole-store world).
  */
-import type { BatchTrackerContext } from '../batch-tracker/types.js';
-import { listItems } from '../context-parts.js';
+import type { BatchTrackerContext, Slot } from '../batch-tracker/types.js';
+import { listAt, listItems, type ContextPart, type PartedList } from '../context-parts.js';
+import { memoByObject } from './memo.js';
 import { batchKeyed, type EntityState, type InvariantWorld } from './world.js';
 
 /** What the invariants need to know about one essay slot. */
@@ -22,8 +28,23 @@ export interface TrackerView {
   readonly registered: boolean;
   /** Registered essay count (0 before registration). */
   readonly expected_count: number;
-  /** Every slot, in registration order (empty before registration). */
+  /** Number of slots (0 before registration). */
+  readonly slot_count: number;
+  /** The slot at `index` (an essay's `slot_index`), or undefined. */
+  slotAt(index: number): SlotView | undefined;
+  /**
+   * The slot of `essayId`: looked up at `hint` (the essay's own `slot_index`) first, else found
+   * through an index of every slot built once per slot list. Undefined when it has none.
+   */
+  slotOf(essayId: string, hint?: number): SlotView | undefined;
+  /** Every slot, in registration order (empty before registration): O(N), built on first use. */
   readonly slots: readonly SlotView[];
+  /** The ids of every slot's essay: O(N) once per slot list. */
+  slotIds(): ReadonlySet<string>;
+  /** The ids of the essays of assigned slots: O(N) once per slot list. */
+  assignedIds(): ReadonlySet<string>;
+  /** Number of assigned slots, counted per part (parts an event did not change are not recounted). */
+  assignedSlotCount(): number;
   /** The tracker's own counter of assigned slots. */
   readonly assigned_count: number;
   /** Essays the tracker knows failed critically. */
@@ -37,17 +58,43 @@ function looksLikeTracker(context: unknown): context is BatchTrackerContext {
   return typeof candidate.slots === 'object' && candidate.slots !== null && typeof candidate.assigned_count === 'number' && 'registration' in candidate;
 }
 
+const viewOfSlot = (slot: Slot): SlotView => ({ essay_id: slot.essay_id, state: slot.state });
+
+const assignedInPart = memoByObject((part: ContextPart<readonly Slot[]>) => part.items.filter((slot) => slot.state === 'assigned').length);
+const slotIdsOf = memoByObject((slots: PartedList<Slot>) => new Set(listItems(slots).map((slot) => slot.essay_id)));
+const assignedIdsOf = memoByObject((slots: PartedList<Slot>) => new Set(listItems(slots).flatMap((slot) => (slot.state === 'assigned' ? [slot.essay_id] : []))));
+const slotByIdOf = memoByObject((slots: PartedList<Slot>) => new Map(listItems(slots).map((slot) => [slot.essay_id, viewOfSlot(slot)])));
+const criticalOf = memoByObject((critical: Readonly<Record<string, true>>) => new Set(Object.keys(critical)));
+
 /** The view of a tracker entity, or undefined when its context is not the library tracker's. */
 export function trackerViewOf(entity: EntityState): TrackerView | undefined {
   if (!looksLikeTracker(entity.context)) return undefined;
   const context = entity.context;
+  let slots: readonly SlotView[] | undefined;
   return {
     status: entity.status,
     registered: context.registration !== null,
     expected_count: context.registration?.expected_count ?? 0,
-    slots: listItems(context.slots).map((slot) => ({ essay_id: slot.essay_id, state: slot.state })),
+    slot_count: context.slots.length,
+    slotAt: (index) => {
+      const slot = listAt(context.slots, index);
+      return slot === undefined ? undefined : viewOfSlot(slot);
+    },
+    slotOf: (essayId, hint) => {
+      const hinted = hint === undefined ? undefined : listAt(context.slots, hint);
+      return hinted?.essay_id === essayId ? viewOfSlot(hinted) : slotByIdOf(context.slots).get(essayId);
+    },
+    get slots() {
+      slots ??= listItems(context.slots).map(viewOfSlot);
+      return slots;
+    },
+    slotIds: () => slotIdsOf(context.slots),
+    assignedIds: () => assignedIdsOf(context.slots),
+    assignedSlotCount: () => context.slots.parts.reduce((sum, part) => sum + assignedInPart(part), 0),
     assigned_count: context.assigned_count,
-    critical: new Set(Object.keys(context.critical)),
+    get critical() {
+      return criticalOf(context.critical);
+    },
     essays_ready_sent: context.essays_ready_sent,
   };
 }

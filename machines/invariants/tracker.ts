@@ -10,8 +10,8 @@ export const trackerCountsMatchSlots: Invariant = {
   check: (world) => {
     const tracker = trackerOf(world);
     if (tracker?.registered !== true) return undefined;
-    if (tracker.slots.length !== tracker.expected_count) return `tracker of "${world.batch_id}" has ${tracker.slots.length} slots for ${tracker.expected_count} registered essays`;
-    const assigned = tracker.slots.filter((slot) => slot.state === 'assigned').length;
+    if (tracker.slot_count !== tracker.expected_count) return `tracker of "${world.batch_id}" has ${tracker.slot_count} slots for ${tracker.expected_count} registered essays`;
+    const assigned = tracker.assignedSlotCount();
     return assigned === tracker.assigned_count ? undefined : `tracker of "${world.batch_id}" counts ${tracker.assigned_count} assigned slots, its slots hold ${assigned}`;
   },
 };
