@@ -29,6 +29,9 @@ describe('parted lists and maps', () => {
     const removed = mapDelete(next, 'k7');
     expect([mapHas(removed, 'k7'), removed.size, mapKeys(removed).length]).toEqual([false, 400, 400]);
     expect(mapDelete(removed, 'absent')).toBe(removed);
+    // A delete copies the rest of the part: `__proto__` stays an own key, never the prototype.
+    const single = mapDelete(mapSet(partedMap<number>('s', [['a', 1]], 1), '__proto__', 2), 'a');
+    expect([mapGet(single, '__proto__'), mapKeys(single), Object.getPrototypeOf(single.parts[0]!.items)]).toEqual([2, ['__proto__'], Object.prototype]);
   });
 });
 
