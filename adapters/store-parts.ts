@@ -1,6 +1,8 @@
 /**
  * Context parts in a store (see machines/context-parts.ts): a snapshot is kept as one main row,
- * in which each part is a stub `{ "part_id": id }`, plus one row per part holding its items.
+ * in which each run of parts (a parted collection's `parts` array) is `{ "$parts": prefix,
+ * "count": n }` and any other part a stub `{ "part_id": id }`, plus one row per part holding its
+ * items. Rows written before part runs (stubs only) read the same.
  * Readers always get the whole snapshot back (`joinParts`), so nothing above the store sees the
  * split. `part_id` is reserved inside machine contexts for this.
  */
@@ -18,40 +20,106 @@ export interface SnapshotPart {
 /** A snapshot split into its main JSON (parts replaced by stubs) and its parts, in document order. */
 export interface SplitSnapshot {
   readonly main: Json;
+  /** The parts, in document order (empty when the split was asked not to collect them). */
   readonly parts: SnapshotPart[];
+  /** How many parts the snapshot has. */
+  readonly partCount: number;
 }
 
-function split(value: unknown, parts: SnapshotPart[]): unknown {
-  if (Array.isArray(value)) return value.map((item: unknown) => split(item, parts));
+/**
+ * How the main row keeps a run of parts (the `parts` array of a parted list or map, ids
+ * `<prefix>/0` .. `<prefix>/<count - 1>`): one small object instead of one stub per part, so the
+ * main row's size does not grow with the collection. `$parts` is reserved inside contexts.
+ */
+interface PartRun {
+  readonly $parts: string;
+  readonly count: number;
+}
+
+/** The prefix of an array that is a run of parts `<prefix>/0`, `<prefix>/1`, ..., or undefined. */
+function runPrefixOf(array: readonly unknown[]): string | undefined {
+  const first: unknown = array[0];
+  if (!isContextPart(first) || !first.part_id.endsWith('/0')) return undefined;
+  const prefix = first.part_id.slice(0, -2);
+  for (let k = 1; k < array.length; k += 1) {
+    const item: unknown = array[k];
+    if (!isContextPart(item) || item.part_id !== `${prefix}/${k}`) return undefined;
+  }
+  return prefix;
+}
+
+function isPartRun(value: Record<string, unknown>): value is Record<string, unknown> & PartRun {
+  return typeof value.$parts === 'string' && Number.isInteger(value.count) && (value.count as number) >= 0 && Object.keys(value).length === 2;
+}
+
+/**
+ * The run descriptor of an array of parts, or undefined: remembered per array object, so an
+ * unchanged collection (the same `parts` array as at the last write) is not checked again.
+ */
+const runOf = (() => {
+  const runs = new WeakMap<readonly unknown[], PartRun | null>();
+  return (array: readonly unknown[]): PartRun | undefined => {
+    let run = runs.get(array);
+    if (run === undefined) {
+      const prefix = runPrefixOf(array);
+      run = prefix === undefined ? null : { $parts: prefix, count: array.length };
+      runs.set(array, run);
+    }
+    return run ?? undefined;
+  };
+})();
+
+interface SplitState {
+  readonly collect: boolean;
+  readonly parts: SnapshotPart[];
+  count: number;
+}
+
+function split(value: unknown, state: SplitState): unknown {
+  if (Array.isArray(value)) {
+    const run = runOf(value);
+    if (run === undefined) return value.map((item: unknown) => split(item, state));
+    state.count += value.length;
+    if (state.collect) for (const part of value as Array<{ part_id: string; items: unknown }>) state.parts.push({ part_id: part.part_id, items: part.items });
+    return run;
+  }
   if (typeof value !== 'object' || value === null) return value;
   if (isContextPart(value)) {
-    parts.push({ part_id: value.part_id, items: value.items });
+    state.count += 1;
+    if (state.collect) state.parts.push({ part_id: value.part_id, items: value.items });
     return { part_id: value.part_id };
   }
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = split(item, parts);
+  for (const [key, item] of Object.entries(value)) out[key] = split(item, state);
   return out;
 }
 
-/** Splits a snapshot for storage. A snapshot without parts comes back structurally equal, with none. */
-export function splitParts(snapshot: Json): SplitSnapshot {
-  const parts: SnapshotPart[] = [];
-  const main = split(snapshot, parts) as Json;
-  return { main, parts };
+/**
+ * Splits a snapshot for storage: the main row's size depends on the number of collections, not
+ * on their parts. A snapshot without parts comes back structurally equal, with none. With
+ * `collect: false` the parts are only counted (a writer that knows which parts changed).
+ */
+export function splitParts(snapshot: Json, options: { readonly collect?: boolean } = {}): SplitSnapshot {
+  const state: SplitState = { collect: options.collect ?? true, parts: [], count: 0 };
+  const main = split(snapshot, state) as Json;
+  return { main, parts: state.parts, partCount: state.count };
 }
 
 function isStub(value: Record<string, unknown>): value is { part_id: string } {
   return typeof value.part_id === 'string' && !('items' in value);
 }
 
+function joinedPart(partId: string, items: ReadonlyMap<string, Json>, missing: string[]): { part_id: string; items: Json } {
+  const found = items.get(partId);
+  if (found === undefined) missing.push(partId);
+  return { part_id: partId, items: found ?? null };
+}
+
 function join(value: unknown, items: ReadonlyMap<string, Json>, missing: string[]): unknown {
   if (Array.isArray(value)) return value.map((item: unknown) => join(item, items, missing));
   if (!isRecord(value)) return value;
-  if (isStub(value)) {
-    const found = items.get(value.part_id);
-    if (found === undefined) missing.push(value.part_id);
-    return { part_id: value.part_id, items: found ?? null };
-  }
+  if (isStub(value)) return joinedPart(value.part_id, items, missing);
+  if (isPartRun(value)) return Array.from({ length: value.count }, (_, k) => joinedPart(`${value.$parts}/${k}`, items, missing));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) out[key] = join(item, items, missing);
   return out;

@@ -59,12 +59,14 @@ export interface EntityWrite {
    */
   stored?: { status: string; parent_id: string | null };
   /**
-   * Which context parts (objects `{ part_id, items }`, see adapters/store-parts.ts) are the same as
-   * at `expected_version`, and which were dropped since. A store that keeps parts in rows of their
-   * own then writes only the other parts; without it, it writes every part and deletes any other.
-   * Only a hint: `snapshot` is always the whole snapshot, and readers always get it back whole.
+   * Which context parts (objects `{ part_id, items }`, see adapters/store-parts.ts) changed since
+   * `expected_version` (new, or another object than then: `changed`, the very objects of
+   * `snapshot`) and which were dropped (`removed`); every other part is as it was. A store that
+   * keeps parts in rows of their own then writes exactly `changed` and deletes `removed`; without
+   * the hint, it writes every part and deletes any other. `snapshot` is always the whole
+   * snapshot, and readers always get it back whole.
    */
-  parts?: { unchanged: ReadonlySet<string>; removed: readonly string[] };
+  parts?: { changed: ReadonlyArray<{ readonly part_id: string; readonly items: unknown }>; removed: readonly string[] };
 }
 
 /** One audit entry: an event applied to (or refused by) one entity. */

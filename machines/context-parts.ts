@@ -2,9 +2,9 @@
  * Context parts: how a machine keeps a collection that grows with the batch (one fact per essay)
  * without making every event rewrite all of it.
  *
- * A collection is split into parts of about √N facts each, every part a plain JSON object
+ * A collection is split into parts of PART_SIZE facts each, every part a plain JSON object
  * `{ part_id, items }` with an id unique within the entity. An update copies one part and the
- * short list of parts (O(√N) references), never the whole collection; the parts it did not touch
+ * list of parts (N / PART_SIZE references, no facts), never the whole collection; the parts it did not touch
  * stay the very same objects. The engine persists each part as its own row keyed by
  * (machine, entity id, part id) and writes only the parts whose object changed since the
  * entity was stored (adapters/engine/parts.ts), so an essay event writes a few kilobytes
@@ -33,9 +33,17 @@ export interface PartedMap<V> {
   readonly parts: ReadonlyArray<ContextPart<Readonly<Record<string, V>>>>;
 }
 
-/** The part size for a collection expected to hold `expected` items: about √N, at least 16. */
-export function partSizeFor(expected: number): number {
-  return Math.max(16, Math.ceil(Math.sqrt(Math.max(0, expected))));
+/**
+ * Items per part: a constant, so that an update copies and writes a part of at most this many
+ * facts whatever the batch size (the stores keep a run of parts in the main row as one small
+ * descriptor, so more parts do not make the main row bigger). Collections stored before keep the
+ * part size they were made with.
+ */
+export const PART_SIZE = 32;
+
+/** The part size for a new collection expected to hold `expected` items (PART_SIZE; the argument is kept for callers). */
+export function partSizeFor(_expected: number): number {
+  return PART_SIZE;
 }
 
 /** True when `value` has the shape of a context part (used by the engine and the stores). */

@@ -47,7 +47,7 @@ describe('parts in a store', () => {
     expect(() => joinParts(main, new Map(), { machine: 't', entity_id: 'b' })).toThrow(/lacks its part\(s\) slots\/0, slots\/1/);
   });
 
-  it('SQLite writes only the parts the hint does not call unchanged, deletes removed ones, and loads the whole snapshot', async () => {
+  it('SQLite writes exactly the parts the hint calls changed, deletes removed ones, and loads the whole snapshot', async () => {
     const store = openSqliteStore({ path: ':memory:' });
     const first = partedList('slots', ['a', 'b', 'c', 'd'], 2);
     const write = (version: number, context: object, parts?: EntityWrite['parts']): EntityWrite => ({
@@ -56,9 +56,11 @@ describe('parts in a store', () => {
     });
     const empty = { audit: [], outbox: [], inbox: [], timersSet: [], timersCancelled: [], timersFired: [] };
     await store.commit({ ...empty, entities: [write(0, { slots: first })] });
-    // The hint says slots/0 is unchanged: the store keeps its row even though this write's copy differs.
+    // The hint names slots/1 only: the store keeps slots/0's row even though this write's copy differs.
     const second = { ...first, parts: [{ part_id: 'slots/0', items: ['IGNORED', 'b'] }, { part_id: 'slots/1', items: ['c', 'D'] }] };
-    await store.commit({ ...empty, entities: [write(1, { slots: second }, { unchanged: new Set(['slots/0']), removed: [] })] });
+    await store.commit({ ...empty, entities: [write(1, { slots: second }, { changed: [{ part_id: 'slots/1', items: ['c', 'D'] }], removed: [] })] });
+    // The main row keeps the run of parts as one descriptor, not a stub per part.
+    expect(JSON.parse((store.db.prepare('SELECT snapshot FROM entities').get() as { snapshot: string }).snapshot).context.slots).toEqual({ part_size: 2, length: 4, parts: { $parts: 'slots', count: 2 } });
     expect(((await store.load('batch_tracker', 'b'))?.snapshot as { context: { slots: unknown } }).context.slots).toEqual(partedList('slots', ['a', 'b', 'c', 'D'], 2));
     // Without a hint every part is written and any other stored part deleted.
     await store.commit({ ...empty, entities: [write(2, { slots: partedList('slots', ['e'], 2) })] });
@@ -67,10 +69,28 @@ describe('parts in a store', () => {
     await store.close();
   });
 
-  it('the engine hint names the parts that are the same objects as stored and the parts dropped since', () => {
-    const stored = { slots: partedList('slots', [1, 2, 3, 4], 2), gone: partedList('gone', [1], 1) };
-    const next = { slots: listSet(stored.slots, 3, 40) };
+  it('the engine hint names the parts that are other objects than stored and the parts dropped since', () => {
+    const stored = { slots: partedList('slots', [1, 2, 3, 4], 2), gone: partedList('gone', [1], 1), same: partedList('same', [1, 2, 3], 1) };
+    const next = { slots: listSet(stored.slots, 3, 40), same: stored.same };
     const hint = partChanges(stored, next);
-    expect([[...hint.unchanged], hint.removed]).toEqual([['slots/0'], ['gone/0']]);
+    expect([hint.changed.map((part) => part.part_id), hint.removed]).toEqual([['slots/1'], ['gone/0']]);
+    expect(hint.changed[0]!.items).toBe(next.slots.parts[1]!.items);
+  });
+
+  it('the engine hint: a new collection is written, an emptied one deleted, a part that moved is written and not deleted', () => {
+    const stored = { a: partedList('a', [1, 2], 1), b: partedList('b', [1, 2], 1), moved: { part_id: 'm', items: [1] } };
+    const next = { a: { ...stored.a, parts: [] }, c: partedList('c', [5], 1), list: [stored.moved] };
+    const hint = partChanges(stored, next);
+    expect([hint.changed.map((part) => part.part_id).sort(), [...hint.removed].sort()]).toEqual([['c/0', 'm'], ['a/0', 'a/1', 'b/0', 'b/1']]);
+    expect(partChanges(next, next)).toEqual({ changed: [], removed: [] });
+  });
+
+  it('a main row written with one stub per part (schema 6) still loads whole', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    const stubs = { status: 'active', value: 'x', historyValue: {}, children: {}, context: { slots: { part_size: 1, length: 2, parts: [{ part_id: 'slots/0' }, { part_id: 'slots/1' }] } } };
+    store.db.prepare(`INSERT INTO entities (machine, entity_id, parent_id, version, machine_version, status, snapshot, created_at, updated_at, parts) VALUES ('batch_tracker', 'old', NULL, 1, 2, 'x', ?, '2026-01-01', '2026-01-01', 2)`).run(JSON.stringify(stubs));
+    for (const [id, items] of [['slots/0', '["a"]'], ['slots/1', '["b"]']]) store.db.prepare(`INSERT INTO entity_parts VALUES ('batch_tracker', 'old', ?, ?)`).run(id, items);
+    expect(((await store.load('batch_tracker', 'old'))?.snapshot as { context: unknown }).context).toEqual({ slots: partedList('slots', ['a', 'b'], 1) });
+    await store.close();
   });
 });

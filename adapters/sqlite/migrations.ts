@@ -154,6 +154,14 @@ ALTER TABLE entities ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;
  */
 const AUDIT_MACHINE_VERSION = `ALTER TABLE audit ADD COLUMN machine_version INTEGER;`;
 
+/**
+ * No change of tables: from this version on, a main row keeps a run of context parts as
+ * `{ "$parts": prefix, "count": n }` instead of one stub per part (adapters/store-parts.ts), so
+ * the tracker's row does not grow with the batch. The version step makes older code, which would
+ * find no stubs and lose the parts, refuse the file instead.
+ */
+const PART_RUNS = `SELECT 1;`;
+
 /** Every migration this code knows, ascending by version. */
 export const migrations: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial_schema', sql: INITIAL_SCHEMA },
@@ -162,6 +170,7 @@ export const migrations: readonly Migration[] = Object.freeze([
   { version: 4, name: 'derived_outcomes', sql: DERIVED_OUTCOMES },
   { version: 5, name: 'context_parts', sql: CONTEXT_PARTS },
   { version: 6, name: 'audit_machine_version', sql: AUDIT_MACHINE_VERSION },
+  { version: 7, name: 'part_runs', sql: PART_RUNS },
 ]);
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -47,20 +47,19 @@ export class SqliteParts {
     return { ...record, snapshot: joinParts(record.snapshot, items, record) };
   }
 
-  /** Splits a write: only the parts the hint does not call unchanged are written. */
+  /** Splits a write: with the hint only its changed parts are written, else every part. */
   prepare(w: EntityWrite): PreparedEntityWrite {
-    const { main, parts } = splitParts(w.snapshot);
+    const { main, parts, partCount } = splitParts(w.snapshot, { collect: w.parts === undefined });
     const s = this.s;
     const writeParts = (): void => {
-      for (const part of parts) {
-        if (w.parts?.unchanged.has(part.part_id) !== true) s.upsert.run(w.machine, w.entity_id, part.part_id, JSON.stringify(part.items));
-      }
       if (w.parts !== undefined) {
+        for (const part of w.parts.changed) s.upsert.run(w.machine, w.entity_id, part.part_id, JSON.stringify(part.items));
         for (const id of w.parts.removed) s.remove.run(w.machine, w.entity_id, id);
-      } else if (w.expected_version > 0) {
-        s.removeOthers.run(w.machine, w.entity_id, JSON.stringify(parts.map((part) => part.part_id)));
+        return;
       }
+      for (const part of parts) s.upsert.run(w.machine, w.entity_id, part.part_id, JSON.stringify(part.items));
+      if (w.expected_version > 0) s.removeOthers.run(w.machine, w.entity_id, JSON.stringify(parts.map((part) => part.part_id)));
     };
-    return { snapshot: JSON.stringify(main), partCount: parts.length, writeParts };
+    return { snapshot: JSON.stringify(main), partCount, writeParts };
   }
 }

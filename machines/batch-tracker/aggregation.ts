@@ -5,7 +5,7 @@
  * terminal for the phase, exactly one ELSBatchPhaseOutcomeV1 is emitted.
  *
  * The essay sets are context parts (machines/context-parts.ts): settling an essay copies
- * one part of about √N essays, and the engine writes only that part. A concluded or
+ * one part of PART_SIZE essays, and the engine writes only that part. A concluded or
  * cancelled aggregation is compacted: its sets are emptied and only the summary stays, so
  * the tracker does not grow with every run.
  */

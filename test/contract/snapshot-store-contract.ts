@@ -122,7 +122,7 @@ function entityContracts(ctx: Ctx): void {
     const v1 = snap(part('slots/0', ['a', 'b']), part('slots/1', ['c']), part('slots/2', { k: 1 }));
     await ctx.store.commit(batch({ entities: [entity('e1', { snapshot: v1 })] }));
     const v2 = snap(part('slots/0', ['a', 'b']), part('slots/1', ['C']));
-    await ctx.store.commit(batch({ entities: [entity('e1', { expected_version: 1, snapshot: v2, parts: { unchanged: new Set(['slots/0']), removed: ['slots/2'] } })] }));
+    await ctx.store.commit(batch({ entities: [entity('e1', { expected_version: 1, snapshot: v2, parts: { changed: [{ part_id: 'slots/1', items: ['C'] }], removed: ['slots/2'] } })] }));
     expect((await ctx.store.load('essay', 'e1'))?.snapshot).toEqual(v2);
     const v3 = snap(part('slots/0', []));
     await ctx.store.commit(batch({ entities: [entity('e1', { expected_version: 2, snapshot: v3 })] }));
