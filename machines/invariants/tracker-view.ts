@@ -66,37 +66,63 @@ const assignedIdsOf = memoByObject((slots: PartedList<Slot>) => new Set(listItem
 const slotByIdOf = memoByObject((slots: PartedList<Slot>) => new Map(listItems(slots).map((slot) => [slot.essay_id, viewOfSlot(slot)])));
 const criticalOf = memoByObject((critical: Readonly<Record<string, true>>) => new Set(Object.keys(critical)));
 
+/** The view over one tracker context (a class: building it per check allocates no closures). */
+class ContextTrackerView implements TrackerView {
+  readonly registered: boolean;
+  readonly expected_count: number;
+  readonly slot_count: number;
+  readonly assigned_count: number;
+  readonly essays_ready_sent: boolean;
+  #slots: readonly SlotView[] | undefined;
+
+  constructor(
+    readonly status: string,
+    private readonly context: BatchTrackerContext,
+  ) {
+    this.registered = context.registration !== null;
+    this.expected_count = context.registration?.expected_count ?? 0;
+    this.slot_count = context.slots.length;
+    this.assigned_count = context.assigned_count;
+    this.essays_ready_sent = context.essays_ready_sent;
+  }
+
+  slotAt(index: number): SlotView | undefined {
+    const slot = listAt(this.context.slots, index);
+    return slot === undefined ? undefined : viewOfSlot(slot);
+  }
+
+  slotOf(essayId: string, hint?: number): SlotView | undefined {
+    const hinted = hint === undefined ? undefined : listAt(this.context.slots, hint);
+    return hinted?.essay_id === essayId ? viewOfSlot(hinted) : slotByIdOf(this.context.slots).get(essayId);
+  }
+
+  get slots(): readonly SlotView[] {
+    this.#slots ??= listItems(this.context.slots).map(viewOfSlot);
+    return this.#slots;
+  }
+
+  slotIds(): ReadonlySet<string> {
+    return slotIdsOf(this.context.slots);
+  }
+
+  assignedIds(): ReadonlySet<string> {
+    return assignedIdsOf(this.context.slots);
+  }
+
+  assignedSlotCount(): number {
+    let sum = 0;
+    for (const part of this.context.slots.parts) sum += assignedInPart(part);
+    return sum;
+  }
+
+  get critical(): ReadonlySet<string> {
+    return criticalOf(this.context.critical);
+  }
+}
+
 /** The view of a tracker entity, or undefined when its context is not the library tracker's. */
 export function trackerViewOf(entity: EntityState): TrackerView | undefined {
-  if (!looksLikeTracker(entity.context)) return undefined;
-  const context = entity.context;
-  let slots: readonly SlotView[] | undefined;
-  return {
-    status: entity.status,
-    registered: context.registration !== null,
-    expected_count: context.registration?.expected_count ?? 0,
-    slot_count: context.slots.length,
-    slotAt: (index) => {
-      const slot = listAt(context.slots, index);
-      return slot === undefined ? undefined : viewOfSlot(slot);
-    },
-    slotOf: (essayId, hint) => {
-      const hinted = hint === undefined ? undefined : listAt(context.slots, hint);
-      return hinted?.essay_id === essayId ? viewOfSlot(hinted) : slotByIdOf(context.slots).get(essayId);
-    },
-    get slots() {
-      slots ??= listItems(context.slots).map(viewOfSlot);
-      return slots;
-    },
-    slotIds: () => slotIdsOf(context.slots),
-    assignedIds: () => assignedIdsOf(context.slots),
-    assignedSlotCount: () => context.slots.parts.reduce((sum, part) => sum + assignedInPart(part), 0),
-    assigned_count: context.assigned_count,
-    get critical() {
-      return criticalOf(context.critical);
-    },
-    essays_ready_sent: context.essays_ready_sent,
-  };
+  return looksLikeTracker(entity.context) ? new ContextTrackerView(entity.status, entity.context) : undefined;
 }
 
 /** The batch's tracker, viewed. */
