@@ -26,8 +26,8 @@ export const NEXT_VERSION = BATCH_MACHINE_VERSION + 1;
 /**
  * migrations[n] turns a persisted snapshot written by version n into one of version n + 1. It
  * is pure JSON -> JSON and must produce a snapshot the NEW logic understands (a state value of
- * the new machine and a context of its shape). Here version 2 keeps the course language in the
- * batch context; version-1 snapshots do not have it, so the migration derives it.
+ * the new machine and a context of its shape). Here the new version keeps the course language in
+ * the batch context; the library's snapshots do not have it, so the migration derives it.
  */
 export const addCourseLanguage: SnapshotMigration = (persisted) => {
   const snapshot = persisted as { context: { course_code: CourseCode } & Record<string, Json> } & Record<string, Json>;
@@ -38,7 +38,8 @@ export const addCourseLanguage: SnapshotMigration = (persisted) => {
 export const batchV2: LifecycleMachine = {
   ...batchLifecycle,
   version: NEXT_VERSION,
-  migrations: { [BATCH_MACHINE_VERSION]: addCourseLanguage },
+  // The library's own migrations stay: a row written by any older version is migrated step by step.
+  migrations: { ...batchLifecycle.migrations, [BATCH_MACHINE_VERSION]: addCourseLanguage },
 };
 
 /** A custom registry: the library's machines, our batch machine in place of its own. */

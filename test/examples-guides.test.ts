@@ -10,6 +10,7 @@ import { main as embeddingExpress } from '../examples/embedding-express.js';
 import { main as ownQueue } from '../examples/own-queue.js';
 import { removeRun, runNames, main as severalWorkers } from '../examples/several-workers.js';
 import { main as snapshotMigration } from '../examples/snapshot-migration.js';
+import { BATCH_MACHINE_VERSION } from '../machines/batch/index.js';
 
 describe('guide examples', () => {
   it('embedding-express: the router under /lifecycle with the host authenticator and policy', async () => {
@@ -54,14 +55,15 @@ describe('guide examples', () => {
 
   it('snapshot-migration: lazy migration to the new version, SNAPSHOT_INCOMPATIBLE both ways', async () => {
     const result = await snapshotMigration();
+    const [library, next] = [BATCH_MACHINE_VERSION, BATCH_MACHINE_VERSION + 1];
     expect(result).toMatchObject({
-      before: { machine_version: 1, course_language: undefined },
+      before: { machine_version: library, course_language: undefined },
       answer: 'accepted awaiting_content_validation -> cancelled',
-      after: { machine_version: 2, course_language: 'sv' },
-      untouched: { machine_version: 1, course_language: undefined },
+      after: { machine_version: next, course_language: 'sv' },
+      untouched: { machine_version: library, course_language: undefined },
     });
-    expect(result.olderCode).toMatch(/machine version 2, newer than this code's 1/);
-    expect(result.gap).toMatch(/^SNAPSHOT_INCOMPATIBLE: .*no migration from version 2 to 3/);
+    expect(result.olderCode).toContain(`machine version ${next}, newer than this code's ${library}`);
+    expect(result.gap).toMatch(new RegExp(`^SNAPSHOT_INCOMPATIBLE: .*no migration from version ${next} to ${next + 1}`));
   });
 
   const postgresUrl = process.env.TEST_POSTGRES_URL ?? '';

@@ -5,11 +5,13 @@ import { BATCH_INVARIANTS } from '../invariants/batch.js';
 import { BATCH_MACHINE_VERSION, createBatchMachine, type BatchEvent } from './machine.js';
 import { evaluatePipelineRequest, type BatchMachineOptions } from './request.js';
 import { evaluateRetry } from './retry.js';
+import { batchMissedPhasesMigration } from './migrations.js';
 
 export * from './context.js';
 export * from './pipelines.js';
 export { applyOutcome, isCurrentOutcome, type OutcomeStep } from './run.js';
 export type { BatchEmitted, BatchEmittedTopic } from './messages.js';
+export { batchMissedPhasesMigration } from './migrations.js';
 export { evaluateRetry, retryPipelineName, type RetryEvaluation, type RetryPlan, type RetryRequest } from './retry.js';
 export { evaluatePipelineRequest, hasPromptFor, type BatchMachineOptions, type PipelinePlan, type RequestEvaluation } from './request.js';
 export { BATCH_EVENT_TYPES, BATCH_MACHINE_VERSION, createBatchMachine, type BatchEvent, type BatchEventTable } from './machine.js';
@@ -51,6 +53,7 @@ export function batchLifecycleOf(logic: BatchMachine, options: BatchMachineOptio
     batchOf: (snapshot) => snapshot.context.batch_id,
     parentOf: () => null,
     explainGuard: (snapshot, event) => explainBatchGuard(snapshot, event, options),
+    migrations: { 1: batchMissedPhasesMigration },
     plainContext: true,
     invariants: BATCH_INVARIANTS,
   };

@@ -22,8 +22,11 @@ import { evaluatePipelineRequest, type BatchMachineOptions, type PipelinePlan } 
 import { essaysForRetry, evaluateRetry, type RetryPlan } from './retry.js';
 import type { EventMeta } from '../contracts/envelope.js';
 
-/** Bumped when a persisted batch snapshot changes meaning. */
-export const BATCH_MACHINE_VERSION = 1;
+/**
+ * Bumped when a persisted batch snapshot changes meaning. 2: failed essays record the phases they
+ * missed (`missed_phases`, for retry-phase; migration from 1 in migrations.ts).
+ */
+export const BATCH_MACHINE_VERSION = 2;
 
 /** Machine event type -> payload: derived from the event declarations that target the batch. */
 export type BatchEventTable = MachineEventTable<'batch'>;

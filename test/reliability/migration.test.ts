@@ -13,6 +13,7 @@ import { defaultMachines, type MachineRegistry } from '../../adapters/engine/reg
 import { LifecycleError } from '../../adapters/errors.js';
 import type { SqliteStore } from '../../adapters/sqlite/store.js';
 import type { Json, LifecycleMachine, SnapshotMigration } from '../../machines/lifecycle-machine.js';
+import { batchLifecycle } from '../../machines/batch/index.js';
 import { envelope } from '../support/envelopes.js';
 import {
   checkpointAndHash,
@@ -33,6 +34,8 @@ import {
 afterAll(removeTempDirs);
 
 const ESSAYS = 3;
+/** The batch machine's version in this code. */
+const CURRENT = batchLifecycle.version;
 /** The batches of the version tests: each registered and provisioned (ready), plus its pipeline request. */
 const BATCH_IDS = ['mig-a', 'mig-b', 'mig-c'] as const;
 const events = (batchId: string): { setup: Raw[]; request: Raw } => {
@@ -101,12 +104,12 @@ describe('machine-version migration of stored snapshots', () => {
       const { state, data } = persisted as { state: Json; data: Json };
       return { status: 'active', value: state, context: data, children: {} };
     };
-    const engine = engineOn(store, FIXED_NOW, registryWith(1, { 0: fromV0 }));
+    const engine = engineOn(store, FIXED_NOW, registryWith(CURRENT, { ...batchLifecycle.migrations, 0: fromV0 }));
     const answer = await engine.dispatch(events('mig-a').request);
     expect(answer).toMatchObject({ outcome: 'accepted', from: 'ready_for_pipeline_execution', to: 'processing_pipelines' });
     expect(seen).toEqual([JSON.parse(toV0(original.snapshot))]);
     // The row is written back in the current format and version, equal to the control run.
-    expect(rowOf(store, 'batch', 'mig-a').machine_version).toBe(1);
+    expect(rowOf(store, 'batch', 'mig-a').machine_version).toBe(CURRENT);
     expect(diffDumps(dumpStore(store), dumpStore(control.store), { versions: true })).toEqual([]);
     expect(rowOf(store, 'batch', 'mig-a')).toEqual(rowOf(control.store, 'batch', 'mig-a'));
     // A later event needs no migration any more.
@@ -140,7 +143,7 @@ describe('machine-version migration of stored snapshots', () => {
     expect(error.message).toContain('batch "mig-a"');
     expect(error.message).toContain('machine version 0');
     expect(error.message).toContain('from version 0 to 1');
-    expect(error.details).toEqual({ machine: 'batch', entity_id: 'mig-a', stored_version: 0, machine_version: 1 });
+    expect(error.details).toEqual({ machine: 'batch', entity_id: 'mig-a', stored_version: 0, machine_version: CURRENT });
     // A gap: migrations for 0 and 2, none for 1.
     const gap = await rejection(engineOn(store, FIXED_NOW, registryWith(3, { 0: (p) => p, 2: (p) => p })).dispatch(events('mig-a').request));
     expect(gap.code).toBe('SNAPSHOT_INCOMPATIBLE');
@@ -157,14 +160,14 @@ describe('machine-version migration of stored snapshots', () => {
 
   it('a row written by a NEWER machine version is refused with SNAPSHOT_INCOMPATIBLE; nothing changes', async () => {
     const { path, store } = await readyFile();
-    rewrite(store, 'batch', 'mig-c', { machine_version: 2 });
+    rewrite(store, 'batch', 'mig-c', { machine_version: CURRENT + 1 });
     const before = checkpointAndHash(store, path);
     const engine = engineOn(store);
     const error = await rejection(engine.dispatch(events('mig-c').request));
     expect(error.code).toBe('SNAPSHOT_INCOMPATIBLE');
     expect(error.message).toContain('batch "mig-c"');
-    expect(error.message).toMatch(/version 2, newer than this code's 1/);
-    expect(error.details).toMatchObject({ machine: 'batch', entity_id: 'mig-c', stored_version: 2, machine_version: 1 });
+    expect(error.message).toContain(`version ${CURRENT + 1}, newer than this code's ${CURRENT}`);
+    expect(error.details).toMatchObject({ machine: 'batch', entity_id: 'mig-c', stored_version: CURRENT + 1, machine_version: CURRENT });
     expect(checkpointAndHash(store, path)).toBe(before);
     expect((await engine.dispatch(events('mig-a').request)).outcome).toBe('accepted');
     await store.close();

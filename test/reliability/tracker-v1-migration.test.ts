@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { EntityRecord } from '../../adapters/store.js';
 import { migrations as sqliteMigrations } from '../../adapters/sqlite/migrations.js';
 import { batchTrackerLifecycle } from '../../machines/batch-tracker.js';
+import { batchLifecycle, batchMissedPhasesMigration } from '../../machines/batch/index.js';
 import { trackerPartsMigration } from '../../machines/batch-tracker/migrations.js';
 import { fixtureBatches, remainingEvents } from '../fixtures/tracker-v1/scenario.js';
 import { engineOn, openFileStore, PROJECT_ROOT, removeTempDirs, tempDir, type Raw } from '../support/reliability-kit.js';
@@ -55,8 +56,14 @@ describe('a schema-4 database with version-1 trackers', () => {
     expect(migratedRows.length).toBe(freshRows.size);
     for (const row of migratedRows) {
       const today = freshRows.get(`${row.machine}/${row.entity_id}`);
-      // fx-done's tracker was not touched after the upgrade: it is still stored at version 1 (lazy migration).
-      const snapshot = row.machine === 'batch_tracker' && row.machine_version < batchTrackerLifecycle.version ? trackerPartsMigration(row.snapshot) : row.snapshot;
+      // fx-done's tracker and batch were not touched after the upgrade: they are still stored at
+      // their old versions (lazy migration), so compare them migrated.
+      const snapshot =
+        row.machine === 'batch_tracker' && row.machine_version < batchTrackerLifecycle.version
+          ? trackerPartsMigration(row.snapshot)
+          : row.machine === 'batch' && row.machine_version < batchLifecycle.version
+            ? batchMissedPhasesMigration(row.snapshot)
+            : row.snapshot;
       expect([row.status, row.version, snapshot], `${row.machine} ${row.entity_id}`).toEqual([today?.status, today?.version, today?.snapshot]);
     }
     expect(migratedRows.filter((row) => row.machine === 'batch_tracker').map((row) => [row.entity_id, row.machine_version])).toEqual([

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { machinesOfModule, whatIf } from '../../adapters/engine/index.js';
 import type { SqliteStore } from '../../adapters/sqlite/store.js';
-import { batchLifecycleOf, batchMachine } from '../../machines/batch/index.js';
+import { BATCH_MACHINE_VERSION, batchLifecycleOf, batchMachine } from '../../machines/batch/index.js';
 import * as libraryMachines from '../../machines/index.js';
 import { replayCli } from '../../scripts/lib/replay-cli.js';
 import * as flippedModule from '../fixtures/what-if/flipped-guard.js';
@@ -74,7 +74,7 @@ describe('what-if replay', () => {
     for (const d of report.divergences) {
       const ending = await endingStep(d.entity_id);
       const other = ending.status === 'completed_successfully' ? 'completed_with_failures' : 'completed_successfully';
-      expect(d.first).toMatchObject({ step: ending.step, differs: ['state'], recorded: { to: ending.status, machine_version: 1 } });
+      expect(d.first).toMatchObject({ step: ending.step, differs: ['state'], recorded: { to: ending.status, machine_version: BATCH_MACHINE_VERSION } });
       expect(d.first.old).toMatchObject({ outcome: 'accepted', status: ending.status });
       expect(d.first.new).toMatchObject({ outcome: 'accepted', status: other });
       expect(d.final).toEqual({ old: { status: ending.status, value: ending.status }, new: { status: other, value: other } });
@@ -113,7 +113,7 @@ describe('what-if replay', () => {
   it('lifecycle-replay --what-if: text by default, JSON with --json, exit 1 on divergence and 0 without', async () => {
     const flipped = cliIo();
     expect(await replayCli(['--db', path, '--what-if', FLIPPED], flipped.io)).toBe(1);
-    expect(flipped.lines[0]).toMatch(/^what-if: batch v1 -> v1 \(changed\), essay v1, /);
+    expect(flipped.lines[0]).toMatch(new RegExp(`^what-if: batch v${BATCH_MACHINE_VERSION} -> v${BATCH_MACHINE_VERSION} \\(changed\\), essay v1, `));
     expect(flipped.lines).toContainEqual(expect.stringMatching(/^batch "wi-ok": first differs at step \d+ of \d+ \(audit position \d+, huleedu\.batch\.close\.requested\.v1, event .*\): state$/));
     expect(flipped.lines.at(-1)).toMatch(/^replayed \d+ entities, \d+ steps: 2 diverge \(batch 2\/4, /);
     const json = cliIo();
