@@ -9,7 +9,7 @@
 import { isContextPart } from '../machines/context-parts.js';
 import { LifecycleError } from './errors.js';
 import { isRecord } from './store-support.js';
-import type { Json } from './store.js';
+import type { EntityRecord, Json } from './store.js';
 
 /** One part of a snapshot: its id and items (the very object of the snapshot, not a copy). */
 export interface SnapshotPart {
@@ -149,4 +149,13 @@ export function collectParts(value: unknown, into: Map<string, object> = new Map
     else for (const item of Object.values(value)) collectParts(item, into);
   }
   return into;
+}
+
+/**
+ * A record read from a main row without part rows: marked `parts_inline` when its snapshot still
+ * holds parts (written before the store split them), so the engine's next write rewrites them all.
+ * `text` is the row's snapshot JSON (a cheap test before the walk).
+ */
+export function markInlineParts(record: EntityRecord, text: string): EntityRecord {
+  return text.includes('"part_id"') && collectParts(record.snapshot).size > 0 ? { ...record, parts_inline: true } : record;
 }

@@ -39,6 +39,12 @@ export interface EntityRecord {
   created_at: string;
   /** ISO timestamp of the last commit that wrote this row. */
   updated_at: string;
+  /**
+   * Present (true) when the snapshot's context parts are kept inside the main row, not in part rows
+   * of their own (a row written before its store split parts): the next write of the entity must
+   * then not call any part unchanged (the engine sends no `EntityWrite.parts` hint).
+   */
+  parts_inline?: true;
 }
 
 /** An entity insert or update, guarded by a compare-and-set on `version`. */

@@ -24,7 +24,7 @@ import { EXIT_MISSING_PACKAGE, missingPackageMessage, missingPackageOf } from '.
 const USAGE = `usage: lifecycle-worker [--store sqlite:<path> | postgres://...] [--queue embedded | nats://host:port]
                         [--concurrency <n>] [--partitions <n>] [--owned <k,k,...>] [--standby <k,k,...>] [--ack-wait <ms>]
                         [--batch-size <n>] [--interval-ms <n>] [--stream <name>] [--durable <name>]
-                        [--subject-prefix <prefix>] [--schema <name>] [--no-relay] [--no-timers] [--verbose]
+                        [--subject-prefix <prefix>] [--schema <name>] [--no-relay] [--outbox-internal] [--no-timers] [--verbose]
        lifecycle-worker dead list|show <id>|redrive <id>|redrive --all   (dead letters; see lifecycle-worker dead --help)
 
   --store           where the state lives (default sqlite:./data/lifecycle.db)
@@ -45,6 +45,9 @@ const USAGE = `usage: lifecycle-worker [--store sqlite:<path> | postgres://...] 
   --subject-prefix  NATS: put in front of every subject (default none)
   --schema          PostgreSQL schema (default public)
   --no-relay        NATS: do not relay the outbox to JetStream (default: relay)
+  --outbox-internal also write the messages the engine applies to its own machines to the outbox, so the NATS
+                    relay publishes them on lifecycle.internal.<topic> for observers (default off: they are
+                    stored once, in the audit log, which /stream and the replay tools read)
   --no-timers       do not fire due timers in this process (default: fire them)
   --verbose         print a debug line per applied group of rows (default off)
   --help, -h        this text
@@ -72,6 +75,7 @@ interface Options {
   readonly subjectPrefix: string;
   readonly schema: string | undefined;
   readonly relay: boolean;
+  readonly outboxInternal: boolean;
   readonly timers: boolean;
   readonly verbose: boolean;
 }
@@ -128,6 +132,7 @@ const FLAGS = {
   'subject-prefix': { type: 'string' },
   schema: { type: 'string' },
   'no-relay': { type: 'boolean' },
+  'outbox-internal': { type: 'boolean' },
   'no-timers': { type: 'boolean' },
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -194,6 +199,7 @@ function parseOptions(argv: readonly string[]): Options {
     subjectPrefix,
     schema: values.schema,
     relay: values['no-relay'] !== true,
+    outboxInternal: values['outbox-internal'] === true,
     timers: values['no-timers'] !== true,
     verbose: values.verbose === true,
   };
@@ -397,7 +403,7 @@ async function main(argv: readonly string[]): Promise<number> {
     log.error(`cannot open the store ${describeStore(options.store)}: ${messageOf(error)}`);
     return 1;
   }
-  const engine = new LifecycleEngine({ store });
+  const engine = new LifecycleEngine({ store, outboxInternal: options.outboxInternal });
   const control = new Shutdown(store, log);
   control.onSignals();
 

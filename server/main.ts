@@ -95,7 +95,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   checkExposure(config);
   const store = await openStore(config);
   // The demo refuses a commit that would break a lifecycle invariant (the library's default only logs).
-  const engine = new LifecycleEngine({ store, invariants: 'refuse' });
+  // With the simulator on, messages the engine applies itself go to the outbox too: the simulated
+  // file service answers the tracker's slot-created messages there (see server/simulator.ts).
+  const engine = new LifecycleEngine({ store, invariants: 'refuse', outboxInternal: config.simulate.enabled });
   const onError = (what: string) => (error: unknown) => logger.error({ err: error }, `${what} failed`);
   const scheduler: Worker = startTimerScheduler(engine, { intervalMs: 1000, onError: onError('timer scheduler round') });
   const simulator = config.simulate.enabled

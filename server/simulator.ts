@@ -9,6 +9,10 @@
  *
  * Deterministic for a given seed when driven with `tick()` and an injected clock: the order
  * of rows is the outbox order, and every random draw happens in that order.
+ *
+ * Its engine must write the messages it applies itself to the outbox too (`outboxInternal: true`):
+ * the simulated file service answers the tracker's EssaySlotCreated messages (the demo's stand-in
+ * for a user uploading a file per slot), which an engine otherwise keeps in the audit log only.
  */
 import type { Logger } from 'pino';
 import { deterministicUuid } from '../adapters/engine/ids.js';

@@ -11,7 +11,8 @@ import { deterministicUuid } from '../adapters/engine/ids.js';
 import { defaultMachines } from '../adapters/engine/registry.js';
 import type { DispatchResult } from '../adapters/engine/results.js';
 import { createMemoryStore, type MemoryStore } from '../adapters/memory/store.js';
-import type { EntityRecord, OutboxRecord } from '../adapters/store.js';
+import type { EntityRecord } from '../adapters/store.js';
+import { emittedMessages, type EmittedRow } from './support/emitted.js';
 import { statusOfValue } from '../machines/lifecycle-machine.js';
 import * as E from './support/envelopes.js';
 
@@ -29,7 +30,7 @@ interface Wire {
   readonly data: Data;
 }
 
-const wireOf = (row: OutboxRecord): Wire => row.envelope as unknown as Wire;
+const wireOf = (row: EmittedRow): Wire => row.envelope as unknown as Wire;
 
 /** Statuses of one batch: its batch, tracker and associations entities and every essay. */
 interface Statuses {
@@ -109,13 +110,13 @@ class Scenario {
     };
   }
 
-  /** The data of every outbox message of `type`, in outbox order. */
+  /** The data of every message of `type` emitted (outbox, or audit log for those the engine applied itself), in emission order. */
   async outboxOfType(type: string): Promise<Data[]> {
-    return (await this.store.pendingOutbox(1000)).filter((row) => row.event_type === type).map((row) => wireOf(row).data);
+    return (await emittedMessages(this.store)).filter((row) => row.event_type === type).map((row) => wireOf(row).data);
   }
 
-  async outboxRows(): Promise<OutboxRecord[]> {
-    return this.store.pendingOutbox(1000);
+  async outboxRows(): Promise<EmittedRow[]> {
+    return emittedMessages(this.store);
   }
 
   /** Every entity of every machine (sorted by machine, then created_at, entity_id). */

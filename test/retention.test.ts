@@ -22,7 +22,8 @@ async function seeded(path: string) {
   const store = openSqliteStore({ path, now: () => T0 });
   const engine = new LifecycleEngine({ store, clock: () => T0 });
   const registered = registration('ret-1', ['ret-1-e1', 'ret-1-e2']);
-  for (const raw of [registered, content('ret-1', 't1')]) expect((await engine.dispatch(raw)).outcome).toBe('accepted');
+  // Two contents: two slot assignments for clients in the outbox (what the engine applies itself is in the audit only).
+  for (const raw of [registered, content('ret-1', 't1'), content('ret-1', 't2')]) expect((await engine.dispatch(raw)).outcome).toBe('accepted');
   const pending = await store.pendingOutbox(1000);
   // Everything but the last row was published at T0; the last stays unpublished.
   await store.markPublished(pending.slice(0, -1).map((row) => row.id), T0.toISOString());

@@ -1,11 +1,11 @@
 /**
- * Takes one root event and everything it causes inside the engine: each emitted message is
- * written to the outbox and, when one of the engine's machines consumes it, taken in turn
+ * Takes one root event and everything it causes inside the engine: each emitted message for
+ * outside services is written to the outbox and, when one of the engine's machines consumes it, taken in turn
  * (breadth first, in emission order) with a deterministic event id and the root's
  * correlation_id. All of it lands in one unit of work, hence in one transaction.
  */
 import { batchIdOf, type Delivery } from '../../machines/routing.js';
-import { parseEnvelope, type LifecycleEnvelope } from '../../machines/contracts/events.js';
+import { definitionOf, parseEnvelope, type LifecycleEnvelope } from '../../machines/contracts/events.js';
 import type { Json } from '../../machines/lifecycle-machine.js';
 import { LifecycleError } from '../errors.js';
 import { emittedEventId } from './ids.js';
@@ -110,7 +110,8 @@ function enqueueEmitted(
     }
     const deliveries = ctx.route(parsed.envelope);
     const internal = deliveries.length > 0;
-    if (!internal || ctx.outboxInternal) {
+    // Applied here and read by nobody outside: its audit rows are its only copy unless asked (outboxInternal).
+    if (!internal || ctx.outboxInternal || definitionOf(message.type)?.alsoOutside === true) {
       uow.outbox.push({ event_id: eventId, event_type: message.type, aggregate_id: batchIdOf(parsed.envelope), envelope: raw as Json, internal });
     }
     sink.emitted.push({ event_id: eventId, event_type: message.type, internal });

@@ -54,9 +54,11 @@ export interface EngineOptions {
   readonly onInvariantViolation?: (violations: readonly InvariantViolation[], event: { readonly event_id: string; readonly event_type: string }) => void;
   /**
    * Whether messages the engine delivers to its own machines in the same transaction are also
-   * written to the outbox (default true). Their audit rows hold the same envelopes; the outbox copy
-   * exists for outside observers (the NATS relay publishes them on `lifecycle.internal.<topic>`).
-   * `false` stores them once, in the audit only (about a third less disk per essay).
+   * written to the outbox (default false: they are stored once, in the audit log, whose rows hold
+   * the same envelopes; `auditSince`, `history` and the HTTP `/stream` read them there). `true` is
+   * the opt-in for observers that need a broker copy: the NATS relay then publishes them on
+   * `lifecycle.internal.<topic>` (`lifecycle-worker --outbox-internal`). Messages for outside
+   * services always go to the outbox.
    */
   readonly outboxInternal?: boolean;
   /**
@@ -180,7 +182,7 @@ export class LifecycleEngine {
     this.optimistic = options.ablate?.optimisticInbox !== false;
     this.stepper = options.ablate?.reusableScope === false ? xstateStepper : reusableScopeStepper;
     this.acceptInternalEvents = options.acceptInternalEvents === true;
-    this.outboxInternal = options.outboxInternal ?? true;
+    this.outboxInternal = options.outboxInternal ?? false;
     const cacheSize = options.entityCacheSize ?? DEFAULT_ENTITY_CACHE_SIZE;
     if (!Number.isInteger(cacheSize) || cacheSize < 0) {
       throw new LifecycleError('INVALID_CONFIGURATION', `entityCacheSize must be a non-negative integer, got ${cacheSize}`, {
@@ -399,7 +401,7 @@ export class LifecycleEngine {
       outboxInternal: this.outboxInternal,
     };
     if (this.invariantMode === 'off') return runCascade(uow, root, context);
-    const mark = { touched: uow.touchedCount, outbox: uow.outbox.length };
+    const mark = { touched: uow.touchedCount, outbox: uow.outbox.length, audit: uow.audit.length };
     const answer = await runCascade(uow, root, context);
     const worlds = worldsSince(uow, mark, this.machines);
     const violations = worlds.flatMap((world) => checkInvariants(world, this.invariantList));

@@ -6,7 +6,8 @@
 import type { AnyStateMachine } from 'xstate';
 import { ENTITY_INVARIANTS, type Invariant, type InvariantEntity, type InvariantMessage, type InvariantViolation, type InvariantWorld } from '../../machines/invariants/index.js';
 import { LifecycleError } from '../errors.js';
-import type { OutboxWrite } from '../store.js';
+import type { LifecycleEnvelope } from '../../machines/contracts/events.js';
+import { batchIdOf } from '../../machines/routing.js';
 import type { MachineRegistry } from './registry.js';
 import type { UnitOfWork, WorkingEntity } from './unit-of-work.js';
 
@@ -20,6 +21,7 @@ export const INVARIANT_MODES: readonly InvariantMode[] = ['off', 'log', 'refuse'
 export interface InvariantMark {
   readonly touched: number;
   readonly outbox: number;
+  readonly audit: number;
 }
 
 /** Machine ids whose entity id is the batch id. */
@@ -58,8 +60,31 @@ function entityState(entity: WorkingEntity, changed: boolean): InvariantEntity {
   };
 }
 
-function messagesOf(outbox: readonly OutboxWrite[], batchId: string): InvariantMessage[] {
-  return outbox.flatMap((row) => {
+/** A message emitted since the mark: its type, batch and envelope. */
+interface EmittedSince {
+  readonly event_type: string;
+  readonly aggregate_id: string;
+  readonly envelope: unknown;
+}
+
+/**
+ * The messages emitted since `mark`: those for outside services (the outbox) and those the engine
+ * applied itself (their first audit row: they are not in the outbox unless `outboxInternal`), each once.
+ */
+function emittedSince(uow: UnitOfWork, mark: InvariantMark): EmittedSince[] {
+  const messages: EmittedSince[] = [];
+  const seen = new Set<string>();
+  for (const row of uow.audit.slice(mark.audit)) {
+    if (row.causation_id === null || seen.has(row.event_id)) continue;
+    seen.add(row.event_id);
+    messages.push({ event_type: row.event_type, aggregate_id: batchIdOf(row.envelope as unknown as LifecycleEnvelope), envelope: row.envelope });
+  }
+  for (const row of uow.outbox.slice(mark.outbox)) if (!seen.has(row.event_id)) messages.push(row);
+  return messages;
+}
+
+function messagesOf(emitted: readonly EmittedSince[], batchId: string): InvariantMessage[] {
+  return emitted.flatMap((row) => {
     if (row.aggregate_id !== batchId) return [];
     const data = (row.envelope as { data?: unknown }).data;
     return typeof data === 'object' && data !== null && !Array.isArray(data) ? [{ event_type: row.event_type, data: data as Record<string, unknown> }] : [];
@@ -80,6 +105,7 @@ export function worldsSince(uow: UnitOfWork, mark: InvariantMark, machines: Mach
     if (batchId !== undefined) batches.set(batchId, [...(batches.get(batchId) ?? []), entity]);
   }
   const worlds: InvariantWorld[] = [];
+  const emitted = batches.size === 0 ? [] : emittedSince(uow, mark);
   for (const [batch_id, entities] of batches) {
     const states = entities.map((entity) => entityState(entity, true));
     for (const id of BATCH_KEYED) {
@@ -88,7 +114,7 @@ export function worldsSince(uow: UnitOfWork, mark: InvariantMark, machines: Mach
       const held = uow.peek(machine.id, batch_id);
       if (held !== undefined) states.push(entityState(held, false));
     }
-    worlds.push({ batch_id, entities: states, allEssays: false, emitted: messagesOf(uow.outbox.slice(mark.outbox), batch_id), allEmitted: false });
+    worlds.push({ batch_id, entities: states, allEssays: false, emitted: messagesOf(emitted, batch_id), allEmitted: false });
   }
   return worlds;
 }

@@ -55,8 +55,8 @@ function working(record: EntityRecord, machine: LifecycleMachine): WorkingEntity
     parent_id: record.parent_id,
     stored_version: record.version,
     stored: { status: record.status, parent_id: record.parent_id },
-    // A migrated row is stored in the old layout: its parts are not in the store yet.
-    stored_snapshot: record.machine_version === machine.version ? snapshot : undefined,
+    // A migrated row, or one written before its store split parts: its parts are not in part rows yet.
+    stored_snapshot: record.machine_version === machine.version && record.parts_inline !== true ? snapshot : undefined,
     dirty: false,
   };
 }

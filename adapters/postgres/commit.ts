@@ -7,7 +7,7 @@ import type { PoolClient, QueryResult } from 'pg';
 import { LifecycleError } from '../errors.js';
 import { versionConflict } from '../store-support.js';
 import type { CommitBatch, CommitResult } from '../store.js';
-import type { ChainBreak, CommitPlan, FoldedEntity } from './commit-plan.js';
+import type { ChainBreak, CommitPlan, FoldedEntity, PartsPlan } from './commit-plan.js';
 import { keyOf } from './rows.js';
 import type { Statement, StatementKey } from './sql.js';
 
@@ -23,7 +23,7 @@ function staleVersion(write: { machine: string; entity_id: string; expected_vers
 
 /** One statement of a commit transaction, and what its result means. */
 export interface Step {
-  kind: 'begin' | 'inbox' | 'unchanged' | 'insert' | 'update' | 'lock' | 'audit' | 'outbox' | 'timers';
+  kind: 'begin' | 'inbox' | 'unchanged' | 'insert' | 'update' | 'parts' | 'lock' | 'audit' | 'outbox' | 'timers';
   query: { name?: string; text: string; values?: unknown[] };
 }
 
@@ -51,9 +51,26 @@ async function runAll(client: PoolClient, queries: ReadonlyArray<{ name?: string
   return results;
 }
 
+type StepOf = (kind: Step['kind'], key: StatementKey, values: unknown[]) => Step;
+
+/**
+ * The part-row statements (after the entity writes: a commit holds an entity's row lock before it
+ * touches its parts; when a compare-and-set lost, the whole transaction is rolled back anyway).
+ */
+function partSteps(step: StepOf, parts: PartsPlan): Step[] {
+  const steps: Step[] = [];
+  const { upserts, deletes, rewrites } = parts;
+  if (rewrites.length > 0) steps.push(step('parts', 'deleteOtherParts', [rewrites.map((r) => r.machine), rewrites.map((r) => r.entity_id), rewrites.map((r) => r.keep)]));
+  if (deletes.length > 0) steps.push(step('parts', 'deleteParts', [deletes.map((d) => d.machine), deletes.map((d) => d.entity_id), deletes.map((d) => d.part_id)]));
+  if (upserts.length > 0) {
+    steps.push(step('parts', 'upsertParts', [upserts.map((u) => u.machine), upserts.map((u) => u.entity_id), upserts.map((u) => u.part_id), upserts.map((u) => u.items)]));
+  }
+  return steps;
+}
+
 /** Builds the statements of one commit (empty parts are left out). */
 function commitSteps(context: CommitContext, batch: CommitBatch, plan: CommitPlan, at: string): Step[] {
-  const step = (kind: Step['kind'], key: StatementKey, values: unknown[]): Step => ({ kind, query: { ...context.sql[key], values } });
+  const step: StepOf = (kind, key, values) => ({ kind, query: { ...context.sql[key], values } });
   const steps: Step[] = [{ kind: 'begin', query: { text: 'BEGIN' } }];
   if (plan.inbox.length > 0) {
     steps.push(step('inbox', 'insertInbox', [plan.inbox.map((i) => i.event_id), plan.inbox.map((i) => i.event_type), plan.inboxResults, at]));
@@ -64,15 +81,17 @@ function commitSteps(context: CommitContext, batch: CommitBatch, plan: CommitPla
   if (inserts.length > 0) {
     steps.push(step('insert', 'insertEntities', [
       inserts.map((e) => e.machine), inserts.map((e) => e.entity_id), inserts.map((e) => e.parent_id), inserts.map((e) => e.machine_version),
-      inserts.map((e) => e.next), inserts.map((e) => e.status), inserts.map((e) => e.snapshot), at,
+      inserts.map((e) => e.next), inserts.map((e) => e.status), inserts.map((e) => e.snapshot), at, inserts.map((e) => e.parts),
     ]));
   }
   if (updates.length > 0) {
     steps.push(step('update', 'updateEntities', [
       updates.map((e) => e.machine), updates.map((e) => e.entity_id), updates.map((e) => e.expected), updates.map((e) => e.next),
       updates.map((e) => e.parent_id), updates.map((e) => e.machine_version), updates.map((e) => e.status), updates.map((e) => e.snapshot), at,
+      updates.map((e) => e.parts),
     ]));
   }
+  steps.push(...partSteps(step, plan.parts));
   if (context.orderedFeeds && (batch.audit.length > 0 || plan.outbox.length > 0)) steps.push(step('lock', 'feedLock', []));
   const a = batch.audit;
   if (a.length > 0) {

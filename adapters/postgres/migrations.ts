@@ -96,10 +96,38 @@ CREATE INDEX timers_due ON timers (due_at, timer_id) WHERE fired_at IS NULL;
  */
 const AUDIT_MACHINE_VERSION = `ALTER TABLE audit ADD COLUMN machine_version integer;`;
 
+/**
+ * Context parts (issue #20), as on SQLite (schema 5 there): a collection that grows with the batch
+ * lives in rows of its own, one per part of about √N facts (see adapters/store-parts.ts), so an
+ * essay event rewrites one part instead of the whole tracker. `entities.parts` counts an entity's
+ * part rows (0: none, nothing to join). Existing rows keep their whole snapshots until their next
+ * write, which splits them.
+ */
+const CONTEXT_PARTS = `
+CREATE TABLE entity_parts (
+  machine   text COLLATE "C" NOT NULL,
+  entity_id text COLLATE "C" NOT NULL,
+  part_id   text COLLATE "C" NOT NULL,
+  items     text NOT NULL,
+  PRIMARY KEY (machine, entity_id, part_id)
+);
+ALTER TABLE entities ADD COLUMN parts integer NOT NULL DEFAULT 0;
+`;
+
+/**
+ * No change of tables: from this version on, `audit.envelope` may be compact (`=` and the envelope
+ * without what the row's columns say, adapters/audit-envelopes.ts) or `''` (the envelope of the
+ * nearest earlier row of the same event, which holds it). The version step makes code that cannot
+ * read such rows refuse the schema instead of misreading it.
+ */
+const COMPACT_AUDIT = `SELECT 1;`;
+
 /** Every migration this code knows, ascending by version. */
 export const migrations: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial_schema', sql: INITIAL_SCHEMA },
   { version: 2, name: 'audit_machine_version', sql: AUDIT_MACHINE_VERSION },
+  { version: 3, name: 'context_parts', sql: CONTEXT_PARTS },
+  { version: 4, name: 'compact_audit', sql: COMPACT_AUDIT },
 ]);
 
 /** First key of the transaction advisory locks of this library (the second is `hashtext(schema)`). */

@@ -16,35 +16,61 @@ export const FEED_LOCK_KEY = 727_310_002;
 export const CLAIM_LOCK_KEY = 727_310_003;
 
 const ENTITY_COLUMNS = 'machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at';
-const AUDIT_COLUMNS =
-  'position, event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason, entity_version, envelope, recorded_at, machine_version';
+/**
+ * An entity read: its columns, its number of part rows and, when it has some, the rows as one
+ * array of [part_id, items] pairs (one statement, so the main row and its parts are one consistent read).
+ * The entities table must be aliased `e`; `s` is the quoted schema.
+ */
+export const entityRead = (s: string): string =>
+  `${ENTITY_COLUMNS}, parts AS part_count, CASE WHEN e.parts > 0 THEN (SELECT array_agg(ARRAY[p.part_id, p.items]) FROM ${s}.entity_parts AS p
+    WHERE p.machine = e.machine AND p.entity_id = e.entity_id) END AS part_rows`;
+/**
+ * An audit read: a row's columns and its envelope, or, for a row that keeps none (`''`), the one of
+ * the nearest earlier row of the same event, which holds it (see adapters/audit-envelopes.ts).
+ * The audit table must be aliased `a`; `s` is the quoted schema.
+ */
+const auditRead = (s: string): string =>
+  `a.position, a.event_id, a.event_type, a.correlation_id, a.causation_id, a.machine, a.entity_id, a.from_status, a.to_status, a.outcome, a.reason,
+    a.entity_version,
+    CASE WHEN a.envelope = '' THEN (SELECT r.envelope FROM ${s}.audit AS r WHERE r.event_id = a.event_id AND r.position < a.position AND r.envelope <> ''
+      ORDER BY r.position DESC LIMIT 1) ELSE a.envelope END AS envelope,
+    a.recorded_at, a.machine_version`;
 const OUTBOX_COLUMNS = 'id, event_id, event_type, aggregate_id, envelope, internal, created_at, published_at, attempts, last_error';
 const TIMER_COLUMNS = 'timer_id, machine, entity_id, due_at, event, created_at, fired_at';
 
 /** The statements on entities: load, compare-and-set writes, listing and counting. */
 function entityStatements(s: string) {
+  const read = entityRead(s);
   const listBy = (where: string, args: number): string =>
-    `SELECT ${ENTITY_COLUMNS} FROM ${s}.entities WHERE machine = $1${where} ORDER BY created_at, entity_id LIMIT $${args + 1} OFFSET $${args + 2}`;
+    `SELECT ${read} FROM ${s}.entities AS e WHERE machine = $1${where} ORDER BY created_at, entity_id LIMIT $${args + 1} OFFSET $${args + 2}`;
   return {
-    loadEntity: `SELECT ${ENTITY_COLUMNS} FROM ${s}.entities WHERE machine = $1 AND entity_id = $2`,
-    loadMany: `SELECT ${ENTITY_COLUMNS} FROM ${s}.entities WHERE (machine, entity_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    loadEntity: `SELECT ${read} FROM ${s}.entities AS e WHERE machine = $1 AND entity_id = $2`,
+    loadMany: `SELECT ${read} FROM ${s}.entities AS e WHERE (machine, entity_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
     entityVersions: `SELECT machine, entity_id, version FROM ${s}.entities WHERE (machine, entity_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
     // The rows a commit relied on without writing (CommitBatch.unchanged), share-locked to the commit.
     lockUnchanged: `SELECT machine, entity_id, version FROM ${s}.entities WHERE (machine, entity_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
       ORDER BY machine, entity_id FOR SHARE`,
-    insertEntities: `INSERT INTO ${s}.entities (${ENTITY_COLUMNS})
-      SELECT u.machine, u.entity_id, u.parent_id, u.machine_version, u.version, u.status, u.snapshot, $8, $8
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::integer[], $6::text[], $7::text[])
-        AS u(machine, entity_id, parent_id, machine_version, version, status, snapshot)
+    insertEntities: `INSERT INTO ${s}.entities (${ENTITY_COLUMNS}, parts)
+      SELECT u.machine, u.entity_id, u.parent_id, u.machine_version, u.version, u.status, u.snapshot, $8, $8, u.parts
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::integer[], $6::text[], $7::text[], $9::integer[])
+        AS u(machine, entity_id, parent_id, machine_version, version, status, snapshot, parts)
       ON CONFLICT (machine, entity_id) DO NOTHING
       RETURNING machine, entity_id`,
     updateEntities: `UPDATE ${s}.entities AS e
       SET parent_id = u.parent_id, machine_version = u.machine_version, status = u.status, snapshot = u.snapshot,
-          updated_at = $9, version = u.next_version
-      FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::text[], $6::integer[], $7::text[], $8::text[])
-        AS u(machine, entity_id, expected_version, next_version, parent_id, machine_version, status, snapshot)
+          updated_at = $9, version = u.next_version, parts = u.parts
+      FROM unnest($1::text[], $2::text[], $3::integer[], $4::integer[], $5::text[], $6::integer[], $7::text[], $8::text[], $10::integer[])
+        AS u(machine, entity_id, expected_version, next_version, parent_id, machine_version, status, snapshot, parts)
       WHERE e.machine = u.machine AND e.entity_id = u.entity_id AND e.version = u.expected_version
       RETURNING e.machine, e.entity_id`,
+    // Context parts (adapters/store-parts.ts): only the parts a commit changed are written.
+    upsertParts: `INSERT INTO ${s}.entity_parts (machine, entity_id, part_id, items)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+      ON CONFLICT (machine, entity_id, part_id) DO UPDATE SET items = excluded.items`,
+    deleteParts: `DELETE FROM ${s}.entity_parts WHERE (machine, entity_id, part_id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
+    // An entity written without a parts hint: every part row not in its snapshot (a JSON array of ids) goes.
+    deleteOtherParts: `DELETE FROM ${s}.entity_parts AS p USING unnest($1::text[], $2::text[], $3::text[]) AS u(machine, entity_id, keep)
+      WHERE p.machine = u.machine AND p.entity_id = u.entity_id AND p.part_id NOT IN (SELECT json_array_elements_text(u.keep::json))`,
     listAll: listBy('', 1),
     listByStatus: listBy(' AND status = $2', 2),
     listByParent: listBy(' AND parent_id = $2', 2),
@@ -69,8 +95,8 @@ function feedStatements(s: string, schema: string) {
           entity_version, envelope, machine_version, ord)
       ORDER BY u.ord
       RETURNING position`,
-    history: `SELECT ${AUDIT_COLUMNS} FROM ${s}.audit WHERE machine = $1 AND entity_id = $2 AND position > $3 ORDER BY position LIMIT $4`,
-    auditSince: `SELECT ${AUDIT_COLUMNS} FROM ${s}.audit WHERE position > $1 ORDER BY position LIMIT $2`,
+    history: `SELECT ${auditRead(s)} FROM ${s}.audit AS a WHERE a.machine = $1 AND a.entity_id = $2 AND a.position > $3 ORDER BY a.position LIMIT $4`,
+    auditSince: `SELECT ${auditRead(s)} FROM ${s}.audit AS a WHERE a.position > $1 ORDER BY a.position LIMIT $2`,
     insertOutbox: `INSERT INTO ${s}.outbox (event_id, event_type, aggregate_id, envelope, internal, created_at)
       SELECT u.event_id, u.event_type, u.aggregate_id, u.envelope, u.internal, $6
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[]) WITH ORDINALITY

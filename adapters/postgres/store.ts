@@ -10,6 +10,10 @@
  * - Timestamps are the ISO strings of the injected clock, stored as `text COLLATE "C"`: ordering and
  *   equality are SQLite's exactly, and rows come back byte-identical.
  * - `audit.position` and `outbox.id` are bigserial (read back as numbers).
+ * - Context parts (adapters/store-parts.ts, schema 3): an entity's snapshot is one main row in
+ *   `entities` (each part a `{ part_id }` stub) plus one `entity_parts` row per part; a commit
+ *   writes only the parts its `EntityWrite.parts` hint does not call unchanged (folded over the
+ *   writes of one entity in the batch), and every read joins the parts back in the same statement.
  *
  * Commits: one transaction per `commit` on one pooled client (BEGIN ... COMMIT, READ COMMITTED):
  * inbox insert `ON CONFLICT DO NOTHING RETURNING` (duplicate -> VERSION_CONFLICT { event_id,

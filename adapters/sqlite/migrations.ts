@@ -155,6 +155,14 @@ ALTER TABLE entities ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;
 const AUDIT_MACHINE_VERSION = `ALTER TABLE audit ADD COLUMN machine_version INTEGER;`;
 
 /**
+ * Audit envelopes kept once (issue #20; see audit.ts): from this version on, `audit.envelope` may be
+ * compact (`=` and the envelope without what the row's columns say) or `''` with `envelope_of`, the
+ * position of the row of the same event that holds it. Rows written before stay as they are and read
+ * the same; the version step makes code that cannot read the new rows refuse the file.
+ */
+const COMPACT_AUDIT = `ALTER TABLE audit ADD COLUMN envelope_of INTEGER;`;
+
+/**
  * No change of tables: from this version on, a main row keeps a run of context parts as
  * `{ "$parts": prefix, "count": n }` instead of one stub per part (adapters/store-parts.ts), so
  * the tracker's row does not grow with the batch. The version step makes older code, which would
@@ -170,7 +178,8 @@ export const migrations: readonly Migration[] = Object.freeze([
   { version: 4, name: 'derived_outcomes', sql: DERIVED_OUTCOMES },
   { version: 5, name: 'context_parts', sql: CONTEXT_PARTS },
   { version: 6, name: 'audit_machine_version', sql: AUDIT_MACHINE_VERSION },
-  { version: 7, name: 'part_runs', sql: PART_RUNS },
+  { version: 7, name: 'compact_audit', sql: COMPACT_AUDIT },
+  { version: 8, name: 'part_runs', sql: PART_RUNS },
 ]);
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

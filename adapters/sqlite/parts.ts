@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { parseColumn, parseEntityRow, type EntityRow } from '../store-support.js';
-import { joinParts, splitParts } from '../store-parts.js';
+import { joinParts, markInlineParts, splitParts } from '../store-parts.js';
 import type { EntityRecord, EntityWrite, Json } from '../store.js';
 
 /** An entity row as read, with its number of part rows. */
@@ -39,7 +39,7 @@ export class SqliteParts {
   read(row: StoredEntityRow): EntityRecord {
     const { part_count, ...rest } = row;
     const record = parseEntityRow(rest);
-    if (part_count === 0) return record;
+    if (part_count === 0) return markInlineParts(record, rest.snapshot);
     const items = new Map<string, Json>();
     for (const part of this.s.load.all(record.machine, record.entity_id)) {
       items.set(part.part_id, parseColumn(part.items, 'entity_parts', `${record.machine}/${record.entity_id}/${part.part_id}`));

@@ -33,10 +33,6 @@ export function toStoreError(error: unknown, operation: string): LifecycleError 
 }
 
 
-export function parseAudit(row: AuditRow): AuditRecord {
-  return { ...row, envelope: parseColumn(row.envelope, 'audit', row.position) };
-}
-
 export function parseOutbox(row: OutboxRow): OutboxRecord {
   return { ...row, internal: row.internal === 1, envelope: parseColumn(row.envelope, 'outbox', row.id) };
 }

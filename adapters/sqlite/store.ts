@@ -27,15 +27,14 @@ import type {
   TimerRecord,
 } from '../store.js';
 import { migrate, migrations } from './migrations.js';
-import { decodeOutcome, encodeOutcome, type KeptOutcome } from './outcomes.js';
+import { decodeOutcome, type KeptOutcome } from './outcomes.js';
+import { SqliteAudit, type AuditEncoding } from './audit.js';
 import {
   nonNegative,
   pageLimit,
-  parseAudit,
   parseOutbox,
   parseTimer,
   toStoreError,
-  type AuditRow,
   type OutboxRow,
   type TimerRow,
 } from './rows.js';
@@ -55,11 +54,15 @@ export interface SqliteStoreOptions {
    * outcomes.ts). `false` is for the bench's ablation table; files read the same either way.
    */
   deriveStoredAnswers?: boolean;
+  /**
+   * Keep each audit envelope once and without what the row's columns say (default true; see
+   * audit.ts). `false` writes every envelope whole (the layout before schema 7), for comparisons;
+   * files read the same either way.
+   */
+  compactAuditEnvelopes?: boolean;
 }
 
 
-const AUDIT_COLUMNS =
-  'position, event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status, outcome, reason, entity_version, envelope, recorded_at, machine_version';
 const ENTITY_COLUMNS = 'machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at';
 const ENTITY_READ = `${ENTITY_COLUMNS}, parts AS part_count`;
 const LIST_ORDER = 'ORDER BY created_at, entity_id LIMIT ? OFFSET ?';
@@ -105,16 +108,6 @@ function prepareEntityStatements(db: Database.Database) {
 /** The audit, outbox, inbox and timer statements, prepared once per connection. */
 function prepareLogStatements(db: Database.Database) {
   return {
-    insertAudit: db.prepare<
-      [string, string, string, string | null, string, string, string | null, string | null, string, string | null, number | null, string, string, string | null, number | null]
-    >(
-      `INSERT INTO audit (event_id, event_type, correlation_id, causation_id, machine, entity_id, from_status, to_status,
-       outcome, reason, entity_version, envelope, recorded_at, result, machine_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    history: db.prepare<[string, string, number, number], AuditRow>(
-      `SELECT ${AUDIT_COLUMNS} FROM audit WHERE machine = ? AND entity_id = ? AND position > ? ORDER BY position LIMIT ?`,
-    ),
-    auditSince: db.prepare<[number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE position > ? ORDER BY position LIMIT ?`),
     insertOutbox: db.prepare<[string, string, string, string, number, string]>(
       `INSERT INTO outbox (event_id, event_type, aggregate_id, envelope, internal, created_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (event_id) DO NOTHING`,
@@ -168,14 +161,19 @@ export class SqliteStore implements SnapshotStore {
   private readonly commitTx: Database.Transaction<(batch: CommitBatch, at: string) => number[]>;
   private readonly loadManyTx: Database.Transaction<(keys: ReadonlyArray<{ machine: string; entity_id: string }>) => Map<string, EntityRecord>>;
   private readonly markPublishedTx: Database.Transaction<(ids: readonly number[], at: string) => void>;
-  private readonly deriveAnswers: boolean;
+  private readonly audit: SqliteAudit;
   private readonly pruneTx: Database.Transaction<(cutoffs: PruneCutoffs) => PruneReport>;
 
   /** `db` must already be configured and migrated (see `openSqliteStore`). */
-  constructor(db: Database.Database, now: () => Date = () => new Date(), options: { readonly deriveStoredAnswers?: boolean } = {}) {
+  constructor(
+    db: Database.Database,
+    now: () => Date = () => new Date(),
+    options: { readonly deriveStoredAnswers?: boolean; readonly compactAuditEnvelopes?: boolean } = {},
+  ) {
     this.db = db;
     this.now = now;
-    this.deriveAnswers = options.deriveStoredAnswers !== false;
+    const encoding: AuditEncoding = { deriveAnswers: options.deriveStoredAnswers !== false, compactEnvelopes: options.compactAuditEnvelopes !== false };
+    this.audit = new SqliteAudit(db, encoding);
     this.s = { ...prepareEntityStatements(db), ...prepareLogStatements(db) };
     this.parts = new SqliteParts(db);
     this.commitTx = db.transaction((batch: CommitBatch, at: string) => this.applyBatch(batch, at));
@@ -231,13 +229,11 @@ export class SqliteStore implements SnapshotStore {
   }
 
   history(machine: string, entity_id: string, options: { limit?: number; afterPosition?: number } = {}): Promise<AuditRecord[]> {
-    return this.run('history', () =>
-      this.s.history.all(machine, entity_id, nonNegative(options.afterPosition), pageLimit(options.limit)).map(parseAudit),
-    );
+    return this.run('history', () => this.audit.history(machine, entity_id, options));
   }
 
   auditSince(afterPosition: number, limit: number): Promise<AuditRecord[]> {
-    return this.run('auditSince', () => this.s.auditSince.all(nonNegative(afterPosition), pageLimit(limit)).map(parseAudit));
+    return this.run('auditSince', () => this.audit.since(afterPosition, limit));
   }
 
   list(query: ListQuery): Promise<EntityRecord[]> {
@@ -315,20 +311,7 @@ export class SqliteStore implements SnapshotStore {
     // The outcome of an event goes on its first audit row, and its inbox row points there. (A
     // duplicate still fails before any entity is written: the audit rows roll back with it.)
     const answers = new Map(batch.inbox.map((entry) => [entry.event_id, entry.result]));
-    const positions: number[] = [];
-    const outcomeAt = new Map<string, number>();
-    for (const a of batch.audit) {
-      const answer = outcomeAt.has(a.event_id) ? undefined : answers.get(a.event_id);
-      const position = Number(
-        s.insertAudit.run(
-          a.event_id, a.event_type, a.correlation_id, a.causation_id, a.machine, a.entity_id, a.from_status, a.to_status,
-          a.outcome, a.reason, a.entity_version, JSON.stringify(a.envelope), at, answer === undefined ? null : this.deriveAnswers ? encodeOutcome(answer, a) : JSON.stringify(answer),
-          a.machine_version ?? null,
-        ).lastInsertRowid,
-      );
-      if (answer !== undefined) outcomeAt.set(a.event_id, position);
-      positions.push(position);
-    }
+    const { positions, outcomeAt } = this.audit.write(batch.audit, answers, at);
     for (const entry of batch.inbox) {
       const position = outcomeAt.get(entry.event_id);
       const inline = position === undefined ? JSON.stringify(entry.result) : null;
@@ -433,7 +416,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     db.pragma(`synchronous = ${synchronous}`);
     db.pragma('foreign_keys = ON');
     migrate(db, migrations, now);
-    return new SqliteStore(db, now, { deriveStoredAnswers: options.deriveStoredAnswers !== false });
+    return new SqliteStore(db, now, { deriveStoredAnswers: options.deriveStoredAnswers !== false, compactAuditEnvelopes: options.compactAuditEnvelopes !== false });
   } catch (error) {
     if (db?.open === true) db.close();
     throw toStoreError(error, `open of ${options.path}`);

@@ -76,4 +76,10 @@ export interface EventBinding<Data, Targets extends readonly EventTarget<Data, M
   readonly batch: IdField<Data>;
   /** The machine instances it drives, in delivery order; empty or absent: outside services only. */
   readonly targets?: Targets;
+  /**
+   * Services outside the engine consume it too, besides `targets` (default false). The engine
+   * stores a message it applies to its own machines once, in the audit log; one with this flag is
+   * also written to the outbox, for those services.
+   */
+  readonly alsoOutside?: true;
 }

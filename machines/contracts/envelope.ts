@@ -53,6 +53,8 @@ export interface EventDefinition<
   readonly batch: IdField<z.output<Data>>;
   /** The machine instances it drives, in delivery order (empty: outside services only). */
   readonly targets: Targets;
+  /** True when services outside the engine consume it too, besides `targets` (see EventBinding.alsoOutside). */
+  readonly alsoOutside: boolean;
 }
 
 /** A parsed envelope of one event type. */
@@ -75,7 +77,9 @@ export function defineEvent<
     Envelope<Topic, z.output<Data>>,
     unknown
   >;
-  return { topic, name, data, envelope, sender: binding.sender, batch: binding.batch, targets: binding.targets ?? ([] as unknown as Targets) };
+  return {
+    topic, name, data, envelope, sender: binding.sender, batch: binding.batch, targets: binding.targets ?? ([] as unknown as Targets), alsoOutside: binding.alsoOutside === true,
+  };
 }
 
 /** What a machine knows about the event that drove it (never the clock or a random value). */

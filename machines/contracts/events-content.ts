@@ -96,7 +96,7 @@ export const EssaySlotAssignedV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     timestamp: Timestamp.optional(),
   }),
-  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'essay', types: ['SLOT_ASSIGNED'], entity: 'essay_id' }] },
+  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'essay', types: ['SLOT_ASSIGNED'], entity: 'essay_id' }], alsoOutside: true },
 );
 
 /** ELS: content arrived for a batch with no free slot. */

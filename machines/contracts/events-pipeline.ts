@@ -138,7 +138,7 @@ export const BatchServiceAIFeedbackInitiateCommandDataV1 = defineEvent(
   },
 );
 
-/** ELS -> BOS: every essay commanded into a phase is terminal for it. */
+/** ELS -> BOS (and BCS, RAS outside): every essay commanded into a phase is terminal for it. */
 export const ELSBatchPhaseOutcomeV1 = defineEvent(
   'ELSBatchPhaseOutcomeV1',
   'huleedu.els.batch.phase.outcome.v1',
@@ -151,7 +151,7 @@ export const ELSBatchPhaseOutcomeV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     run_id: RunId.optional(),
   }),
-  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'batch', types: ['PHASE_OUTCOME'], entity: 'batch_id' }] },
+  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'batch', types: ['PHASE_OUTCOME'], entity: 'batch_id' }], alsoOutside: true },
 );
 
 /** BOS -> RAS/UI/BCS: a pipeline run ended (the reference never sends it: seed 002). */
@@ -264,7 +264,7 @@ export const BatchPhaseCancelCommandV1 = defineEvent(
     essay_ids: z.array(Id).max(10_000),
     reason: Text.optional(),
   }),
-  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'batch_tracker', types: ['PHASE_CANCEL'], entity: 'batch_id' }] },
+  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'batch_tracker', types: ['PHASE_CANCEL'], entity: 'batch_id' }], alsoOutside: true },
 );
 
 /** BOS -> ELS, observers: the batch reached a final status (our event). */
@@ -284,5 +284,5 @@ export const BatchClosedV1 = defineEvent(
     failed_essay_ids: z.array(Id).max(10_000),
     reason: Text.optional(),
   }),
-  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'batch_tracker', types: ['BATCH_CLOSED'], entity: 'batch_id' }] },
+  { sender: 'internal', batch: 'batch_id', targets: [{ machine: 'batch_tracker', types: ['BATCH_CLOSED'], entity: 'batch_id' }], alsoOutside: true },
 );

@@ -36,6 +36,13 @@ function targetLine(target: Target): string {
   return `- \`${target.machine}\` \`data.${String(target.entity)}\`: ${types}${creates}${accepted}`;
 }
 
+/** Where a message the engine emits and applies itself is kept (docs/storage-layout.md). */
+function storedLine(definition: Definition): string {
+  return definition.alsoOutside
+    ? 'Also for outside services (`alsoOutside`): written to the outbox as well as applied.'
+    : 'Applied by the engine only: kept in the audit log, not in the outbox (unless `outboxInternal`).';
+}
+
 function section(definition: Definition): string {
   const targets = definition.targets as readonly Target[];
   return [
@@ -47,6 +54,7 @@ function section(definition: Definition): string {
     '',
     targets.length === 0 ? 'Drives no machine of the engine (for outside services and observers).' : ['Drives:', ...targets.map(targetLine)].join('\n'),
     '',
+    ...(targets.length > 0 && definition.sender === 'internal' ? [storedLine(definition), ''] : []),
   ].join('\n');
 }
 

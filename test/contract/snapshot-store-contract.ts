@@ -131,6 +131,22 @@ function entityContracts(ctx: Ctx): void {
     expect((await ctx.store.list({ machine: 'essay' })).map((row) => row.snapshot)).toEqual([v3]);
   });
 
+  it('several writes to one entity in one batch, each with a parts hint relative to the one before, keep every part a write changed', async () => {
+    const part = (part_id: string, items: Json): Json => ({ part_id, items });
+    const snap = (...parts: Json[]): Json => ({ context: { slots: { length: parts.length, parts } } });
+    await ctx.store.commit(batch({ entities: [entity('e1', { snapshot: snap(part('p/0', [0]), part('p/1', [1]), part('p/2', [2])) })] }));
+    const first = snap(part('p/0', ['changed']), part('p/1', [1]));
+    const second = snap(part('p/0', ['changed']), part('p/1', [1]), part('p/3', [3]));
+    await ctx.store.commit(batch({
+      entities: [
+        entity('e1', { expected_version: 1, snapshot: first, parts: { changed: [{ part_id: 'p/0', items: ['changed'] }], removed: ['p/2'] } }),
+        entity('e1', { expected_version: 2, snapshot: second, parts: { changed: [{ part_id: 'p/3', items: [3] }], removed: [] } }),
+      ],
+    }));
+    const stored = await ctx.store.load('essay', 'e1');
+    expect([stored?.version, stored?.snapshot]).toEqual([3, second]);
+  });
+
 }
 
 function compareAndSetContracts(ctx: Ctx): void {

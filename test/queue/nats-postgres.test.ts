@@ -84,7 +84,8 @@ const row = (event_id: string, aggregate_id: string): OutboxWrite => ({ event_id
     streams.push(stream, deadLetterStreamOf(stream), leaseStreamOf(stream));
     await ensureStream(jsm, { name: stream, subjectPrefix });
     const [a, b] = [await store(schema), await store(schema)];
-    const engine = new LifecycleEngine({ store: a, clock: fixedClock });
+    // Internal messages in the outbox too (the observers' opt-in): more rows, of every kind, for the two relays.
+    const engine = new LifecycleEngine({ store: a, clock: fixedClock, outboxInternal: true });
     for (const answer of await engine.dispatchMany(workload('relay-pg', 8))) expect(answer.outcome).toBe('accepted');
     const total = await a.outboxCount();
     expect(total).toBeGreaterThan(100);

@@ -74,7 +74,7 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     expect(info.num_pending).toBe(0);
   });
 
-  it('the outbox relay publishes every row exactly once (relaying twice); internal rows are on lifecycle.internal.<topic>, in the stream but never delivered to a partition consumer', async () => {
+  it('the outbox relay publishes every row exactly once (relaying twice); internal rows (outboxInternal: true) are on lifecycle.internal.<topic>, in the stream but never delivered to a partition consumer', async () => {
     const { stream, subjectPrefix, durable } = names();
     await ensureStream(bed.jsm, { name: stream, subjectPrefix, duplicateWindowMs: 60_000, subjects: ['huleedu.batch.essays.registered.v1'] });
     // Idempotent, and an existing stream gets the missing subjects and the new window.
@@ -82,7 +82,7 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     expect(ensured.config.duplicate_window).toBe(120_000 * 1_000_000);
     expect(ensured.config.subjects).toHaveLength(TOPICS.length + 1);
     expect(ensured.config.subjects).toContain(`${subjectPrefix}lifecycle.internal.>`);
-    const { store, engine } = sqliteEngine();
+    const { store, engine } = sqliteEngine(':memory:', { outboxInternal: true });
     for (const event of guestBatch('relay', 'relay-1', 3, [0])) await engine.dispatch(event);
     const outbox = dump(store).outbox;
     const internal = outbox.filter((row) => row.internal === 1);

@@ -28,10 +28,13 @@ export function tempDir(): { dir: string; cleanup: () => void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** An in-memory or file SQLite store and an engine on it, both on the fixed clock. */
-export function sqliteEngine(path = ':memory:'): { store: SqliteStore; engine: LifecycleEngine } {
+/**
+ * An in-memory or file SQLite store and an engine on it, both on the fixed clock. `outboxInternal`:
+ * the engine also writes the messages it applies itself to the outbox (the relay's opt-in for observers).
+ */
+export function sqliteEngine(path = ':memory:', options: { readonly outboxInternal?: boolean } = {}): { store: SqliteStore; engine: LifecycleEngine } {
   const store = openSqliteStore({ path, now: fixedClock });
-  return { store, engine: new LifecycleEngine({ store, clock: fixedClock, invariants: 'refuse' }) };
+  return { store, engine: new LifecycleEngine({ store, clock: fixedClock, invariants: 'refuse', outboxInternal: options.outboxInternal === true }) };
 }
 
 /**

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { DispatchResult } from '../../adapters/engine/results.js';
 import type { SqliteStore } from '../../adapters/sqlite/store.js';
 import { ASSOCIATION_TIMEOUT_EVENT } from '../../machines/associations.js';
+import { emittedMessages } from '../support/emitted.js';
 import {
   engineOn,
   openFileStore,
@@ -42,9 +43,10 @@ async function armedFile(prefix: string, count: number): Promise<{ path: string;
   return { path, batches };
 }
 
-function confirmations(store: SqliteStore, batchId: string): Array<{ timeout_triggered: boolean }> {
-  const rows = store.db.prepare('SELECT envelope FROM outbox WHERE event_type = ? AND aggregate_id = ?').all(CONFIRMED, batchId) as Array<{ envelope: string }>;
-  return rows.map((r) => (JSON.parse(r.envelope) as { data: { timeout_triggered: boolean } }).data);
+/** The confirmations sent for a batch (the engine applies them itself: they are in the audit log). */
+async function confirmations(store: SqliteStore, batchId: string): Promise<Array<{ timeout_triggered: boolean }>> {
+  const rows = (await emittedMessages(store)).filter((row) => row.event_type === CONFIRMED && row.aggregate_id === batchId);
+  return rows.map((r) => (r.envelope as { data: { timeout_triggered: boolean } }).data);
 }
 
 const statusOf = (store: SqliteStore, machine: string, id: string): string | undefined =>
@@ -85,7 +87,7 @@ describe('the 24 h association timer across restarts', () => {
     expect(fired[0]).toMatchObject({ outcome: 'accepted', entity: { machine: 'associations', entity_id: 'timer-batch' }, from: 'pending_validation', to: 'timeout_confirmed' });
     expect(statusOf(storeB, 'associations', 'timer-batch')).toBe('timeout_confirmed');
     expect(statusOf(storeB, 'batch', 'timer-batch')).toBe('ready_for_pipeline_execution');
-    expect(confirmations(storeB, 'timer-batch')).toEqual([expect.objectContaining({ timeout_triggered: true })]);
+    expect(await confirmations(storeB, 'timer-batch')).toEqual([expect.objectContaining({ timeout_triggered: true })]);
     // No pending timer is left (leaving pending_validation cancels the delay, so the row is deleted).
     expect(storeB.db.prepare('SELECT COUNT(*) AS n FROM timers WHERE fired_at IS NULL').get()).toEqual({ n: 0 });
 
@@ -97,7 +99,7 @@ describe('the 24 h association timer across restarts', () => {
     for (const hours of [26, 48, 24 * 30]) {
       const storeC = openFileStore(path, plusMs(T0, hours * HOUR));
       expect(await engineOn(storeC, plusMs(T0, hours * HOUR)).fireDueTimers()).toEqual([]);
-      expect(confirmations(storeC, 'timer-batch')).toHaveLength(1);
+      expect(await confirmations(storeC, 'timer-batch')).toHaveLength(1);
       expect(timerAudit(storeC)).toEqual([{ entity_id: 'timer-batch', outcome: 'accepted' }]);
       await storeC.close();
     }
@@ -113,7 +115,7 @@ describe('the 24 h association timer across restarts', () => {
     expect(all.every((a) => a.outcome === 'accepted' || a.outcome === 'duplicate')).toBe(true);
     expect(accepted(all).map((a) => a.entity?.entity_id).sort()).toEqual([...batches].sort());
     for (const batch of batches) {
-      expect(confirmations(s1, batch)).toEqual([expect.objectContaining({ timeout_triggered: true })]);
+      expect(await confirmations(s1, batch)).toEqual([expect.objectContaining({ timeout_triggered: true })]);
       expect(statusOf(s1, 'associations', batch)).toBe('timeout_confirmed');
     }
     expect(timerAudit(s1).filter((r) => r.outcome === 'accepted')).toHaveLength(batches.length);
@@ -136,7 +138,7 @@ describe('the 24 h association timer across restarts', () => {
     expect(timers.filter((t) => t.outcome === 'accepted').map((t) => t.entity_id).sort()).toEqual([...batches].sort());
     const store = openFileStore(path, later);
     for (const batch of batches) {
-      expect(confirmations(store, batch)).toEqual([expect.objectContaining({ timeout_triggered: true })]);
+      expect(await confirmations(store, batch)).toEqual([expect.objectContaining({ timeout_triggered: true })]);
       expect(statusOf(store, 'batch', batch)).toBe('ready_for_pipeline_execution');
     }
     expect(timerAudit(store).filter((r) => r.outcome === 'accepted')).toHaveLength(batches.length);

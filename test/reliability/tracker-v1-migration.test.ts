@@ -12,6 +12,7 @@ import { batchTrackerLifecycle } from '../../machines/batch-tracker.js';
 import { batchLifecycle, batchMissedPhasesMigration } from '../../machines/batch/index.js';
 import { trackerPartsMigration } from '../../machines/batch-tracker/migrations.js';
 import { fixtureBatches, remainingEvents } from '../fixtures/tracker-v1/scenario.js';
+import { emittedData } from '../support/emitted.js';
 import { engineOn, openFileStore, PROJECT_ROOT, removeTempDirs, tempDir, type Raw } from '../support/reliability-kit.js';
 
 const FIXTURE = join(PROJECT_ROOT, 'test', 'fixtures', 'tracker-v1', 'schema4-tracker-v1.sqlite');
@@ -29,14 +30,11 @@ async function everyEntity(store: ReturnType<typeof openFileStore>): Promise<Ent
   return rows;
 }
 
-const outcomes = (store: ReturnType<typeof openFileStore>) =>
-  store.db
-    .prepare(`SELECT event_type, envelope FROM outbox WHERE event_type IN ('huleedu.els.batch.phase.outcome.v1', 'huleedu.batch.pipeline.completed.v1') ORDER BY id`)
-    .all()
-    .map((row) => {
-      const { event_type, envelope } = row as { event_type: string; envelope: string };
-      return [event_type, (JSON.parse(envelope) as { data: unknown }).data];
-    });
+/** The phase outcomes (applied by the engine itself: from the audit log) and pipeline completions (outbox) sent. */
+const outcomes = async (store: ReturnType<typeof openFileStore>) => {
+  const types = ['huleedu.els.batch.phase.outcome.v1', 'huleedu.batch.pipeline.completed.v1'];
+  return Promise.all(types.map((type) => emittedData(store, type)));
+};
 
 describe('a schema-4 database with version-1 trackers', () => {
   it('migrates on open and on first touch, then ends exactly where a database made today ends', async () => {
@@ -70,7 +68,8 @@ describe('a schema-4 database with version-1 trackers', () => {
       ['fx-done', 1],
       ['fx-open', 2],
     ]);
-    expect(outcomes(migrated)).toEqual(outcomes(fresh));
+    expect(await outcomes(migrated)).toEqual(await outcomes(fresh));
+    expect((await outcomes(fresh)).map((data) => data.length)).toEqual([4, 2]);
     // The open tracker now keeps its per-essay facts in part rows.
     const parts = migrated.db.prepare(`SELECT COUNT(*) AS n FROM entity_parts WHERE entity_id = 'fx-open'`).get() as { n: number };
     expect(parts.n).toBeGreaterThan(0);

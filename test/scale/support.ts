@@ -7,6 +7,8 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type pg from 'pg';
 import { deterministicUuid } from '../../adapters/engine/ids.js';
+import { parseEntity as parsePostgresEntity, type EntityRow as PostgresEntityRow } from '../../adapters/postgres/rows.js';
+import { entityRead } from '../../adapters/postgres/sql.js';
 import { partitionConsumerName, PARTITION_KEY_HEADER, publishEnvelope } from '../../adapters/queue/nats.js';
 import { envelope } from '../support/envelopes.js';
 import { essayIdsOf, guestBatch, interleave, Rng, type DbDump, type EntityRow, type AuditRow, type Raw } from '../support/reliability-kit.js';
@@ -83,9 +85,17 @@ export const q = (schema: string): string => `"${schema.replace(/"/g, '""')}"`;
 /** The comparable content of a PostgreSQL schema, in the reliability kit's DbDump shape. */
 export async function dumpPostgres(pool: pg.Pool, schema: string): Promise<DbDump & { outboxRows: OutboxRow[] }> {
   const s = q(schema);
-  const entities = await pool.query<EntityRow>(
-    `SELECT machine, entity_id, status, snapshot, version, machine_version FROM ${s}.entities ORDER BY machine, entity_id`,
+  // Whole snapshots (context parts joined back in), comparable with the reference's.
+  const stored = await pool.query<PostgresEntityRow>(
+    `SELECT ${entityRead(s)} FROM ${s}.entities AS e ORDER BY machine, entity_id`,
   );
+  const entities = {
+    rows: stored.rows.map((row): EntityRow => {
+      const { machine, entity_id, status, version, machine_version } = row;
+      const snapshot = row.part_count === 0 ? row.snapshot : JSON.stringify(parsePostgresEntity(row).snapshot);
+      return { machine, entity_id, status, snapshot, version, machine_version };
+    }),
+  };
   const audit = await pool.query<AuditRow & { position: string }>(
     `SELECT position, event_id, event_type, machine, entity_id, from_status, to_status, outcome, entity_version FROM ${s}.audit ORDER BY position`,
   );

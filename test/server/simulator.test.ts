@@ -24,7 +24,7 @@ interface Harness {
 function harness(options: Partial<Omit<SimulatorOptions, 'engine'>> = {}): Harness {
   const clock = { now: T0 };
   const store = openSqliteStore({ path: ':memory:', now: () => new Date(clock.now) });
-  const engine = new LifecycleEngine({ store, clock: () => new Date(clock.now) });
+  const engine = new LifecycleEngine({ store, clock: () => new Date(clock.now), outboxInternal: true });
   const published: Array<Record<string, Json>> = [];
   const onPublish: SimulatorOptions['onPublish'] = (rows) => {
     for (const row of rows) published.push(row.envelope as Record<string, Json>);
@@ -180,7 +180,7 @@ describe('Simulator', () => {
     vi.useFakeTimers({ now: T0 });
     try {
       const store = openSqliteStore({ path: ':memory:' });
-      const engine = new LifecycleEngine({ store });
+      const engine = new LifecycleEngine({ store, outboxInternal: true });
       const sim = new Simulator({ engine, seed: 1, failureRate: 0, delayMs: { min: 100, max: 200 }, pollIntervalMs: 50 });
       sim.start();
       await engine.dispatch(registration('auto-1', essayIds('auto-1', 2), { student_prompt_ref: 'p' }));
