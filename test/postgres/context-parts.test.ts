@@ -4,6 +4,8 @@
  * whole snapshots; the fixture in test/fixtures/postgres-schema2, built by its build.ts from
  * 6df2ff3) migrates on open and carries on like a schema made today. Runs only with TEST_POSTGRES_URL.
  */
+import { withoutPartLayout } from '../support/part-layout.js';
+import { batchLifecycle, batchMissedPhasesMigration } from '../../machines/batch/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -124,7 +126,10 @@ describePostgres('PostgreSQL context parts', () => {
     expect(rows.length).toBe(today.size);
     for (const row of rows) {
       const want = today.get(`${row.machine}/${row.entity_id}`);
-      expect([row.status, row.version, row.snapshot], `${row.machine} ${row.entity_id}`).toEqual([want?.status, want?.version, want?.snapshot]);
+      // fx-done's batch was not touched after the upgrade: stored at batch version 1, compared migrated.
+      // Trackers written before PART_SIZE keep their part size: compared by the facts they hold.
+      const snapshot = row.machine === 'batch' && row.machine_version < batchLifecycle.version ? batchMissedPhasesMigration(row.snapshot) : row.snapshot;
+      expect([row.status, row.version, withoutPartLayout(snapshot)], `${row.machine} ${row.entity_id}`).toEqual([want?.status, want?.version, withoutPartLayout(want?.snapshot)]);
     }
     // The open tracker, written after the upgrade, now keeps its per-essay facts in part rows; the done one is untouched.
     expect((await partWriters(schema, 'fx-open')).size).toBeGreaterThan(0);
