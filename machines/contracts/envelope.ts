@@ -75,7 +75,7 @@ export function defineEvent<
     Envelope<Topic, z.output<Data>>,
     unknown
   >;
-  return { topic, name, data, envelope, sender: binding.sender, batch: binding.batch, targets: binding.targets ?? ([] as unknown as Targets) };
+  return { topic, name, data, envelope, sender: binding.sender, batch: binding.batch, targets: (binding.targets ?? []) as Targets };
 }
 
 /** What a machine knows about the event that drove it (never the clock or a random value). */
