@@ -29,7 +29,7 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   /** The principal may not act on this resource. */
   FORBIDDEN: 'FORBIDDEN',
-  /** The event's sender class is not accepted from outside (an internal or timer event the engine only emits itself). */
+  /** The event's sender class is not accepted from this sender: an internal event (from anywhere), or an outbound one over HTTP. */
   SENDER_NOT_ALLOWED: 'SENDER_NOT_ALLOWED',
   /** An event for one batch would reach an entity of another batch (membership); nothing of it was applied. */
   OUTSIDE_BATCH: 'OUTSIDE_BATCH',

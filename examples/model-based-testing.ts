@@ -2,6 +2,7 @@
  * The code of docs/model-based-testing.md: a small express order service of "yours", its statechart,
  * and the generated paths driving the real service over HTTP, with a state assertion after every
  * step. `main({ bug })` runs it against a service with a deliberate bug, to show a failure.
+ * `realSystem` is the same model as a module export, for `lifecycle-gen-tests --real-system`.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -71,40 +72,75 @@ async function statusOf(order: Order): Promise<string> {
   return ((await response.json()) as { status: string }).status;
 }
 
-/** The executors (one per event type) and the state assertions (one per state). */
+const expectStatus = (expected: OrderStatus) => async (order: Order): Promise<void> => {
+  const status = await statusOf(order);
+  if (status !== expected) throw new Error(`GET /orders/${order.id} says "${status}"`);
+};
+
+/** The executors: one per event type, each performing the event on the real service. */
+const ORDER_EVENTS: RealSystemModel<Order>['events'] = {
+  PAY: (order) => post(`${order.base}/orders/${order.id}/pay`),
+  SHIP: (order) => post(`${order.base}/orders/${order.id}/ship`),
+  CANCEL: (order) => post(`${order.base}/orders/${order.id}/cancel`),
+};
+
+/** The state assertions: one per state, each asking the real service. */
+const ORDER_STATES: RealSystemModel<Order>['states'] = {
+  pending: expectStatus('pending'),
+  paid: expectStatus('paid'),
+  shipped: expectStatus('shipped'),
+  cancelled: expectStatus('cancelled'),
+};
+
+/** The model of a service already running at `base`: each path creates its own order there. */
 function orderModel(base: string): RealSystemModel<Order> {
   let next = 0;
-  const expectStatus = (expected: OrderStatus) => async (order: Order): Promise<void> => {
-    const status = await statusOf(order);
-    if (status !== expected) throw new Error(`GET /orders/${order.id} says "${status}"`);
-  };
   return {
     setup: async () => {
       const order = { base, id: `order-${(next += 1)}` };
       await post(`${base}/orders/${order.id}`);
       return order;
     },
-    events: {
-      PAY: (order) => post(`${order.base}/orders/${order.id}/pay`),
-      SHIP: (order) => post(`${order.base}/orders/${order.id}/ship`),
-      CANCEL: (order) => post(`${order.base}/orders/${order.id}/cancel`),
-    },
-    states: {
-      pending: expectStatus('pending'),
-      paid: expectStatus('paid'),
-      shipped: expectStatus('shipped'),
-      cancelled: expectStatus('cancelled'),
-    },
+    events: ORDER_EVENTS,
+    states: ORDER_STATES,
   };
 }
 
+async function listen(app: express.Express): Promise<Server> {
+  return new Promise((resolve) => {
+    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+}
+
+const baseOf = (server: Server): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+/**
+ * The model as a module export, for `lifecycle-gen-tests --machine <this file>#orderMachine
+ * --real-system <this file>`: each path gets a service of its own on a free port, started in
+ * `setup` and stopped in `teardown`.
+ */
+export function orderRealSystem(options: { bug?: 'pay-keeps-pending' } = {}): RealSystemModel<Order & { readonly server: Server }> {
+  return {
+    setup: async () => {
+      const server = await listen(createOrderService(options));
+      const order = { base: baseOf(server), id: 'order-1', server };
+      await post(`${order.base}/orders/${order.id}`);
+      return order;
+    },
+    teardown: (order) => new Promise((resolve) => order.server.close(() => resolve())),
+    events: ORDER_EVENTS,
+    states: ORDER_STATES,
+  };
+}
+
+/** What `--real-system` finds in this module (its `realSystem` export). */
+export const realSystem = orderRealSystem();
+
 /** Starts the service, drives it along every generated path, stops it; answers what was checked. */
 export async function main(options: { bug?: 'pay-keeps-pending' } = {}): Promise<{ paths: number; steps: number; transitions: string; failures: string[] }> {
-  const server: Server = await new Promise((resolve) => {
-    const listening = createOrderService(options).listen(0, '127.0.0.1', () => resolve(listening));
-  });
+  const server = await listen(createOrderService(options));
   try {
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const base = baseOf(server);
     const seed = { name: 'default' };
     const plan = planPaths({ machine: orderMachine, seeds: [seed], events: sampleEvents(orderMachine) });
     const model = orderModel(base);

@@ -7,6 +7,7 @@
  *   gen-tests [--out ./test/generated] [--report ./coverage/paths] [--only <id>]...
  *   gen-tests --machine ./path/to/machine.ts[#exportName] [--out <dir>] [--assert context,output,emitted]
  *             [--to-state <state>]... [--strategy shortest|simple]
+ *   gen-tests --machine ./path/to/machine.ts[#exportName] --real-system ./path/to/model.ts[#exportName]
  */
 import { processIo } from './lib/cli.js';
 import { runGenTests } from './lib/gen-tests-cli.js';

@@ -6,43 +6,10 @@
  *   lifecycle-prune --store ./data/lifecycle.db [--outbox-days 7] [--inbox-days 7]
  *   lifecycle-prune --store postgres://user@host/db [--schema public]
  */
-import { parseArgs } from 'node:util';
-import { pruneStore, DEFAULT_RETENTION } from '../adapters/engine/retention.js';
+import { pruneStore } from '../adapters/engine/retention.js';
 import { isLifecycleError } from '../adapters/errors.js';
 import type { SnapshotStore } from '../adapters/store.js';
-
-const USAGE = `usage: lifecycle-prune --store <sqlite path | postgres://...> [--schema <name>] [--outbox-days <n>] [--inbox-days <n>]
-  Deletes outbox rows published more than --outbox-days ago (default ${DEFAULT_RETENTION.outboxDays}) and inbox keys
-  (idempotency records) of events first recorded more than --inbox-days ago (default ${DEFAULT_RETENTION.inboxDays}).
-  A redelivery after its inbox key is gone is taken as a new event: keep --inbox-days above any redelivery delay.`;
-
-class UsageError extends Error {}
-
-function daysOf(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  if (!/^\d+(\.\d+)?$/.test(raw)) throw new UsageError(`--${name} must be a non-negative number of days, got "${raw}"`);
-  return Number(raw);
-}
-
-function parse(argv: string[]) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { store: { type: 'string' }, schema: { type: 'string' }, 'outbox-days': { type: 'string' }, 'inbox-days': { type: 'string' }, help: { type: 'boolean' } },
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-  if (values.help === true) throw new UsageError('');
-  if (values.store === undefined || values.store === '') throw new UsageError('--store is required');
-  return {
-    store: values.store,
-    schema: values.schema,
-    outboxDays: daysOf('outbox-days', values['outbox-days'], DEFAULT_RETENTION.outboxDays),
-    inboxDays: daysOf('inbox-days', values['inbox-days'], DEFAULT_RETENTION.inboxDays),
-  };
-}
+import { parsePruneArgs, PRUNE_USAGE, PruneUsageError } from './lib/prune-args.js';
 
 async function openStore(url: string, schema: string | undefined): Promise<SnapshotStore> {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
@@ -56,12 +23,15 @@ async function openStore(url: string, schema: string | undefined): Promise<Snaps
 async function main(argv: string[]): Promise<number> {
   let options;
   try {
-    options = parse(argv);
+    options = parsePruneArgs(argv);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    if (error.message !== '') process.stderr.write(`lifecycle-prune: ${error.message}\n`);
-    process.stderr.write(`${USAGE}\n`);
-    return error.message === '' ? 0 : 2;
+    if (!(error instanceof PruneUsageError)) throw error;
+    process.stderr.write(`lifecycle-prune: ${error.message}\n${PRUNE_USAGE}\n`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(`${PRUNE_USAGE}\n`);
+    return 0;
   }
   const store = await openStore(options.store, options.schema);
   try {

@@ -23,10 +23,16 @@
  *                          A token is 16..512 characters of [A-Za-z0-9._~-]; each token once.
  * - SERVICE_TOKENS         service tokens, same form (`token=service_id[:org_id[:roles]]`); their
  *                          principals have kind 'service'.
+ * - NATS_URL               nats://host:port of the JetStream the workers consume (default unset): the
+ *                          operator routes then also list and redrive its dead letters. The server
+ *                          itself consumes nothing from NATS.
+ * - NATS_STREAM            the workers' stream (default LIFECYCLE, as `lifecycle-worker --stream`);
+ *                          its dead letters are in <NATS_STREAM>_DEAD.
  * Empty values count as unset.
  */
 
 import type { Principal } from '../adapters/http/auth.js';
+import { DEFAULT_STREAM } from '../adapters/queue/nats/names.js';
 
 /** One bearer token and the principal it authenticates. */
 export interface ConfiguredToken {
@@ -58,6 +64,8 @@ export interface ServerConfig {
   readonly logFormat: LogFormat;
   /** User and service tokens together; empty when none is configured. */
   readonly tokens: readonly ConfiguredToken[];
+  /** The NATS JetStream whose dead letters the operator routes serve (NATS_URL, NATS_STREAM); undefined without NATS_URL. */
+  readonly nats: { readonly url: string; readonly stream: string } | undefined;
 }
 
 /** A bad environment: every problem, one per line; the process should exit with `exitCode`. */
@@ -115,6 +123,22 @@ function parseStore(value: string): Parsed<ServerConfig['store']> {
   }
   const match = /^sqlite:(.+)$/.exec(value);
   return match?.[1] === undefined ? bad('LIFECYCLE_STORE', value, form) : ok({ kind: 'sqlite', path: match[1] });
+}
+
+function parseNatsUrl(value: string): Parsed<string> {
+  const form = 'nats://host:port, e.g. nats://127.0.0.1:4222 (no credentials, path or query)';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return bad('NATS_URL', value, form);
+  }
+  const plain = url.protocol === 'nats:' && url.hostname !== '' && (url.pathname === '' || url.pathname === '/') && url.search === '' && url.username === '' && url.password === '';
+  return plain ? ok(`nats://${url.host}`) : bad('NATS_URL', redactUrl(value), form);
+}
+
+function parseStreamName(value: string): Parsed<string> {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(value) ? ok(value) : bad('NATS_STREAM', value, '1 to 64 letters, digits, _ or -');
 }
 
 function parseSwitch(value: string): Parsed<boolean> {
@@ -189,6 +213,10 @@ function checkDistinct(tokens: readonly ConfiguredToken[]): string | undefined {
   return undefined;
 }
 
+function natsOf(url: string | undefined, stream: string): ServerConfig['nats'] {
+  return url === undefined ? undefined : { url, stream };
+}
+
 /** Parses the environment; throws ConfigError listing every bad variable. */
 export function parseConfig(env: Environment): ServerConfig {
   const problems: string[] = [];
@@ -220,6 +248,7 @@ export function parseConfig(env: Environment): ServerConfig {
     logLevel: read('LOG_LEVEL', 'info', parseLogLevel),
     logFormat: read('LOG_FORMAT', 'auto', parseLogFormat),
     tokens,
+    nats: natsOf(read<string | undefined>('NATS_URL', undefined, parseNatsUrl), read('NATS_STREAM', DEFAULT_STREAM, parseStreamName)),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

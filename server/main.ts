@@ -90,6 +90,42 @@ function urlOf(address: AddressInfo): string {
   return `http://${host}:${address.port}`;
 }
 
+/** The NATS dead-letter stream the operator routes serve, and how to let go of its connection. */
+interface NatsDeadLetters {
+  readonly queue: DeadLetterQueue;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to the workers' NATS server (NATS_URL) for their dead letters; gives up after 15 s.
+ * The NATS client is an optional peer dependency, loaded only when NATS_URL is set.
+ */
+async function openNatsDeadLetters(nats: NonNullable<ServerConfig['nats']>, engine: LifecycleEngine): Promise<NatsDeadLetters> {
+  const { connectNats } = await import('../adapters/queue/nats/connection.js');
+  const { natsDeadLetters } = await import('../adapters/queue/nats/dead-letters.js');
+  let nc: Awaited<ReturnType<typeof connectNats>>;
+  try {
+    nc = await connectNats(nats.url, { signal: AbortSignal.timeout(15_000), name: 'lifecycle-server dead letters' });
+  } catch (error) {
+    throw new Error(`NATS_URL: cannot connect to ${nats.url}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  try {
+    return { queue: await natsDeadLetters(nc, engine, { stream: nats.stream }), close: () => nc.close() };
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+}
+
+/**
+ * The dead letters the operator routes list and redrive: the embedded queue of a SQLite store
+ * (lifecycle-worker --queue embedded on the same file) and, with NATS_URL, the NATS workers'.
+ */
+function deadLetterQueues(store: SnapshotStore, engine: LifecycleEngine, nats: NatsDeadLetters | undefined): DeadLetterQueue[] {
+  const embedded = store instanceof SqliteStore ? [embeddedDeadLetters(new EmbeddedQueue(store), engine)] : [];
+  return nats === undefined ? embedded : [...embedded, nats.queue];
+}
+
 /** Starts everything `config` describes. Throws ConfigError for an exposed open server. */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   checkExposure(config);
@@ -111,15 +147,18 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     : undefined;
   const open = config.tokens.length === 0;
   const authenticate = open ? openAuthenticator(DEMO_PRINCIPAL) : bearerTokenAuthenticator(config.tokens);
-  // The operator routes list and redrive the dead letters of the embedded queue of a SQLite store
-  // (lifecycle-worker --queue embedded on the same file); NATS dead letters: lifecycle-worker dead.
-  const deadLetters: DeadLetterQueue[] = store instanceof SqliteStore ? [embeddedDeadLetters(new EmbeddedQueue(store), engine)] : [];
-  const app = createApp({ engine, queries: new LifecycleQueries(store), logger, authenticate, staticDir: PUBLIC_DIR, deadLetters });
-  const server = createServer(app);
+  let nats: NatsDeadLetters | undefined;
   let address: AddressInfo;
+  let server: Server;
+  let app: ReturnType<typeof createApp>;
   try {
+    nats = config.nats === undefined ? undefined : await openNatsDeadLetters(config.nats, engine);
+    const deadLetters = deadLetterQueues(store, engine, nats);
+    app = createApp({ engine, queries: new LifecycleQueries(store), logger, authenticate, staticDir: PUBLIC_DIR, deadLetters });
+    server = createServer(app);
     address = await listen(server, config.port, config.host);
   } catch (error) {
+    await nats?.close();
     await scheduler.stop();
     await store.close();
     throw error;
@@ -130,6 +169,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     await gracefulClose(server, app, { graceMs: SHUTDOWN_GRACE_MS });
     await simulator?.stop();
     await scheduler.stop();
+    await nats?.close();
     await store.close();
   };
   return {

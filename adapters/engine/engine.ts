@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseEnvelope, type LifecycleEnvelope } from '../../machines/contracts/events.js';
 import type { Json } from '../../machines/lifecycle-machine.js';
-import { acceptedFromOutside } from '../../machines/contracts/declaration.js';
+import { acceptedFromOutside, SenderClass } from '../../machines/contracts/declaration.js';
 import { batchIdOf, route as defaultRoute, senderClassOf, type Delivery } from '../../machines/routing.js';
 import { isPreparedEvent, issuePrepared, preparedWith, type PreparedEvent } from './prepared.js';
 import { isLifecycleError, LifecycleError } from '../errors.js';
@@ -62,7 +62,7 @@ export interface EngineOptions {
    */
   readonly outboxInternal?: boolean;
   /**
-   * Accept internal and timer events (those the engine's own machines emit) from the caller
+   * Accept internal events (those the engine's machines emit for its own machines) from the caller
    * (default false: refused with SENDER_NOT_ALLOWED, on every input). For replays, path tools and
    * tests that drive one machine with what its siblings would send; never for an engine that
    * takes input from HTTP or a queue.
@@ -129,10 +129,11 @@ interface GroupState {
   readonly deferredBatches: Map<string, DeferredItemResult>;
 }
 
-/** The refusal of an event the engine only ever emits itself (internal or timer), from outside. */
+/** The refusal of an event the engine only ever emits itself (internal or outbound), from outside. */
 export function senderNotAllowed(envelope: LifecycleEnvelope): LifecycleError {
   const sender = senderClassOf(envelope.event_type) ?? 'unknown';
-  return new LifecycleError('SENDER_NOT_ALLOWED', `${envelope.event_type} is ${sender === 'system_timer' ? 'a timer event' : 'an internal event'}: only the engine's own machines emit it, it is never accepted from outside`, {
+  const what = sender === 'outbound' ? 'an outbound event: the engine\'s machines emit it for outside services' : 'an internal event: only the engine\'s own machines emit it';
+  return new LifecycleError('SENDER_NOT_ALLOWED', `${envelope.event_type} is ${what}, it is never accepted from outside`, {
     details: { event_type: envelope.event_type, sender_class: sender, event_id: envelope.event_id },
   });
 }
@@ -208,15 +209,15 @@ export class LifecycleEngine {
   }
 
   /**
-   * Parses raw input, refuses an internal or timer event that would drive an entity of this engine
-   * (SENDER_NOT_ALLOWED, unless the engine was built with `acceptInternalEvents`) and routes it with
-   * this engine's routing. An internal event that drives nothing here (a message the engine emitted
-   * for outside services, read back from a queue that captures every topic) is recorded as before;
-   * `strictSender` refuses those too (HTTP does: a client never sends an internal event). The answer
-   * is deeply frozen and can be handed to `dispatch` / `dispatchMany`, which then neither parse nor
-   * route it again: a transport authorizes exactly what the engine will apply. An event prepared by
-   * another engine is routed again here. Throws INVALID_ENVELOPE / UNKNOWN_EVENT_TYPE /
-   * SENDER_NOT_ALLOWED.
+   * Parses raw input, applies its declared sender class and routes it with this engine's routing.
+   * An `internal` event is refused (SENDER_NOT_ALLOWED, unless the engine was built with
+   * `acceptInternalEvents`). An `outbound` event drives nothing here by its declaration: a copy the
+   * engine emitted and a queue that captures every topic delivers back is recorded, and changes
+   * nothing. `strictSender` takes only the classes outside parties send (client commands and service
+   * results) and refuses outbound events too: HTTP uses it. The answer is deeply frozen and can be
+   * handed to `dispatch` / `dispatchMany`, which then neither parse nor route it again: a transport
+   * authorizes exactly what the engine will apply. An event prepared by another engine is routed
+   * again here. Throws INVALID_ENVELOPE / UNKNOWN_EVENT_TYPE / SENDER_NOT_ALLOWED.
    */
   prepare(raw: unknown, options: { readonly strictSender?: boolean } = {}): PreparedEvent {
     const prepared = isPreparedEvent(raw) ? (preparedWith(raw, this.route) ? raw : this.prepareParsed(raw.envelope)) : this.prepareParsed(parseOrThrow(raw));
@@ -226,10 +227,8 @@ export class LifecycleEngine {
 
   private prepareParsed(envelope: LifecycleEnvelope): PreparedEvent {
     const sender = senderClassOf(envelope.event_type);
-    if (sender === undefined) throw senderNotAllowed(envelope);
-    const deliveries = this.route(envelope);
-    if (!acceptedFromOutside(sender) && !this.acceptInternalEvents && deliveries.length > 0) throw senderNotAllowed(envelope);
-    return issuePrepared({ envelope, sender, batch_id: batchIdOf(envelope), deliveries }, this.route);
+    if (sender === undefined || (sender === SenderClass.INTERNAL && !this.acceptInternalEvents)) throw senderNotAllowed(envelope);
+    return issuePrepared({ envelope, sender, batch_id: batchIdOf(envelope), deliveries: this.route(envelope) }, this.route);
   }
 
   /** `prepare`, as a value: the prepared event or the LifecycleError it throws. */

@@ -40,8 +40,8 @@ function checkIdentity(principal: Principal, envelope: LifecycleEnvelope): void 
 
 /**
  * The sender-class gate, before any policy: service results only from service principals (or the
- * loopback demo's local principal). Internal and timer events never get here: the engine's
- * `prepare` refuses them (SENDER_NOT_ALLOWED) for every principal.
+ * loopback demo's local principal). Internal and outbound events never get here: the engine's
+ * `prepare` with `strictSender` refuses them (SENDER_NOT_ALLOWED) for every principal.
  */
 function checkSenderClass(principal: Principal, event: PreparedEvent): void {
   if (event.sender === 'service_result' && !actsAsService(principal)) {
@@ -75,7 +75,7 @@ async function authorizeEvent(ctx: HttpContext, principal: Principal, event: Pre
 }
 
 const NOTHING_PENDING: ReadonlyMap<string, Owner> = new Map();
-/** A client never sends an internal event, not even one that would drive nothing here. */
+/** Over HTTP only client commands and service results are taken: internal and outbound events are the engine's own. */
 const STRICT_SENDER = { strictSender: true } as const;
 
 async function postOne(ctx: HttpContext, principal: Principal, body: unknown, res: Response): Promise<void> {

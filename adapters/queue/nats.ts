@@ -10,8 +10,9 @@
  * `lifecycle.internal.<topic>`, so observers of the stream still see the whole flow while the
  * partition consumers, filtered server-side to the inbound topics (`filter_subject` `huleedu.>`:
  * one subject with a wildcard works on NATS 2.9; topics without a common first token need
- * `filter_subjects`, NATS >= 2.10), never receive them. Rows for outside services stay on their
- * topic. `<name>_DEAD` captures `lifecycle.dead.<topic>`, where poison messages go; `<name>_LEASES`
+ * `filter_subjects`, NATS >= 2.10), never receive them. Rows for outside services (`outbound`
+ * events) stay on their topic, so the consumers read them back: the engine records them, and they
+ * change nothing (they drive no machine). `<name>_DEAD` captures `lifecycle.dead.<topic>`, where poison messages go; `<name>_LEASES`
  * holds the partition leases. An optional `subjectPrefix` (tests, several environments on one
  * server) is put in front of every subject.
  *

@@ -62,6 +62,15 @@ export {
   type EngineAction,
   type ProjectSubject,
 } from './samples.js';
-export { replayPath, type PathReplayOptions } from './pure-replay.js';
-export { testRealSystem, type RealSystemModel, type RealSystemReport } from './real-system.js';
+export { machineModuleSubject, replayPath, type PathReplayOptions } from './pure-replay.js';
+export {
+  realSystemGaps,
+  realSystemModelOf,
+  testRealSystem,
+  testRealSystemPath,
+  type RealSystemGaps,
+  type RealSystemModel,
+  type RealSystemPathOptions,
+  type RealSystemReport,
+} from './real-system.js';
 export { canonicalJson, replayOnEngine, type EngineReplayOptions, type EngineReplayReport } from './replay.js';

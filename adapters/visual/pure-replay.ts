@@ -19,8 +19,12 @@ function isMachine(value: unknown): value is AnyStateMachine {
   return typeof value === 'object' && value !== null && typeof (value as { transition?: unknown }).transition === 'function' && typeof (value as { root?: unknown }).root === 'object';
 }
 
-/** The machine and seeds of a module (`default` or `machine`; `seeds`, else `input` as the seed "default"). */
-function subjectOf(module: Readonly<Record<string, unknown>>, exportName: string | undefined): { machine: AnyStateMachine; seeds: readonly PathSeed[] } {
+/**
+ * The machine and seeds of a module, by the `lifecycle-gen-tests --machine` convention: the machine
+ * is the export `exportName` (default `default`, else `machine`); the seeds are `seeds`, else
+ * `input` as the seed "default". Throws when the module exports no machine there.
+ */
+export function machineModuleSubject(module: Readonly<Record<string, unknown>>, exportName: string | undefined): { machine: AnyStateMachine; seeds: readonly PathSeed[] } {
   const machine = [exportName ?? 'default', ...(exportName === undefined ? ['machine'] : [])].map((name) => module[name]).find(isMachine);
   if (machine === undefined) throw new Error(`the module exports no XState machine as "${exportName ?? 'default" or "machine'}"`);
   const seeds = Array.isArray(module.seeds) ? (module.seeds as PathSeed[]) : [{ name: 'default', input: module.input }];
@@ -47,7 +51,7 @@ function check(path: GeneratedPath, index: number, step: PathStep, snapshot: Any
  * refused event or difference. Answers the number of steps replayed.
  */
 export function replayPath(module: Readonly<Record<string, unknown>>, path: GeneratedPath, options: PathReplayOptions = {}): number {
-  const { machine, seeds } = subjectOf(module, options.exportName);
+  const { machine, seeds } = machineModuleSubject(module, options.exportName);
   const seed = seeds.find((candidate) => candidate.name === path.seed);
   if (seed === undefined) throw new Error(`${path.id}: the module has no seed "${path.seed}"`);
   const tracer = new Tracer(machine, seed.input);

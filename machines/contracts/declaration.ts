@@ -16,21 +16,25 @@ export const MachineId = {
 export type MachineId = (typeof MachineId)[keyof typeof MachineId];
 
 /**
- * Who may send an event from outside the engine.
+ * Who may send an event.
  * - `client_command`: a user, for their own batch (or a service relaying a user's command);
  * - `service_result`: a downstream service answering a command (service principals only);
- * - `internal`: emitted by the engine's own machines; never accepted from outside, on any input;
- * - `system_timer`: caused by the engine's durable timers; never accepted from outside either.
+ * - `internal`: emitted by the engine's machines for its own machines; never accepted from outside,
+ *   on any input (HTTP, a queue, a host's call);
+ * - `outbound`: emitted by the engine's machines for services outside it (commands, notices); it
+ *   drives no machine of the engine (its declaration has no targets). Nobody sends it to the engine:
+ *   HTTP refuses it; a copy read back from a queue that captures every topic is recorded, and
+ *   changes nothing.
  */
 export const SenderClass = {
   CLIENT_COMMAND: 'client_command',
   SERVICE_RESULT: 'service_result',
   INTERNAL: 'internal',
-  SYSTEM_TIMER: 'system_timer',
+  OUTBOUND: 'outbound',
 } as const;
 export type SenderClass = (typeof SenderClass)[keyof typeof SenderClass];
 
-/** Sender classes the engine takes from outside (every other class is emitted by the engine itself). */
+/** Sender classes the engine takes from outside (the others are emitted by the engine itself). */
 export const OUTSIDE_SENDER_CLASSES: ReadonlySet<SenderClass> = new Set([SenderClass.CLIENT_COMMAND, SenderClass.SERVICE_RESULT]);
 
 /** True when an event of this class may come from outside the engine (HTTP, a queue, a host's call). */
@@ -65,10 +69,16 @@ export interface EventTarget<Data, M extends MachineId = MachineId, T extends st
   readonly create?: CreateMode;
 }
 
-/** The part of a declaration `defineEvent` takes after the schema. */
-export interface EventBinding<Data, Targets extends readonly EventTarget<Data, MachineId, string, unknown>[]> {
-  /** Who may send it (see SenderClass). */
-  readonly sender: SenderClass;
+/**
+ * The part of a declaration `defineEvent` takes after the schema. An `outbound` event drives no
+ * machine of the engine: declaring targets for it does not compile.
+ */
+export type EventBinding<Data, Targets extends readonly EventTarget<Data, MachineId, string, unknown>[]> =
+  | (BindingFields<Data, Targets> & { readonly sender: Exclude<SenderClass, 'outbound'> })
+  | (BindingFields<Data, readonly []> & { readonly sender: 'outbound' });
+
+/** What every binding says besides its sender class. */
+interface BindingFields<Data, Targets extends readonly EventTarget<Data, MachineId, string, unknown>[]> {
   /**
    * The payload field naming the batch the event is for. Membership: every entity the event
    * (and everything it causes) reaches must belong to this batch; the engine refuses it otherwise.

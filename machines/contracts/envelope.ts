@@ -78,7 +78,7 @@ export function defineEvent<
     unknown
   >;
   return {
-    topic, name, data, envelope, sender: binding.sender, batch: binding.batch, targets: binding.targets ?? ([] as unknown as Targets), alsoOutside: binding.alsoOutside === true,
+    topic, name, data, envelope, sender: binding.sender, batch: binding.batch, targets: (binding.targets ?? []) as Targets, alsoOutside: binding.alsoOutside === true,
   };
 }
 

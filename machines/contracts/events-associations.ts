@@ -33,7 +33,7 @@ export const BatchStudentMatchingRequestedV1 = defineEvent(
     class_id: Id,
     course_code: CourseCodeSchema,
   }),
-  { sender: 'internal', batch: 'batch_id' },
+  { sender: 'outbound', batch: 'batch_id' },
 );
 
 const Suggestion = z.object({

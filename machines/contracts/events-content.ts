@@ -111,7 +111,7 @@ export const ExcessContentProvisionedV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     timestamp: Timestamp.optional(),
   }),
-  { sender: 'internal', batch: 'batch_id' },
+  { sender: 'outbound', batch: 'batch_id' },
 );
 
 /** ELS -> BOS: no slot of the batch is waiting for content any more. */

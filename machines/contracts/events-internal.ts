@@ -140,5 +140,5 @@ export const ValidationTimeoutProcessedV1 = defineEvent(
     auto_confirmed_associations: z.number().int().nonnegative(),
     unknown_student_associations: z.number().int().nonnegative(),
   }),
-  { sender: 'system_timer', batch: 'batch_id' },
+  { sender: 'outbound', batch: 'batch_id' },
 );

@@ -50,7 +50,7 @@ export const PipelineDeniedV1 = defineEvent(
     resource_breakdown: z.record(z.string(), z.number()).nullish(),
     denied_at: Timestamp,
   }),
-  { sender: 'internal', batch: 'batch_id' },
+  { sender: 'outbound', batch: 'batch_id' },
 );
 
 /** BCS: a phase of a requested pipeline was pruned because it already completed. */
@@ -65,7 +65,7 @@ export const PhaseSkippedV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     metadata: z.record(z.string(), z.unknown()).nullish(),
   }),
-  { sender: 'internal', batch: 'batch_id' },
+  { sender: 'outbound', batch: 'batch_id' },
 );
 
 const phaseCommandFields = {
@@ -171,7 +171,7 @@ export const BatchPipelineCompletedV1 = defineEvent(
     correlation_id: z.uuid().optional(),
     metadata: z.record(z.string(), z.unknown()).nullish(),
   }),
-  { sender: 'internal', batch: 'batch_id' },
+  { sender: 'outbound', batch: 'batch_id' },
 );
 
 /** Attach or replace the batch's prompt (our event; the reference's `PATCH .../prompt`). */

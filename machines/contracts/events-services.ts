@@ -21,7 +21,7 @@ export const EssayLifecycleSpellcheckRequestV1 = defineEvent(
     language: LanguageSchema,
     run_id: RunId.optional(),
   }),
-  { sender: 'internal', batch: 'parent_id' },
+  { sender: 'outbound', batch: 'parent_id' },
 );
 
 const SpellcheckResult = z.object({
@@ -76,7 +76,7 @@ export const ELS_CJAssessmentRequestV1 = defineEvent(
     org_id: Id.nullish(),
     run_id: RunId.optional(),
   }),
-  { sender: 'internal', batch: 'entity_id' },
+  { sender: 'outbound', batch: 'entity_id' },
 );
 
 const batchResultFields = {
@@ -128,7 +128,7 @@ export const BatchNlpProcessingRequestedV2 = defineEvent(
     student_prompt_ref: Id.nullish(),
     run_id: RunId.optional(),
   }),
-  { sender: 'internal', batch: 'batch_id' },
+  { sender: 'outbound', batch: 'batch_id' },
 );
 
 /** NLP -> ELS (thin): the batch's NLP analysis finished. */
@@ -157,7 +157,7 @@ export const BatchAIFeedbackRequestedV1 = defineEvent(
     owner_user_id: Id,
     run_id: RunId.optional(),
   }),
-  { sender: 'internal', batch: 'batch_id' },
+  { sender: 'outbound', batch: 'batch_id' },
 );
 
 /** AI feedback -> ELS (our event, shaped like CJ's and NLP's thin results). */

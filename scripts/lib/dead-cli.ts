@@ -8,20 +8,31 @@
 import { parseArgs } from 'node:util';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
 import type { DeadLetter, DeadLetterQueue, RedriveResult } from '../../adapters/queue/dead-letters.js';
+import { DEFAULT_STREAM } from '../../adapters/queue/nats/names.js';
 import { messageOf } from '../../adapters/queue/support.js';
 import type { SnapshotStore } from '../../adapters/store.js';
 
+/** Usage of `lifecycle-worker dead` (every flag with its default). */
 export const DEAD_USAGE = `usage: lifecycle-worker dead list [--limit <n>] [--after <id>] [--json]
        lifecycle-worker dead show <id>
        lifecycle-worker dead redrive <id> | --all
   with [--store sqlite:<path> | postgres://...] [--queue embedded | nats://host:port] [--stream <name>] [--schema <name>]
 
   list      the dead letters in id order with their error, and whether their event has taken effect since
-            ("applied": redriven, or applied before) or is "pending"; --json prints them as JSON
+            ("applied": redriven, or applied before) or is "pending"
   show      one dead letter, with its stored envelope, as JSON
   redrive   sends the dead letter's envelope through the engine again: "duplicate" when it already took
-            effect, "invalid" (exit code 1) when its cause is not fixed yet; --all takes every pending one
-  --queue   embedded (default): the rows of the SQLite store's queue; nats://...: the stream <stream>_DEAD`;
+            effect, "invalid" (exit code 1) when its cause is not fixed yet
+  --store   where the state lives (default sqlite:./data/lifecycle.db)
+  --queue   embedded: the rows of the SQLite store's queue; nats://host:port: the stream <stream>_DEAD
+            (default embedded)
+  --stream  NATS: the workers' stream (default ${DEFAULT_STREAM})
+  --schema  PostgreSQL schema (default public)
+  --limit   list: at most this many dead letters (default 100, at most 1000)
+  --after   list: only dead letters with a greater id (default 0: from the first)
+  --all     redrive: every pending dead letter instead of one id (default off)
+  --json    list: the counts and dead letters as JSON (default: one line per dead letter)
+  --help    this text`;
 
 /** What the dead-letter command needs from the worker CLI. */
 export interface DeadCliDeps {
@@ -33,7 +44,8 @@ export interface DeadCliDeps {
   readonly err: (line: string) => void;
 }
 
-const FLAGS = {
+/** The flags of `lifecycle-worker dead` (each is in DEAD_USAGE with its default). */
+export const DEAD_FLAGS = {
   store: { type: 'string' },
   queue: { type: 'string' },
   stream: { type: 'string' },
@@ -56,7 +68,7 @@ class DeadUsageError extends Error {}
 function parseCommand(argv: readonly string[]): Command | 'help' {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: [...argv], options: DEAD_FLAGS, strict: true, allowPositionals: true });
   } catch (error) {
     throw new DeadUsageError(messageOf(error));
   }

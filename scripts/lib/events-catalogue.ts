@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { defaultMachines } from '../../adapters/engine/registry.js';
-import type { EventTarget, MachineId } from '../../machines/contracts/declaration.js';
+import type { EventTarget, MachineId, SenderClass } from '../../machines/contracts/declaration.js';
 import { LifecycleEvents, type EventName } from '../../machines/contracts/events.js';
 import { acceptingStates } from '../../machines/explain.js';
 
@@ -16,8 +16,8 @@ const SENDERS = {
   client_command: 'a user, for their own batch (or a service relaying the user\'s command)',
   service_result: 'a downstream service (service principals only)',
   internal: 'the engine\'s own machines only; refused from outside on every input',
-  system_timer: 'the engine\'s durable timers only; refused from outside on every input',
-} as const;
+  outbound: 'the engine\'s own machines, for services outside it; it drives no machine of the engine, HTTP refuses it, and a copy read back from a queue is recorded and changes nothing',
+} as const satisfies Record<SenderClass, string>;
 
 function fieldsOf(schema: z.ZodType): string {
   if (!(schema instanceof z.ZodObject)) return '(see the schema)';

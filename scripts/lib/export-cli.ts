@@ -9,11 +9,11 @@ import { defaultMachines } from '../../adapters/engine/registry.js';
 import { bareMachineSource, definitionNotes, exportDefinition, machineSource, renderSvg, toMermaid } from '../../adapters/visual/index.js';
 import { EXIT_USAGE, fileNameOf, loadMachineModule, parseCli, PROJECT_ROOT, UsageError, writeOutput, type CliIo } from './cli.js';
 
-/** Usage of the export command. */
+/** Usage of the export command (every flag with its default). */
 export const EXPORT_USAGE = `usage: lifecycle-export [--out <dir>] [--machine <file.ts>[#export]]
 
-  (default)   every machine of the library (batch, essay, batch_tracker, associations)
-  --machine   a machine module of yours; the export is "default", else "machine"
+  --machine   a machine module of yours; the export is "default", else "machine" (default: every
+              machine of the library: batch, essay, batch_tracker, associations)
   --out       output folder (default ./exported): <id>.json (the config as JSON, structure
               only), <id>.stately.ts (createMachine({...}), the form Stately's "Import from
               code" takes), <id>.ts (setup() module whose stubs throw "not implemented" until
@@ -22,6 +22,13 @@ export const EXPORT_USAGE = `usage: lifecycle-export [--out <dir>] [--machine <f
 
 What JSON cannot hold (undefined values, functions XState gives no name) is printed as a
 note on stderr. The .ts files import "xstate": write them where it resolves.`;
+
+/** The flags of the export command (each is in EXPORT_USAGE with its default). */
+export const EXPORT_FLAGS = {
+  out: { type: 'string' },
+  machine: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 /** One output file: path relative to its folder, and content. */
 export interface OutputFile {
@@ -100,11 +107,7 @@ export async function writeDocsDiagrams(cwd: string): Promise<string[]> {
 /** Runs the export command; returns the exit code (0 done, 2 bad arguments). */
 export async function runExport(argv: readonly string[], io: CliIo): Promise<number> {
   try {
-    const options = parseCli(argv, {
-      out: { type: 'string' },
-      machine: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    });
+    const options = parseCli(argv, EXPORT_FLAGS);
     if (options.help === true) {
       io.out(EXPORT_USAGE);
       return 0;

@@ -9,6 +9,8 @@
  *   samples as `events` (or `sampleEvents`): an array, or `(snapshot) => events`; optionally
  *   `input` (or `seeds: [{ name, input }]`), `serializeState(snapshot) => string` and
  *   `assertions: { context, output, emitted }`.
+ * - With `--real-system model.ts[#export]` the paths of the user's machine drive the user's real
+ *   system instead (executors and assertions of a RealSystemModel; gen-tests-real.ts).
  */
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -29,34 +31,47 @@ import {
 import { canonicalJson } from '../../adapters/visual/replay.js';
 import { projectSubjects } from '../../adapters/visual/samples.js';
 import { EXIT_USAGE, fileNameOf, loadMachineModule, parseCli, UsageError, writeOutput, type CliIo, type LoadedMachineModule } from './cli.js';
-import { coverageReport, engineTestFile, importSpecifier, PACKAGE_NAME, pathsFile, pureTestFile, summaryLine, type CoverageReport } from './gen-tests-files.js';
+import { coverageReport, engineTestFile, importSpecifier, PACKAGE_NAME, pathsFile, pureTestFile, realSystemTestFile, summaryLine, type CoverageReport } from './gen-tests-files.js';
+import { loadRealSystemModule, realSystemFailures, type RealSystemModule } from './gen-tests-real.js';
 
 export { coverageReport, engineTestFile, importSpecifier, pureTestFile, summaryLine, type CoverageReport } from './gen-tests-files.js';
 
-/** Usage of the gen-tests command. */
+/** Usage of the gen-tests command (every flag with its default). */
 export const GEN_TESTS_USAGE = `usage: lifecycle-gen-tests [--out <dir>] [--report <dir>] [--only <machine id>]...
-       lifecycle-gen-tests --machine <file.ts>[#export] [--out <dir>] [--report <dir>] [--assert <what>]
-                           [--to-state <state>]... [--strategy shortest|simple]
+       lifecycle-gen-tests --machine <file.ts>[#export] [--real-system <file.ts>[#export]] [--out <dir>]
+                           [--report <dir>] [--assert <what>] [--to-state <state>]... [--strategy shortest|simple]
 
-  (default)   the library's machines; each path is replayed through the durable engine on SQLite
-  --machine   a machine module of yours; the export is "default", else "machine". Event types
-              come from the machine (invoke done/error and after events included); the module
-              may export payload samples as "events" (or "sampleEvents"): an array, or
-              (snapshot) => events; optionally "input" (or "seeds": [{ name, input }]),
-              "serializeState(snapshot) => string" and "assertions": { context, output, emitted }.
-              Paths replay through the pure machine.
-  --assert    also assert after every step (comma-separated): context, output, emitted
-  --to-state  paths to this state (dotted path, repeatable) instead of transition coverage
-  --strategy  shortest (default): one shortest path per state reached; simple: every simple path
-              (with --to-state, or alone for all of them; simple paths grow fast)
-  --out       folder of the generated vitest files (default ./test/generated)
-  --report    folder of the coverage reports <id>.json (default ./coverage/paths)
-  --only      restrict the library's machines (repeatable): batch, essay, batch_tracker, associations
+  --machine      a machine module of yours; the export is "default", else "machine". Event types
+                 come from the machine (invoke done/error and after events included); the module
+                 may export payload samples as "events" (or "sampleEvents"): an array, or
+                 (snapshot) => events; optionally "input" (or "seeds": [{ name, input }]),
+                 "serializeState(snapshot) => string" and "assertions": { context, output, emitted }.
+                 Paths replay through the pure machine (default: the library's machines, each path
+                 replayed through the durable engine on SQLite)
+  --real-system  with --machine: a module of yours exporting the model of your real system ("default",
+                 else "realSystem"): { setup(seed), teardown?(system), events: { <TYPE>: (system, event)
+                 => ... }, states: { <state or *>: (system, snapshot) => ... } }. The generated tests
+                 drive your system along every path through these executors and run the assertions
+                 after the start and every step (docs/model-based-testing.md). A missing executor or
+                 assertion is a FAILURE line (default off: paths replay through the pure machine)
+  --assert       with --machine: also assert after every step (comma-separated): context, output,
+                 emitted (default none: the state value only)
+  --to-state     with --machine: paths to this state (dotted path, repeatable) instead of transition
+                 coverage (default none: transition coverage)
+  --strategy     with --machine: shortest: one shortest path per state reached; simple: every simple
+                 path (with --to-state, or alone for all of them; simple paths grow fast)
+                 (default shortest)
+  --out          folder of the generated vitest files (default ./test/generated)
+  --report       folder of the coverage reports <id>.json (default ./coverage/paths)
+  --only         restrict the library's machines (repeatable): batch, essay, batch_tracker,
+                 associations (default: all four)
+  --help, -h     this text
 
 The generated files import ${PACKAGE_NAME}/visual by name: write them inside your project (where
 ${PACKAGE_NAME} and vitest are installed) and run them with npx vitest run <dir>.
 Exit code: 0 when every state and transition is reached (or, with --to-state / --strategy, a path
-was found), 1 when one is not (named), 2 for bad arguments.`;
+was found) and, with --real-system, the model can drive every path; 1 when not (named); 2 for bad
+arguments.`;
 
 const ASSERTABLE = ['context', 'output', 'emitted'] as const;
 
@@ -127,6 +142,8 @@ export interface GeneratedFile {
 export interface GenerationResult {
   readonly files: readonly GeneratedFile[];
   readonly reports: readonly CoverageReport[];
+  /** What keeps the generated tests from running as they should (a real-system model's gaps). */
+  readonly failures: readonly string[];
   readonly complete: boolean;
 }
 
@@ -150,6 +167,8 @@ export interface GenerateOptions {
   readonly record?: RecordOptions;
   /** Paths to chosen states, or simple paths, instead of transition coverage (a user's machine). */
   readonly select?: PathSelection;
+  /** The model of the user's real system: the generated tests drive it instead of the pure machine. */
+  readonly realSystem?: RealSystemModule;
   /** File name of a generated test file from the machine's file-name-safe id (default `<id>.paths.test.ts`). */
   readonly testFileName?: (id: string) => string;
   readonly onProgress?: (text: string) => void;
@@ -179,12 +198,19 @@ function userFiles(options: GenerateOptions & { module: NonNullable<GenerateOpti
     complete = isComplete(result.coverage);
   }
   checkJsonSafe(paths);
-  const files: GeneratedFile[] = [
-    { path: join(options.out, dataFile), content: pathsFile(subject.machine.id, paths, options.module.spec) },
-    { path: join(options.out, testName(base)), content: pureTestFile(subject.machine.id, importSpecifier(options.out, options.module.file), options.module.exportName, dataFile) },
-  ];
+  const machineSpecifier = importSpecifier(options.out, options.module.file);
+  const real = options.realSystem;
+  const failures = real === undefined ? [] : realSystemFailures(real.model, paths);
+  const testFile =
+    real === undefined
+      ? { path: join(options.out, testName(base)), content: pureTestFile(subject.machine.id, machineSpecifier, options.module.exportName, dataFile) }
+      : {
+          path: join(options.out, options.testFileName?.(base) ?? `${base}.real-system.test.ts`),
+          content: realSystemTestFile(subject.machine.id, machineSpecifier, options.module.exportName, { specifier: importSpecifier(options.out, real.file), exportName: real.exportName }, dataFile),
+        };
+  const files: GeneratedFile[] = [{ path: join(options.out, dataFile), content: pathsFile(subject.machine.id, paths, options.module.spec) }, testFile];
   if (report !== undefined) files.push({ path: join(options.report, `${base}.json`), content: `${JSON.stringify(report, null, 2)}\n` });
-  return { files, reports: report === undefined ? [] : [report], complete };
+  return { files, reports: report === undefined ? [] : [report], failures, complete: complete && failures.length === 0 };
 }
 
 /** The files of the library's machines (replayed through the engine). */
@@ -208,7 +234,7 @@ function libraryFiles(options: GenerateOptions, plan: (subject: PathSubject, nam
     reports.push(report);
     files.push({ path: join(options.report, `${base}.json`), content: `${JSON.stringify(report, null, 2)}\n` });
   }
-  return { files, reports, complete };
+  return { files, reports, failures: [], complete };
 }
 
 /** Plans the paths and renders the files (pure apart from loading machines; writes nothing). */
@@ -243,6 +269,7 @@ function printSummary(result: GenerationResult, io: CliIo): void {
     for (const restore of item.history.missing) io.out(`  note: history never restores: ${restore}`);
     for (const hint of item.hints) io.out(`  note: ${hint}`);
   }
+  for (const failure of result.failures) io.out(`  FAILURE ${failure}`);
 }
 
 /** The parsed command line of gen-tests. */
@@ -253,10 +280,15 @@ function parseGenTests(argv: readonly string[]): ReturnType<typeof parseCli<type
     if (options[flag] !== undefined && options.machine === undefined) throw new UsageError(`--${flag} applies to --machine`);
   }
   if (options.strategy !== undefined && options.strategy !== 'shortest' && options.strategy !== 'simple') throw new UsageError(`--strategy: "${options.strategy}" is not shortest or simple`);
+  if (options['real-system'] !== undefined && options.machine === undefined) throw new UsageError('--real-system applies to --machine (the model of your system drives the paths of your machine)');
+  if (options['real-system'] !== undefined && options.assert !== undefined) {
+    throw new UsageError('--assert applies to the pure replay; with --real-system your state assertions receive the model\'s snapshot and check what they choose');
+  }
   return options;
 }
 
-const GEN_TESTS_FLAGS = {
+/** The flags of the gen-tests command (each is in GEN_TESTS_USAGE with its default). */
+export const GEN_TESTS_FLAGS = {
   out: { type: 'string' },
   report: { type: 'string' },
   machine: { type: 'string' },
@@ -264,6 +296,7 @@ const GEN_TESTS_FLAGS = {
   assert: { type: 'string' },
   'to-state': { type: 'string', multiple: true },
   strategy: { type: 'string' },
+  'real-system': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -278,6 +311,7 @@ export async function runGenTests(argv: readonly string[], io: CliIo): Promise<n
     const out = resolve(io.cwd, options.out ?? './test/generated');
     const loaded = options.machine === undefined ? undefined : { ...(await loadMachineModule(options.machine, io.cwd)), spec: options.machine };
     const record = loaded === undefined ? undefined : recordOptions(options.assert, loaded.exports.assertions, loaded.file);
+    const realSystem = options['real-system'] === undefined ? undefined : await loadRealSystemModule(options['real-system'], io.cwd);
     const strategy = options.strategy as PathSelection['strategy'];
     const result = generateTests({
       out,
@@ -285,6 +319,7 @@ export async function runGenTests(argv: readonly string[], io: CliIo): Promise<n
       ...(loaded === undefined ? {} : { module: loaded }),
       ...(options.only === undefined ? {} : { only: options.only }),
       ...(record === undefined ? {} : { record }),
+      ...(realSystem === undefined ? {} : { realSystem }),
       ...(options['to-state'] === undefined && strategy === undefined ? {} : { select: { ...(options['to-state'] === undefined ? {} : { toState: options['to-state'] }), ...(strategy === undefined ? {} : { strategy }) } }),
       onProgress: (text) => io.progress(text === '' ? undefined : text),
     });
@@ -293,8 +328,9 @@ export async function runGenTests(argv: readonly string[], io: CliIo): Promise<n
     for (const specifier of [`${PACKAGE_NAME}/visual`, 'vitest']) {
       if (!resolvesFrom(out, specifier)) io.err(`note: "${specifier}" does not resolve from ${out}: the generated tests import it by name; write them inside a project that has it installed`);
     }
-    if (result.reports.length === 0 && !result.complete) io.err(`lifecycle-gen-tests: no path reaches ${(options['to-state'] ?? []).join(', ') || 'any state'}`);
-    if (result.reports.length > 0 && !result.complete) io.err('lifecycle-gen-tests: not every state and transition is reachable (see FAILURE lines)');
+    if (result.reports.length === 0 && !result.complete && result.failures.length === 0) io.err(`lifecycle-gen-tests: no path reaches ${(options['to-state'] ?? []).join(', ') || 'any state'}`);
+    if (result.failures.length > 0) io.err('lifecycle-gen-tests: the real-system model cannot drive every path (see FAILURE lines)');
+    else if (result.reports.length > 0 && !result.complete) io.err('lifecycle-gen-tests: not every state and transition is reachable (see FAILURE lines)');
     return result.complete ? 0 : 1;
   } catch (error) {
     io.progress(undefined);

@@ -126,3 +126,29 @@ describe(${JSON.stringify(`${machineId}: generated paths`)}, () => {
 });
 `;
 }
+
+/** Where a real-system test finds its model: the model module's specifier and, when named, its export. */
+export interface RealSystemImport {
+  readonly specifier: string;
+  readonly exportName: string | undefined;
+}
+
+/**
+ * A vitest file that drives the user's real system along the paths of their machine
+ * (`testRealSystemPath`): the model module's executors perform each event, its assertions check the
+ * system after the start and every step.
+ */
+export function realSystemTestFile(machineId: string, moduleSpecifier: string, exportName: string, realSystem: RealSystemImport, dataFile: string): string {
+  const options = { exportName, ...(realSystem.exportName === undefined ? {} : { modelExport: realSystem.exportName }) };
+  return `${testHead(`paths of the "${machineId}" machine, driving the real system (executors and assertions from ${realSystem.specifier})`, [
+    `import { testRealSystemPath, type GeneratedPath } from '${PACKAGE_NAME}/visual';`,
+    `import * as subject from '${moduleSpecifier}';`,
+    `import * as realSystem from '${realSystem.specifier}';`,
+  ], dataFile)}
+describe(${JSON.stringify(`${machineId}: generated paths on the real system`)}, () => {
+  it.each(paths.map((path) => [title(path), path] as const))('%s', async (_title, path) => {
+    await expect(testRealSystemPath(subject, path, realSystem, ${JSON.stringify(options)})).resolves.toMatchObject({ path: path.id });
+  });
+});
+`;
+}

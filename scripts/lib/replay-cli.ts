@@ -16,7 +16,7 @@ import type { EntityRecord, SnapshotStore } from '../../adapters/store.js';
 import { EXIT_USAGE, UsageError, type CliIo } from './cli.js';
 import { runWhatIf, type WhatIfArgs } from './replay-what-if.js';
 
-/** Usage of lifecycle-replay. */
+/** Usage of lifecycle-replay (every flag with its default). */
 export const REPLAY_USAGE = `usage: lifecycle-replay <events.jsonl> [--db <path>|:memory:] [--group <n>] [--summary]
        lifecycle-replay --db <path> --rebuild <machine>:<entity_id> [--position <n>]
        lifecycle-replay --db <path> --what-if <machines module> [--entity <machine>:<id>]... [--since <time>] [--json]
@@ -24,20 +24,27 @@ export const REPLAY_USAGE = `usage: lifecycle-replay <events.jsonl> [--db <path>
   <events.jsonl>  envelopes, one per line, dispatched in order; prints every entity's final state
                   and every refusal as JSON. Exits 1 when a line was not JSON or not a valid
                   envelope (invalid), or could not be applied (deferred)
-  --db            the SQLite database (default :memory:); --rebuild and --what-if read an existing file
+  --db            the SQLite database (default :memory:); --rebuild and --what-if read an existing
+                  file, so there it is required
   --group         envelopes per transaction (default 500)
   --summary       counts only: outcomes, invalid and deferred lines, entities per machine and status
-  --rebuild       one entity's state re-derived from its history, at --position (default: all of it)
+                  (default off: every entity and every refusal)
+  --rebuild       one entity's state re-derived from its history (default off: dispatch the file)
+  --position      with --rebuild: the audit position to stop at (default: all of the history)
   --what-if       re-runs every stored history (accepted and refused events) against the machines the
                   module exports ("machines", the default export, or every LifecycleMachine export;
                   machines/index.ts is the unchanged baseline) and reports each entity that diverges:
                   first differing step, old and new state, refusals appearing or disappearing,
-                  emitted messages that differ. Exits 1 on any divergence, 0 on none
-  --entity        with --what-if: only this entity and its children, e.g. batch:<id> (repeatable)
+                  emitted messages that differ. Exits 1 on any divergence, 0 on none (default off)
+  --entity        with --what-if: only this entity and its children, e.g. batch:<id> (repeatable;
+                  default: every entity)
   --since         with --what-if: only entities with audit rows recorded at or after this ISO time
-  --json          with --what-if: the report as JSON instead of text`;
+                  (default: from the first row)
+  --json          with --what-if: the report as JSON (default: text)
+  --help, -h      this text`;
 
-const FLAGS = {
+/** The flags of lifecycle-replay (each is in REPLAY_USAGE with its default). */
+export const REPLAY_FLAGS = {
   db: { type: 'string' },
   group: { type: 'string' },
   summary: { type: 'boolean' },
@@ -47,7 +54,7 @@ const FLAGS = {
   entity: { type: 'string', multiple: true },
   since: { type: 'string' },
   json: { type: 'boolean' },
-  help: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 type Mode =
@@ -83,7 +90,7 @@ function refuseWith(mode: string, values: Readonly<Record<string, unknown>>, fla
 export function parseReplayArgs(argv: readonly string[]): Mode {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: [...argv], options: REPLAY_FLAGS, strict: true, allowPositionals: true });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }

@@ -258,11 +258,14 @@ export function renderDiagram(machine, svg, counts, active) {
   if (activeLabel !== null) activeLabel.textContent = active.length === 0 ? '' : `lit: ${active.join(', ')}`;
   const box = figure.querySelector('.svg-box');
   if (svg !== undefined && box instanceof HTMLElement) {
+    const first = box.querySelector('svg') === null;
     box.innerHTML = svg;
     const width = Number.parseFloat(box.querySelector('svg')?.getAttribute('width') ?? '0');
     figure.classList.toggle('large', width > 600);
     applyZoom(box);
-    centerOn(box, active[0]);
+    // A lit state is brought into view; a diagram drawn for the first time with nothing lit opens
+    // at its start (it may open zoomed in to be readable, see zoom.js).
+    centerOn(box, active[0] ?? (first ? `${machine}.(initial)` : undefined));
   }
   const list = figure.querySelector('ul.counts');
   if (list === null) return;

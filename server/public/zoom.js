@@ -3,12 +3,35 @@
 /**
  * Zoom and pan for a machine diagram: − / fit / + buttons in the figure's caption, Ctrl (or ⌘)
  * + wheel (a trackpad pinch) zooms around the pointer, dragging pans, + / − / 0 on the focused
- * diagram zoom from the keyboard. The zoom level survives a redraw of the SVG (a new set of lit
- * states), so a reader keeps their place while the batch moves on.
+ * diagram zoom from the keyboard. A diagram opens at the smallest zoom at which its state names
+ * are readable in its panel (fit when they already are: the small machines), so the 31 states of
+ * the essay machine are not 6 px text at first sight. The zoom level survives a redraw of the SVG
+ * (a new set of lit states), so a reader keeps their place while the batch moves on.
  */
 
 /** Zoom levels, as multiples of the width that fits the box. */
 const LEVELS = [1, 1.5, 2, 3, 4, 6];
+
+/** Size (CSS px) of a state's name from which it reads comfortably. */
+export const READABLE_PX = 12;
+
+/**
+ * The zoom level a diagram opens at: the smallest at which the names of its states are at least
+ * READABLE_PX tall in `box`. At fit (×1) a diagram is drawn at its own size or shrunk to the box's
+ * width, whichever is smaller; at level k its width is LEVELS[k] times the box's.
+ * @param {HTMLElement} box
+ * @returns {number} index into LEVELS
+ */
+export function readableLevel(box) {
+  const svg = box.querySelector('svg');
+  const width = svg?.viewBox.baseVal?.width ?? 0;
+  const font = Number.parseFloat(box.querySelector('g.node text')?.getAttribute('font-size') ?? '');
+  if (svg === null || width <= 0 || !Number.isFinite(font) || box.clientWidth === 0) return 0;
+  const natural = Number.parseFloat(svg.getAttribute('width') ?? '') * (svg.getAttribute('width')?.endsWith('pt') ? 4 / 3 : 1);
+  const fitted = Math.min(Number.isFinite(natural) && natural > 0 ? natural : Infinity, box.clientWidth);
+  const index = LEVELS.findIndex((factor, level) => (font * (level === 0 ? fitted : box.clientWidth * factor)) / width >= READABLE_PX);
+  return index === -1 ? LEVELS.length - 1 : index;
+}
 
 /** @param {HTMLElement} box @returns {number} index into LEVELS */
 function levelOf(box) {
@@ -23,6 +46,7 @@ function levelOf(box) {
 export function applyZoom(box) {
   const svg = box.querySelector('svg');
   if (svg === null) return;
+  if (box.dataset.zoom === undefined && box.clientWidth > 0) box.dataset.zoom = String(readableLevel(box));
   const factor = LEVELS[levelOf(box)] ?? 1;
   box.classList.toggle('zoomed', factor > 1);
   svg.style.width = factor > 1 ? `${Math.round(box.clientWidth * factor)}px` : '';

@@ -26,6 +26,9 @@ const describeBrowser = hasChromium ? describe : describe.skip;
 /** expect.poll with room for a busy machine (the default gives up after one second). */
 const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 15_000 });
 
+/** The size from which the demo calls a state's name readable (server/public/zoom.js READABLE_PX). */
+const READABLE_PX = 12;
+
 /** Fill of a highlighted state in the server's SVG (adapters/visual/dot.ts). */
 const LIT_FILL = '#fde68a';
 
@@ -140,11 +143,32 @@ describeBrowser('demo page (Chromium)', () => {
     expect(errors).toEqual([]);
   });
 
-  it('zooms the essay diagram to twice its fitted width, pans it by dragging, and fits it again', async () => {
+  it('opens the essay diagram readable (state names at least 12 px) with the lit state in view; fit shrinks it, zoom and drag work', async () => {
     const box = page.locator('#diagram-essay .svg-box');
     const sizes = () => box.evaluate((element: DomBox) => ({ svg: element.querySelector('svg')?.getBoundingClientRect().width ?? 0, box: element.clientWidth, left: element.scrollLeft }));
+    // Rendered size of a state's name: its font-size (SVG units) times the drawn width over the viewBox width.
+    const namePx = () => page.evaluate<number>(`(() => {
+      const svg = document.querySelector('#diagram-essay svg');
+      const text = svg.querySelector('g.node text');
+      return Number(text.getAttribute('font-size')) * svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    })()`);
+    // The lit node lies inside the visible part of the box.
+    const litInView = () => page.evaluate<boolean>(`(() => {
+      const box = document.querySelector('#diagram-essay .svg-box').getBoundingClientRect();
+      const lit = [...document.querySelectorAll('#diagram-essay g.node')].find((node) => [...node.querySelectorAll('[fill]')].some((shape) => shape.getAttribute('fill').toLowerCase() === '${LIT_FILL}'));
+      const at = lit.getBoundingClientRect();
+      return at.left >= box.left && at.right <= box.right && at.top >= box.top && at.bottom <= box.bottom;
+    })()`);
+
+    expect(await namePx()).toBeGreaterThanOrEqual(READABLE_PX);
+    expect(await page.locator('#diagram-essay .zoom-level').textContent()).not.toBe('×1');
+    expect(await litInView()).toBe(true);
+
+    await page.getByRole('button', { name: 'Fit the whole essay diagram' }).click();
     const fitted = await sizes();
     expect(fitted.svg).toBeLessThanOrEqual(fitted.box + 1);
+    expect(await namePx()).toBeLessThan(READABLE_PX);
+
     await page.getByRole('button', { name: 'Zoom in (essay)' }).click();
     await page.getByRole('button', { name: 'Zoom in (essay)' }).click();
     expect(await page.locator('#diagram-essay .zoom-level').textContent()).toBe('×2');
@@ -157,8 +181,24 @@ describeBrowser('demo page (Chromium)', () => {
     await page.mouse.move(frame.x + 100, frame.y + 150, { steps: 4 });
     await page.mouse.up();
     expect((await sizes()).left).toBeGreaterThan(zoomed.left + 200);
-    await page.getByRole('button', { name: 'Fit the whole essay diagram' }).click();
-    expect((await sizes()).svg).toBeLessThanOrEqual(fitted.box + 1);
+  });
+
+  it('opens every diagram at the smallest zoom at which its state names are readable', async () => {
+    const machines = await page.locator('#diagram-list figure.machine').evaluateAll((figures: Array<{ id: string }>) => figures.map((figure) => figure.id.replace(/^diagram-/, '')));
+    expect(machines).toEqual(expect.arrayContaining(['batch', 'essay', 'batch_tracker', 'associations']));
+    await page.reload();
+    await page.locator('#diagram-associations svg').waitFor();
+    for (const machine of machines) {
+      const namePx = () => page.evaluate<number>(`(() => {
+        const svg = document.querySelector('#diagram-${machine} svg');
+        return Number(svg.querySelector('g.node text').getAttribute('font-size')) * svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+      })()`);
+      const level = page.locator(`#diagram-${machine} .zoom-level`);
+      expect(await namePx(), machine).toBeGreaterThanOrEqual(READABLE_PX);
+      if ((await level.textContent()) === '×1') continue;
+      await page.getByRole('button', { name: `Zoom out (${machine})` }).click();
+      expect(await namePx(), `${machine} one level less`).toBeLessThan(READABLE_PX);
+    }
   });
 
   it('at 420 px the Batches table scrolls inside its panel and the history numbers are not clipped', async () => {

@@ -79,17 +79,8 @@ describe('runBin', () => {
   });
 });
 
+// Every bin's --help (name, flags, defaults) is checked in help.test.ts.
 describe('the published bins', () => {
-  it.each([
-    ['lifecycle-export', /^usage: lifecycle-export /],
-    ['lifecycle-gen-tests', /^usage: lifecycle-gen-tests /],
-    ['lifecycle-worker', /^usage: lifecycle-worker /],
-  ])('%s --help prints its usage and exits 0', (bin, usage) => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', join('scripts', 'bin', `${bin}.ts`), '--help'], { cwd: ROOT, encoding: 'utf8' });
-    expect(run.status, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(usage);
-  });
-
   it('lifecycle-export has no --docs (it would write into the installed package)', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', join('scripts', 'bin', 'lifecycle-export.ts'), '--docs'], { cwd: ROOT, encoding: 'utf8' });
     expect(run.status).toBe(2);

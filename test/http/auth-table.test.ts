@@ -1,11 +1,15 @@
 /**
  * The authorization table: every route x every kind of caller answers exactly the expected
- * status, and no refusal (401/403/404) changes anything in the store.
+ * status, and no refusal (401/403/404) changes anything in the store. The operator routes
+ * (forced transitions, dead letters) are admin only.
  */
 import { get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { drainOnce, EmbeddedQueue } from '../../adapters/queue/embedded.js';
+import { embeddedDeadLetters } from '../../adapters/queue/embedded/dead-letters.js';
+import type { SqliteStore } from '../../adapters/sqlite/store.js';
 import { envelope } from '../support/envelopes.js';
 import { bearer, fingerprint, makeHarness, PRINCIPALS, provisionContent, readyBatch, registerBatch, WRONG_TOKEN, type Harness, type Who } from './support.js';
 
@@ -19,6 +23,8 @@ interface Fixture {
 
 interface Row {
   readonly route: string;
+  /** The harness (default: memory store, no dead-letter queues). */
+  readonly harness?: () => Harness;
   readonly setup?: (h: Harness) => Promise<Fixture>;
   readonly call: (h: Harness, fixture: Fixture, headers: Record<string, string>, userId: string) => Promise<number>;
   readonly expected: Readonly<Record<Column, number>>;
@@ -64,9 +70,22 @@ async function streamStatus(h: Harness, headers: Record<string, string>): Promis
   }
 }
 
+/** A harness on SQLite whose app serves the embedded queue's dead letters. */
+const withDeadLetters = (): Harness => makeHarness({ store: 'sqlite', deadLetters: (store, engine) => [embeddedDeadLetters(new EmbeddedQueue(store as SqliteStore), engine)] });
+
+/** A ready batch and one dead letter (id 1): a prompt for a batch nobody registered, drained as invalid. */
+async function batchAndDeadLetter(h: Harness): Promise<Fixture> {
+  const batch = await readyBatch(h, 'owner');
+  const queue = new EmbeddedQueue(h.store as SqliteStore);
+  await queue.enqueue([envelope('huleedu.batch.prompt.attached.v1', { batch_id: `${batch.batch_id}-unregistered`, user_id: 'teacher-1', student_prompt_ref: 'prompt-x' })]);
+  expect(await drainOnce(h.engine, queue)).toMatchObject({ invalid: 1 });
+  return batch;
+}
+
 const OWNER_ONLY = { none: 401, wrong: 401, other: 403, owner: 200, service: 403, colleague: 200, admin: 200 } as const;
 const ANY_PRINCIPAL = { none: 401, wrong: 401, other: 200, owner: 200, service: 200, colleague: 200, admin: 200 } as const;
 const PUBLIC = { none: 200, wrong: 200, other: 200, owner: 200, service: 200, colleague: 200, admin: 200 } as const;
+const ADMIN_ONLY = { none: 401, wrong: 401, other: 403, owner: 403, service: 403, colleague: 403, admin: 200 } as const;
 
 const TABLE: readonly Row[] = [
   {
@@ -110,6 +129,34 @@ const TABLE: readonly Row[] = [
   { route: 'GET /batches', call: async (h, _f, headers) => (await request(h.app).get('/batches').set(headers)).status, expected: ANY_PRINCIPAL },
   { route: 'GET /counts', call: async (h, _f, headers) => (await request(h.app).get('/counts').set(headers)).status, expected: ANY_PRINCIPAL },
   { route: 'GET /stream', call: (h, _f, headers) => streamStatus(h, headers), expected: ANY_PRINCIPAL },
+  {
+    route: 'POST /entities/:machine/:id/force',
+    call: async (h, f, headers) =>
+      (await request(h.app).post(`/entities/essay/${f.essay_ids[0]}/force`).set(headers).send({ to: 'spellchecked_success', reason: 'checked by hand' })).status,
+    expected: ADMIN_ONLY,
+  },
+  { route: 'GET /dead-letters', harness: withDeadLetters, setup: batchAndDeadLetter, call: async (h, _f, headers) => (await request(h.app).get('/dead-letters').set(headers)).status, expected: ADMIN_ONLY },
+  {
+    route: 'GET /dead-letters/:queue/:id',
+    harness: withDeadLetters,
+    setup: batchAndDeadLetter,
+    call: async (h, _f, headers) => (await request(h.app).get('/dead-letters/embedded/1').set(headers)).status,
+    expected: ADMIN_ONLY,
+  },
+  {
+    route: 'POST /dead-letters/:queue/:id/redrive',
+    harness: withDeadLetters,
+    setup: batchAndDeadLetter,
+    call: async (h, _f, headers) => (await request(h.app).post('/dead-letters/embedded/1/redrive').set(headers)).status,
+    expected: ADMIN_ONLY,
+  },
+  {
+    route: 'POST /dead-letters/:queue/redrive',
+    harness: withDeadLetters,
+    setup: batchAndDeadLetter,
+    call: async (h, _f, headers) => (await request(h.app).post('/dead-letters/embedded/redrive').set(headers)).status,
+    expected: ADMIN_ONLY,
+  },
   { route: 'GET /machines', call: async (h, _f, headers) => (await request(h.app).get('/machines').set(headers)).status, expected: PUBLIC },
   { route: 'GET /machines/:name', call: async (h, _f, headers) => (await request(h.app).get('/machines/essay').set(headers)).status, expected: PUBLIC },
   { route: 'GET /openapi.json', call: async (h, _f, headers) => (await request(h.app).get('/openapi.json').set(headers)).status, expected: PUBLIC },
@@ -121,7 +168,7 @@ describe('route x principal authorization table', () => {
     for (const column of COLUMNS) {
       const expected = row.expected[column];
       it(`${row.route} as ${column} -> ${expected}${expected >= 400 ? ', store unchanged' : ''}`, async () => {
-        const h = makeHarness();
+        const h = (row.harness ?? makeHarness)();
         const fixture = await (row.setup ?? ((harness: Harness) => readyBatch(harness, 'owner')))(h);
         const before = await fingerprint(h.store);
         const status = await row.call(h, fixture, headersOf(column), userIdOf(column));

@@ -1,12 +1,18 @@
 /**
  * Route x principal x sender class: every topic, posted to /events by each kind of principal,
  * is answered as its declaration's sender class says. Refusals change nothing in the store
- * (fingerprint before and after).
+ * (fingerprint before and after). The engine applies the same classes on every other input:
+ * internal events are refused everywhere; outbound ones (the engine's messages for outside
+ * services) drive nothing and, read back from a queue, are recorded.
  */
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { LifecycleEvents, type SenderClass, type Topic } from '../../machines/contracts/index.js';
+import { z } from 'zod';
+import { defineEvent, Id, LifecycleEvents, SenderClass, type Topic } from '../../machines/contracts/index.js';
 import { openAuthenticator } from '../../adapters/http/auth.js';
+import { drainOnce, EmbeddedQueue } from '../../adapters/queue/embedded.js';
+import { embeddedDeadLetters } from '../../adapters/queue/embedded/dead-letters.js';
+import type { SqliteStore } from '../../adapters/sqlite/store.js';
 import { DEMO_PRINCIPAL } from '../../server/main.js';
 import { sampleOf } from '../support/topic-samples.js';
 import { bearer, fingerprint, makeHarness, readyBatch, type Harness, type Who } from './support.js';
@@ -28,10 +34,10 @@ async function setup(): Promise<{ h: Harness; batch: string; essays: readonly [s
 
 describe('sender classes over HTTP', () => {
   it('every sender class has topics (the table below is not empty by accident)', () => {
-    for (const sender of ['client_command', 'service_result', 'internal', 'system_timer'] as const) expect(TOPICS_BY_CLASS(sender).length).toBeGreaterThan(0);
+    for (const sender of Object.values(SenderClass)) expect(TOPICS_BY_CLASS(sender).length, sender).toBeGreaterThan(0);
   });
 
-  for (const sender of ['internal', 'system_timer'] as const) {
+  for (const sender of ['internal', 'outbound'] as const) {
     for (const topic of TOPICS_BY_CLASS(sender)) {
       it(`${topic} (${sender}) is refused 403 SENDER_NOT_ALLOWED for the owner, an admin and a service, and nothing changes`, async () => {
         const { h, batch, essays } = await setup();
@@ -100,5 +106,57 @@ describe('open mode on loopback (no tokens): the local principal', () => {
     expect(content.status, JSON.stringify(content.body)).toBe(200);
     const internal = await request(h.app).post('/events').send(sampleOf('huleedu.batch.closed.v1', 'open-batch', essays));
     expect(internal.status).toBe(403);
+  });
+});
+
+describe('sender classes on every input, not only HTTP', () => {
+  it('an outbound event drives no machine of the engine, and an internal one drives at least one (else it would be outbound)', () => {
+    for (const definition of Object.values(LifecycleEvents)) {
+      if (definition.sender === 'outbound') expect(definition.targets, definition.topic).toEqual([]);
+      if (definition.sender === 'internal') expect(definition.targets.length, definition.topic).toBeGreaterThan(0);
+    }
+  });
+
+  it('an outbound declaration with targets does not compile (checked by npm run typecheck)', () => {
+    const data = z.object({ batch_id: Id });
+    // @ts-expect-error an outbound event drives no machine of the engine: it takes no targets
+    const wrong = defineEvent('Wrong', 'test.wrong.v1', data, { sender: 'outbound', batch: 'batch_id', targets: [{ machine: 'batch', types: ['CLOSE_REQUESTED'], entity: 'batch_id' }] });
+    const right = defineEvent('Right', 'test.right.v1', data, { sender: 'outbound', batch: 'batch_id' });
+    expect([wrong.sender, right.targets]).toEqual(['outbound', []]);
+  });
+
+  it('the engine records an outbound event read back from a queue: accepted, no entity reached, and no entity, audit row or outbox row changes', async () => {
+    const { h, batch, essays } = await setup();
+    for (const topic of TOPICS_BY_CLASS('outbound')) {
+      const before = await fingerprint(h.store);
+      const answer = await h.engine.dispatch(sampleOf(topic, batch, essays));
+      expect(answer, topic).toMatchObject({ outcome: 'accepted', entity: null, deliveries: [], emitted: [] });
+      expect(await fingerprint(h.store), topic).toEqual(before);
+    }
+  });
+
+  it('the engine refuses every internal event with SENDER_NOT_ALLOWED through dispatch and dispatchMany, and nothing changes', async () => {
+    const { h, batch, essays } = await setup();
+    const before = await fingerprint(h.store);
+    const internal = TOPICS_BY_CLASS('internal').map((topic) => sampleOf(topic, batch, essays));
+    for (const event of internal) await expect(h.engine.dispatch(event), event.event_type).rejects.toMatchObject({ code: 'SENDER_NOT_ALLOWED' });
+    const answers = await h.engine.dispatchMany(internal);
+    expect(answers.map((answer) => (answer.outcome === 'invalid' ? answer.code : answer.outcome))).toEqual(internal.map(() => 'SENDER_NOT_ALLOWED'));
+    expect(await fingerprint(h.store)).toEqual(before);
+  });
+
+  it('the embedded queue sets every internal event aside as invalid (a dead letter) and takes the outbound ones, with no entity changed', async () => {
+    const h = makeHarness({ store: 'sqlite' });
+    const { batch_id, essay_ids } = await readyBatch(h, 'owner');
+    const essays = [essay_ids[0] as string, essay_ids[1] as string] as const;
+    const before = await fingerprint(h.store);
+    const queue = new EmbeddedQueue(h.store as SqliteStore);
+    const internal = TOPICS_BY_CLASS('internal');
+    const outbound = TOPICS_BY_CLASS('outbound');
+    await queue.enqueue([...internal, ...outbound].map((topic) => sampleOf(topic, batch_id, essays)));
+    expect(await drainOnce(h.engine, queue, 1000)).toMatchObject({ invalid: internal.length, accepted: outbound.length });
+    const letters = await embeddedDeadLetters(queue, h.engine).list({ limit: 1000 });
+    expect(letters.map((letter) => [letter.event_type, letter.code])).toEqual(internal.map((topic) => [topic, 'SENDER_NOT_ALLOWED']));
+    expect(await fingerprint(h.store)).toEqual(before);
   });
 });

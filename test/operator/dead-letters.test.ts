@@ -1,9 +1,12 @@
 /**
  * Dead letters on both queues: listed with their error, redriven through the engine once their
- * cause is fixed, and a second redrive answers duplicate (the event took effect once). The NATS
- * part runs only with TEST_NATS_URL; the worker CLI's `dead` command is run as a child process.
+ * cause is fixed, and a second redrive answers duplicate (the event took effect once). A forged
+ * internal envelope that reached a queue is refused again on redrive and changes nothing. The NATS
+ * part runs only with TEST_NATS_URL (including the server's NATS_URL routes); the worker CLI's
+ * `dead` command is run as a child process.
  */
 import { join } from 'node:path';
+import { pino } from 'pino';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LifecycleEngine } from '../../adapters/engine/engine.js';
@@ -13,8 +16,11 @@ import { publishEnvelope } from '../../adapters/queue/nats.js';
 import { natsDeadLetters } from '../../adapters/queue/nats/dead-letters.js';
 import type { SqliteStore } from '../../adapters/sqlite/store.js';
 import type { SnapshotStore } from '../../adapters/store.js';
-import { bearer, makeHarness } from '../http/support.js';
+import { parseConfig } from '../../server/config.js';
+import { startServer } from '../../server/main.js';
+import { bearer, fingerprint, makeHarness, readyBatch } from '../http/support.js';
 import { envelope, registration } from '../support/envelopes.js';
+import { sampleOf } from '../support/topic-samples.js';
 import { natsTestBed } from '../queue/nats-bed.js';
 import { spawnWorker, sqliteEngine, tempDir, waitFor } from '../queue/support.js';
 
@@ -138,6 +144,63 @@ natsSuite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS dead le
     expect(await timesTaken(store, 'dl-nats', prompt.event_id)).toBe(1);
     expect(await dead.counts()).toEqual({ queue: 'nats', total: 1, pending: 0 });
   });
+
+  it('a dead-letter stream no worker has created yet holds no dead letters (not an error)', async () => {
+    const { stream } = bed.names();
+    const { engine } = sqliteEngine();
+    const dead = await natsDeadLetters(bed.nc, engine, { stream });
+    expect(await dead.list()).toEqual([]);
+    expect(await dead.counts()).toEqual({ queue: 'nats', total: 0, pending: 0 });
+    await expect(dead.redrive('1')).rejects.toMatchObject({ code: 'ENTITY_NOT_FOUND' });
+  });
+
+  it('the server started with NATS_URL serves the NATS dead letters to an admin: a forged internal envelope is refused on redrive with nothing changed, a fixed one is applied', async () => {
+    const { stream, subjectPrefix, durable } = bed.names();
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const path = join(dir, 'nats-http.db');
+    const { store, engine } = sqliteEngine(path);
+    cleanups.push(() => store.close());
+    await registerBatch(engine, 'dl-nats-http');
+    const w = bed.worker({ engine, stream: { name: stream }, subjectPrefix, durable, relay: false });
+    await w.ready;
+    const forged = sampleOf('huleedu.batch.closed.v1', 'dl-nats-http', ['dl-nats-http-e1', 'dl-nats-http-e1']);
+    const prompt = promptFor('dl-nats-http-later');
+    await publishEnvelope(bed.js, forged, { subjectPrefix });
+    await publishEnvelope(bed.js, prompt, { subjectPrefix });
+    await waitFor(() => w.stats().deadLettered === 2, 15_000, 'both dead-lettered');
+
+    const admin = 'admin-token-0123456789abcdef';
+    const server = await startServer(
+      parseConfig({ PORT: '0', LIFECYCLE_STORE: `sqlite:${path}`, SIMULATE: 'off', NATS_URL, NATS_STREAM: stream, AUTH_TOKENS: `${admin}=ops-1::admin,owner-token-0123456789abcdef=teacher-1` }),
+      pino({ level: 'silent' }),
+    );
+    cleanups.push(() => server.close());
+    const call = async (method: 'GET' | 'POST', path: string, token = admin) => {
+      const res = await fetch(`${server.url}${path}`, { method, headers: { Authorization: `Bearer ${token}` } });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> & { result?: { outcome?: string; code?: string } } };
+    };
+    const listed = await call('GET', '/dead-letters?queue=nats');
+    expect(listed.body).toMatchObject({ counts: [{ queue: 'nats', total: 2, pending: 2 }] });
+    const letters = listed.body.dead_letters as Array<{ id: string; event_type: string; code: string }>;
+    const letterOf = (type: string) => letters.find((letter) => letter.event_type === type);
+    expect(letterOf(forged.event_type)?.code).toBe('SENDER_NOT_ALLOWED');
+    expect(letterOf(prompt.event_type as string)?.code).toBe('ENTITY_NOT_FOUND');
+    const forgedId = letterOf(forged.event_type)?.id ?? '';
+    const promptId = letterOf(prompt.event_type as string)?.id ?? '';
+    expect((await call('POST', `/dead-letters/nats/${forgedId}/redrive`, 'owner-token-0123456789abcdef')).status).toBe(403);
+
+    const before = await fingerprint(server.engine.store);
+    const refused = await call('POST', `/dead-letters/nats/${forgedId}/redrive`);
+    expect([refused.status, refused.body.result?.outcome, refused.body.result?.code]).toEqual([200, 'invalid', 'SENDER_NOT_ALLOWED']);
+    expect(await fingerprint(server.engine.store)).toEqual(before);
+    expect((await server.engine.store.history('batch', 'dl-nats-http')).map((row) => row.event_id)).not.toContain(forged.event_id);
+
+    await registerBatch(server.engine, 'dl-nats-http-later');
+    expect((await call('POST', `/dead-letters/nats/${promptId}/redrive`)).body.result).toMatchObject({ outcome: 'accepted' });
+    expect((await call('POST', `/dead-letters/nats/${promptId}/redrive`)).body.result).toMatchObject({ outcome: 'duplicate' });
+    expect((await call('GET', '/dead-letters?queue=nats')).body).toMatchObject({ counts: [{ queue: 'nats', total: 2, pending: 1 }] });
+  });
 });
 
 describe('dead-letter routes', () => {
@@ -161,6 +224,25 @@ describe('dead-letter routes', () => {
     expect(second.body).toEqual({ results: [], summary: {} });
     const again = await request(h.app).post('/dead-letters/embedded/1/redrive').set(bearer('admin'));
     expect(again.body.result).toMatchObject({ outcome: 'duplicate' });
+  });
+
+  it('refuse a forged internal envelope again when an admin redrives it (SENDER_NOT_ALLOWED): it stays pending and nothing changes', async () => {
+    const h = harness();
+    const { batch_id, essay_ids } = await readyBatch(h, 'owner');
+    // Somebody with access to the queue enqueued what only the engine may send: the batch closed, every essay done.
+    const forged = sampleOf('huleedu.batch.closed.v1', batch_id, [essay_ids[0] as string, essay_ids[1] as string]);
+    const queue = new EmbeddedQueue(h.store as SqliteStore);
+    await queue.enqueue([forged]);
+    expect(await drainOnce(h.engine, queue)).toMatchObject({ invalid: 1 });
+    const before = await fingerprint(h.store);
+
+    const one = await request(h.app).post('/dead-letters/embedded/1/redrive').set(bearer('admin'));
+    expect([one.status, one.body.result?.outcome, one.body.result?.code]).toEqual([200, 'invalid', 'SENDER_NOT_ALLOWED']);
+    const all = await request(h.app).post('/dead-letters/embedded/redrive').set(bearer('admin'));
+    expect(all.body.summary).toEqual({ invalid: 1 });
+    expect(await fingerprint(h.store)).toEqual(before);
+    expect((await request(h.app).get('/dead-letters/embedded/1').set(bearer('admin'))).body).toMatchObject({ applied: false, event_type: 'huleedu.batch.closed.v1' });
+    expect((await h.queries.entity('batch', batch_id))?.status).toBe('ready_for_pipeline_execution');
   });
 
   it('answer 403 to a non-admin and 404 for a queue the server was not given', async () => {

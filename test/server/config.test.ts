@@ -39,6 +39,7 @@ describe('parseConfig', () => {
       logLevel: 'info',
       logFormat: 'auto',
       tokens: [],
+      nats: undefined,
     });
   });
 
@@ -60,6 +61,8 @@ describe('parseConfig', () => {
       LOG_FORMAT: 'Pretty',
       AUTH_TOKENS: `${TOKEN_A}=alice:org-1:teacher+admin, ${TOKEN_B}=bob`,
       SERVICE_TOKENS: 'cccccccccccccccc-3=grader::ingest',
+      NATS_URL: 'nats://nats.local:4222',
+      NATS_STREAM: 'LIFECYCLE_STAGING',
     });
     expect(config).toEqual({
       port: 8080,
@@ -74,7 +77,13 @@ describe('parseConfig', () => {
         { token: TOKEN_B, principal: { user_id: 'bob', org_id: null, roles: [], kind: 'user' } },
         { token: 'cccccccccccccccc-3', principal: { user_id: 'grader', org_id: null, roles: ['ingest'], kind: 'service' } },
       ],
+      nats: { url: 'nats://nats.local:4222', stream: 'LIFECYCLE_STAGING' },
     });
+  });
+
+  it('takes NATS_STREAM only with NATS_URL, defaulting to the workers\' LIFECYCLE', () => {
+    expect(parseConfig({ NATS_URL: 'nats://127.0.0.1:4222' }).nats).toEqual({ url: 'nats://127.0.0.1:4222', stream: 'LIFECYCLE' });
+    expect(parseConfig({ NATS_STREAM: 'OTHER' }).nats).toBeUndefined();
   });
 
   it('accepts the edges of each range', () => {
@@ -107,6 +116,10 @@ describe('parseConfig', () => {
     ['LOG_LEVEL', 'verbose', 'LOG_LEVEL="verbose" is invalid: expected fatal | error | warn | info | debug | trace | silent'],
     ['LOG_FORMAT', 'text', 'LOG_FORMAT="text" is invalid: expected auto | json | pretty'],
     ['SQLITE_SYNCHRONOUS', 'OFF', 'SQLITE_SYNCHRONOUS="OFF" is invalid: expected NORMAL or FULL'],
+    ['NATS_URL', 'http://nats.local:4222', 'NATS_URL="http://nats.local:4222" is invalid: expected nats://host:port, e.g. nats://127.0.0.1:4222 (no credentials, path or query)'],
+    ['NATS_URL', 'nats://user:secret@nats.local:4222', 'NATS_URL="nats://user:***@nats.local:4222" is invalid: expected nats://host:port, e.g. nats://127.0.0.1:4222 (no credentials, path or query)'],
+    ['NATS_URL', 'nats://nats.local:4222/stream', 'NATS_URL="nats://nats.local:4222/stream" is invalid: expected nats://host:port, e.g. nats://127.0.0.1:4222 (no credentials, path or query)'],
+    ['NATS_STREAM', 'bad.name', 'NATS_STREAM="bad.name" is invalid: expected 1 to 64 letters, digits, _ or -'],
   ])('refuses %s=%s', (name, value, message) => {
     expect(problemsOf({ [name]: value })).toEqual([message]);
   });

@@ -64,8 +64,15 @@ async function messageAt(jsm: JetStreamManager, stream: string, seq: number): Pr
   }
 }
 
+/** The dead letters after `after`; none while the dead-letter stream does not exist yet (no worker has run). */
 async function readRaw(jsm: JetStreamManager, stream: string, after: number, limit: number): Promise<RawDeadLetter[]> {
-  const { state } = await jsm.streams.info(stream);
+  let state;
+  try {
+    ({ state } = await jsm.streams.info(stream));
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
   const letters: RawDeadLetter[] = [];
   for (let seq = Math.max(state.first_seq, after + 1); seq <= state.last_seq && letters.length < limit; seq += 1) {
     const msg = await messageAt(jsm, stream, seq);
@@ -76,7 +83,7 @@ async function readRaw(jsm: JetStreamManager, stream: string, after: number, lim
 
 /**
  * The dead letters of the NATS dead-letter stream of `options.stream`, read over `nc` and redriven
- * through `engine`. Needs the stream to exist (a worker creates it; `ensureStream`).
+ * through `engine`. A worker creates the stream (`ensureStream`); until then there are none.
  */
 export async function natsDeadLetters(nc: NatsConnection, engine: RedriveEngine, options: NatsDeadLetterOptions = {}): Promise<DeadLetterQueue> {
   const jsm = await jetstreamManager(nc);
