@@ -33,7 +33,8 @@ export const WORKER_USAGE = `usage: lifecycle-worker [--store sqlite:<path> | po
   --subject-prefix  NATS: put in front of every subject (default none)
   --schema          PostgreSQL schema (default public)
   --no-relay        NATS: do not relay the outbox to JetStream (default: relay)
-  --outbox-internal also write the messages the engine applies to its own machines to the outbox, so the NATS
+  --outbox-internal
+                    also write the messages the engine applies to its own machines to the outbox, so the NATS
                     relay publishes them on lifecycle.internal.<topic> for observers (default off: they are
                     stored once, in the audit log, which /stream and the replay tools read)
   --no-timers       do not fire due timers in this process (default: fire them)
