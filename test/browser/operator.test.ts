@@ -40,13 +40,19 @@ if (!hasChromium) console.warn(`[test/browser/operator] skipped: ${CHROMIUM} doe
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('shows the dead-letter count and records a forced transition with its reason and principal in the history', async () => {
+  /** Opens the page live, registers a GUEST batch and waits until it is ready; returns the page errors seen from then on. */
+  async function openWithReadyBatch(): Promise<string[]> {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(server.url);
     await expect.poll(() => page.locator('#live-indicator').textContent(), { timeout: 20_000 }).toBe('live');
     await page.getByRole('button', { name: 'Register GUEST batch' }).click();
     await expect.poll(() => page.locator('#batch-status').textContent()).toBe('ready_for_pipeline_execution');
+    return errors;
+  }
+
+  it('shows the dead-letter count and records a forced transition with its reason and principal in the history', async () => {
+    const errors = await openWithReadyBatch();
 
     await expect.poll(() => page.locator('#operator-panel').isVisible()).toBe(true);
     await expect.poll(() => page.locator('#dead-letter-count').textContent()).toBe('embedded: 0 pending of 0');
@@ -63,12 +69,7 @@ if (!hasChromium) console.warn(`[test/browser/operator] skipped: ${CHROMIUM} doe
   });
 
   it('retries a failed phase of the selected batch from the panel; the history names the phase, who and why', async () => {
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(server.url);
-    await expect.poll(() => page.locator('#live-indicator').textContent(), { timeout: 20_000 }).toBe('live');
-    await page.getByRole('button', { name: 'Register GUEST batch' }).click();
-    await expect.poll(() => page.locator('#batch-status').textContent()).toBe('ready_for_pipeline_execution');
+    const errors = await openWithReadyBatch();
     // Nothing failed yet: the batch's refusal reaches the page.
     await page.getByLabel('Retry reason', { exact: true }).fill('outage');
     await page.getByRole('button', { name: 'Retry phase' }).click();
