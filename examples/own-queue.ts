@@ -180,8 +180,9 @@ export async function consumeOne(engine: LifecycleEngine, broker: InMemoryBroker
  * It must resolve only once the broker has the messages durably: the rows are marked published
  * after it resolves (a crash in between publishes them again: at-least-once, consumers
  * de-duplicate by event_id, as the engine does).
- * Rows with `internal: true` were already applied by the engine's own machines; publishing them
- * is harmless (the engine answers duplicate) and lets observers see the whole history.
+ * Rows with `internal: true` were also applied by the engine's own machines (by default only those
+ * outside services read too, `alsoOutside`; every one with `outboxInternal: true`); publishing them
+ * is harmless (the engine answers duplicate).
  */
 export function brokerPublisher(broker: InMemoryBroker): Publisher {
   return (rows: readonly OutboxRecord[]) => {

@@ -35,8 +35,28 @@ describe('SqliteStore kept answers', () => {
   it('keeps one accepted delivery that its audit row records as "=" and the rest, and reads it back field for field in the same order', async () => {
     const answer = { deliveries: [delivery], emitted, steps: 3 };
     const { store, kept, found } = await keep([{ id: 'ev-1', answer }]);
-    expect(kept.get('ev-1')).toBe(`=${JSON.stringify({ emitted, steps: 3 })}`);
+    expect(kept.get('ev-1')).toBe('={"emitted":{"t":["huleedu.t.v1"],"e":[["x1",0]]},"steps":3}');
     expect(JSON.stringify(found.get('ev-1'))).toBe(JSON.stringify(answer));
+    await store.close();
+  });
+
+  it('keeps the emitted list of a derived answer as its types once and one pair per message, read back as the same objects in the same order', async () => {
+    const many = [
+      { event_id: 'm1', event_type: 'huleedu.a.v1', internal: true },
+      { event_id: 'm2', event_type: 'huleedu.b.v1', internal: false },
+      { event_id: 'm3', event_type: 'huleedu.a.v1', internal: false },
+      { event_id: 'm4', event_type: 'huleedu.b.v1', internal: true },
+    ];
+    const cases = [
+      { id: 'packed', answer: { deliveries: [delivery], emitted: many, steps: 4, refused: [] } },
+      { id: 'odd-item', answer: { deliveries: [delivery], emitted: [...many, { event_id: 'm5', event_type: 'huleedu.a.v1', internal: true, extra: 1 }], steps: 1 } },
+      { id: 'object', answer: { deliveries: [delivery], emitted: { t: ['x'], e: [['y', 0]] }, steps: 1 } },
+      { id: 'old-layout', answer: { deliveries: [delivery], emitted: [], steps: 1 } },
+    ];
+    const { store, kept, found } = await keep(cases);
+    expect(kept.get('packed')).toBe('={"emitted":{"t":["huleedu.a.v1","huleedu.b.v1"],"e":[["m1",1],["m2",2],["m3",0],["m4",3]]},"steps":4,"refused":[]}');
+    expect(kept.get('object')).toBe(JSON.stringify(cases[2]?.answer));
+    for (const c of cases) expect(JSON.stringify(found.get(c.id)), c.id).toBe(JSON.stringify(c.answer));
     await store.close();
   });
 

@@ -157,8 +157,9 @@ const AUDIT_MACHINE_VERSION = `ALTER TABLE audit ADD COLUMN machine_version INTE
 /**
  * Audit envelopes kept once (issue #20; see audit.ts): from this version on, `audit.envelope` may be
  * compact (`=` and the envelope without what the row's columns say) or `''` with `envelope_of`, the
- * position of the row of the same event that holds it. Rows written before stay as they are and read
- * the same; the version step makes code that cannot read the new rows refuse the file.
+ * position of the row of the same event that holds it; and a derived first answer (`audit.result`,
+ * outcomes.ts) may keep its emitted list packed. Rows written before stay as they are and read the
+ * same; the version step makes code that cannot read the new rows refuse the file.
  */
 const COMPACT_AUDIT = `ALTER TABLE audit ADD COLUMN envelope_of INTEGER;`;
 
