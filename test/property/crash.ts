@@ -3,9 +3,10 @@
  * and is killed with SIGKILL at a chosen commit (before it, inside its transaction, or after it
  * returned but before the command was confirmed). The file is then opened again by a new engine
  * (in this process: a restart) and fed the rest, from a few confirmed commands before the one in
- * flight (redeliveries). Checked: the recovered file keeps every invariant and everything that was
- * confirmed; the answers match an uninterrupted run's; at the end the file equals that run (entities,
- * outbox, per-entity audit, inbox), so nothing accepted is lost and no effect is written twice.
+ * flight (redeliveries, as after acknowledgements lost with the process). Checked: the recovered
+ * file keeps every invariant and everything that was confirmed; the answers match an uninterrupted
+ * run's; at the end the file equals that run (entities, outbox, per-entity audit, inbox), so
+ * nothing accepted is lost and no effect is written twice.
  */
 import fc from 'fast-check';
 import { join } from 'node:path';
@@ -42,14 +43,24 @@ function fail(message: string): never {
   throw new Error(message);
 }
 
-/** The restart: a new engine on the recovered file, fed commands `from` to the end. */
-async function restart(path: string, commands: readonly Command[], from: number): Promise<{ outcomes: Map<number, StepOutcome>; store: ReturnType<typeof openSqliteStore> }> {
+/**
+ * What the restart is fed: every command from `redeliver` confirmed ones before the one in flight,
+ * except those confirmed `invalid`: a queue settles those by dead-lettering them and never hands
+ * them again (and an envelope refused for a missing entity would be taken once the entity exists).
+ */
+function restartIndices(commands: readonly Command[], confirmed: RunAnswer['confirmed'], redeliver: number): number[] {
+  const from = Math.max(0, confirmed.length - redeliver);
+  return commands.flatMap((_, index) => (index < from || confirmed[index]?.[1] === 'invalid' ? [] : [index]));
+}
+
+/** The restart: a new engine on the recovered file, fed the commands at `indices`. */
+async function restart(path: string, commands: readonly Command[], indices: readonly number[]): Promise<{ outcomes: Map<number, StepOutcome>; store: ReturnType<typeof openSqliteStore> }> {
   let now = START;
   const store = openSqliteStore({ path, synchronous: 'FULL', now: () => new Date(now) });
   const engine = new LifecycleEngine({ store, clock: () => new Date(now), invariants: 'refuse' });
   const times = clockTimes(commands);
   const outcomes = new Map<number, StepOutcome>();
-  for (let index = from; index < commands.length; index += 1) {
+  for (const index of indices) {
     now = times[index]!;
     outcomes.set(index, await applyCommand(engine, commands[index]!));
   }
@@ -108,8 +119,7 @@ export async function checkCrashRun(commands: readonly Command[], plan: CrashPla
   }
   if (answer.end === 'idle' || answer.end.signal !== 'SIGKILL') fail(`the worker was to die at commit ${plan.commit} (${plan.mode}) but ended ${JSON.stringify(answer.end)}`);
   await checkRecovered(path, commands, reference.outcomes, answer.confirmed, plan);
-  const inFlight = answer.confirmed.length;
-  const { outcomes, store } = await restart(path, commands, Math.max(0, inFlight - plan.redeliver));
+  const { outcomes, store } = await restart(path, commands, restartIndices(commands, answer.confirmed, plan.redeliver));
   try {
     checkAnswers(reference.outcomes, answer.confirmed, outcomes);
     const written = writtenEventIds(commands, reference.outcomes);
