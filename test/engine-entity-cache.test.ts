@@ -8,7 +8,7 @@ import { LifecycleError } from '../adapters/errors.js';
 import { createMemoryStore } from '../adapters/memory/index.js';
 import { openSqliteStore } from '../adapters/sqlite/store.js';
 import type { SnapshotStore } from '../adapters/store.js';
-import { content, envelope, registration } from './support/envelopes.js';
+import { content, envelope, pipelineRequest, registration, spellchecked } from './support/envelopes.js';
 import { describePostgres, dropAllSchemas, freshSchema, url } from './postgres/support.js';
 
 const dirs: string[] = [];
@@ -37,17 +37,17 @@ function counted(store: SnapshotStore): { store: SnapshotStore; reads: () => num
   return { store, reads: () => reads };
 }
 
-/** Two engines on one database: `a` and `b` (two connections for a file, one store object otherwise). */
+/** Two engines (invariants `refuse`) on one database: `a` and `b` (two connections for a file, one store object otherwise). */
 type Pair = { a: LifecycleEngine; b: LifecycleEngine; done: () => Promise<void> };
 const setups: Array<[string, () => Promise<Pair>]> = [
   ['sqlite file, two connections (two processes alike)', () => {
     const path = sqliteFile();
     const [first, second] = [openSqliteStore({ path }), openSqliteStore({ path })];
-    return Promise.resolve({ a: new LifecycleEngine({ store: first }), b: new LifecycleEngine({ store: second }), done: async () => { await first.close(); await second.close(); } });
+    return Promise.resolve({ a: new LifecycleEngine({ store: first, invariants: 'refuse' }), b: new LifecycleEngine({ store: second, invariants: 'refuse' }), done: async () => { await first.close(); await second.close(); } });
   }],
   ['memory store shared by two engines', () => {
     const store = createMemoryStore();
-    return Promise.resolve({ a: new LifecycleEngine({ store }), b: new LifecycleEngine({ store }), done: () => store.close() });
+    return Promise.resolve({ a: new LifecycleEngine({ store, invariants: 'refuse' }), b: new LifecycleEngine({ store, invariants: 'refuse' }), done: () => store.close() });
   }],
 ];
 
@@ -55,7 +55,7 @@ const setups: Array<[string, () => Promise<Pair>]> = [
 async function postgresPair(): Promise<Pair> {
   const schema = await freshSchema();
   const [first, second] = [await openPostgresStore({ connectionString: url(), schema, poolSize: 2 }), await openPostgresStore({ connectionString: url(), schema, poolSize: 2 })];
-  return { a: new LifecycleEngine({ store: first }), b: new LifecycleEngine({ store: second }), done: async () => { await first.close(); await second.close(); } };
+  return { a: new LifecycleEngine({ store: first, invariants: 'refuse' }), b: new LifecycleEngine({ store: second, invariants: 'refuse' }), done: async () => { await first.close(); await second.close(); } };
 }
 
 describe.each(setups)('entity cache with another writer: %s', (_name, setup) => staleEntryTests(setup));
@@ -91,6 +91,18 @@ function staleEntryTests(setup: () => Promise<Pair>): void {
     await b.dispatch(content('batch-3', 'text-3'));
     const answers = await a.dispatchMany([close('batch-3'), close('batch-4')]);
     expect(answers.map((r) => r.outcome)).toEqual(['accepted', 'refused']);
+    await done();
+  });
+
+  // Found by the two-engine property (test/property/fixtures/two-engines-stale-cache-invariant.json).
+  it('an invariant that looks broken only through a stale remembered entity is checked again on the stored rows, not refused', async () => {
+    const { a, b, done } = await setup();
+    await a.dispatch(registration('batch-5', ['essay-5'], { student_prompt_ref: 'prompt-5' }));
+    await b.dispatch(content('batch-5', 'text-5'));
+    await b.dispatch(pipelineRequest('batch-5', 'nlp'));
+    // `a` remembers the tracker with essay-5's slot free; the store's tracker has it filled.
+    const answer = await a.dispatch(spellchecked('batch-5', 'essay-5', false));
+    expect(answer).toMatchObject({ outcome: 'accepted', to: 'spellcheck_failed' });
     await done();
   });
 }

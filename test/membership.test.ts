@@ -20,6 +20,7 @@ import { sqliteEngine, waitFor } from './queue/support.js';
 import { natsTestBed } from './queue/nats-bed.js';
 import { publishEnvelope, type SettledMessage } from '../adapters/queue/nats.js';
 import { senderClassOf } from '../machines/routing.js';
+import { propertyRuns } from './property/runs.js';
 
 const A = 'batch-A';
 const B = 'batch-B';
@@ -121,7 +122,7 @@ describe('membership in the engine', () => {
         for (const { topic: t, namesA } of events) await tryDispatch(engine, sampleOf(t, B, namesA ? A_ESSAYS : B_ESSAYS));
         expect(await batchA(store)).toBe(before);
       }),
-      { numRuns: 30 },
+      { numRuns: propertyRuns(100) },
     );
   });
 });

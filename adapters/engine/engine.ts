@@ -129,6 +129,13 @@ interface GroupState {
   readonly deferredBatches: Map<string, DeferredItemResult>;
 }
 
+/** What the unit of an event saw through `stale` cache entries that other writers have moved on: retried. */
+function staleCacheConflict(root: RootItem, stale: number): LifecycleError {
+  return new LifecycleError('VERSION_CONFLICT', `event ${root.event_id} saw ${stale} cached entit${stale === 1 ? 'y' : 'ies'} another writer has changed`, {
+    details: { event_id: root.event_id, stale_cache: true },
+  });
+}
+
 /** The refusal of an event the engine only ever emits itself (internal or outbound), from outside. */
 export function senderNotAllowed(envelope: LifecycleEnvelope): LifecycleError {
   const sender = senderClassOf(envelope.event_type) ?? 'unknown';
@@ -405,6 +412,10 @@ export class LifecycleEngine {
     const worlds = worldsSince(uow, mark, this.machines);
     const violations = worlds.flatMap((world) => checkInvariants(world, this.invariantList));
     if (violations.length === 0) return answer;
+    // A violation seen through a cache entry another writer has moved on is no violation: retry
+    // the unit with the store's rows (the commit's compare-and-set would refuse it anyway).
+    const stale = await uow.evictStaleCacheEntries();
+    if (stale > 0) throw staleCacheConflict(root, stale);
     if (this.invariantMode === 'refuse') throw invariantError(root.event_type, root.event_id, violations);
     this.onViolation(violations, root);
     return answer;
@@ -418,7 +429,8 @@ export class LifecycleEngine {
         results = await work(uow, attempt);
       } catch (error) {
         uow.forget();
-        throw error;
+        if (!isLifecycleError(error, 'VERSION_CONFLICT') || error.details.stale_cache !== true || attempt >= this.maxRetries) throw error;
+        continue;
       }
       if (uow.isEmpty) return results;
       const batch = uow.toCommitBatch();

@@ -74,6 +74,8 @@ export class UnitOfWork {
   private readonly eventIds = new Map<string, InboxWrite['result']>();
   /** Entities served from the cache: the commit checks those it does not write are still current. */
   private readonly fromCache = new Set<string>();
+  /** Cache entries `peek` handed out without joining the unit (the invariants' view of a batch). */
+  private readonly peekedFromCache = new Set<string>();
   /** Rows read ahead by `prefetch` (never changed; `entities` holds what the unit made of them). */
   private readonly prefetched = new Map<string, EntityRecord>();
   /** Undo steps for map changes, so a checkpoint costs nothing per item of a group. */
@@ -207,7 +209,33 @@ export class UnitOfWork {
   /** The entity as this unit or the cache holds it, without reading the store or joining the unit. */
   peek(machineId: string, entityId: string): WorkingEntity | undefined {
     const key = keyOf(machineId, entityId);
-    return this.entities.get(key) ?? this.cache.get(key) ?? undefined;
+    const held = this.entities.get(key);
+    if (held !== undefined) return held ?? undefined;
+    const cached = this.cache.get(key);
+    if (cached !== undefined) this.peekedFromCache.add(key);
+    return cached;
+  }
+
+  /**
+   * Reads the stored versions of every entity this unit took from the cache (joined or peeked) and
+   * evicts the entries another writer has moved on; answers how many. One store read, for the rare
+   * path where a stale entry may explain what the unit saw (an invariant that seems broken).
+   */
+  async evictStaleCacheEntries(): Promise<number> {
+    const held = new Map<string, { machine: string; entity_id: string; version: number }>();
+    for (const key of [...this.fromCache, ...this.peekedFromCache]) {
+      const entity = this.entities.get(key) ?? this.cache.get(key);
+      if (entity !== undefined && entity !== null) held.set(key, { machine: entity.machine.id, entity_id: entity.entity_id, version: entity.stored_version });
+    }
+    if (held.size === 0) return 0;
+    const rows = await this.store.loadMany([...held.values()].map(({ machine, entity_id }) => ({ machine, entity_id })));
+    let evicted = 0;
+    for (const [key, entry] of held) {
+      if (rows.get(key)?.version === entry.version) continue;
+      this.cache.delete(key);
+      evicted += 1;
+    }
+    return evicted;
   }
 
   /** The answer an event id got earlier in this unit, or undefined. */

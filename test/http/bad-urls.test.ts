@@ -6,6 +6,7 @@
 import { fc } from '@fast-check/vitest';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { propertyRuns } from '../property/runs.js';
 import { bearer, makeHarness } from './support.js';
 
 const TEMPLATES = ['/machines/{}', '/batches/{}', '/batches/{}/essays', '/essays/{}', '/entities/batch/{}/history', '/entities/{}/x/history'] as const;
@@ -46,7 +47,7 @@ describe('bad URLs', () => {
         const res = write ? await request(h.app).post(path).set(bearer('owner')).send({}) : await request(h.app).get(path).set(bearer('owner'));
         expect(res.status, `${path}: ${JSON.stringify(res.body)}`).toBeLessThan(500);
       }),
-      { numRuns: 150 },
+      { numRuns: propertyRuns(300) },
     );
     expect(errorLines(h.logs)).toEqual([]);
   });

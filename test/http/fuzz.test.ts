@@ -2,13 +2,13 @@
  * Malformed input through HTTP: a few hundred bad requests generated with fast-check (broken
  * JSON, wrong types, unknown event types, huge strings, hostile keys), with and without
  * credentials. None may answer 5xx and none may change anything in the store; a failure shrinks
- * to the smallest request list that still fails. Runs: PROPERTY_RUNS (default 60 lists of 1-10).
+ * to the smallest request list that still fails. Runs: PROPERTY_RUNS (default 200 lists of 1-10).
  */
 import fc from 'fast-check';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { content, envelope, pipelineRequest, registration } from '../support/envelopes.js';
-import { propertyRuns } from '../property/harness.js';
+import { propertyRuns } from '../property/runs.js';
 import { bearer, fingerprint, makeHarness, pluck, readyBatch, WRONG_TOKEN, type Harness } from './support.js';
 
 /** A value no string, id, enum or object field of the contracts accepts (so the request stays invalid). */
@@ -124,7 +124,7 @@ describe('malformed input through HTTP', () => {
         expect(await fingerprint(h.store)).toEqual(before);
       }),
       // A fixed seed keeps the status coverage below repeatable; PROPERTY_RUNS searches further.
-      { numRuns: propertyRuns(60), seed: 20260207 },
+      { numRuns: propertyRuns(200), seed: 20260207 },
     );
     expect([...statuses.keys()].sort()).toEqual(expect.arrayContaining([400, 401, 404, 422]));
   });
