@@ -5,7 +5,7 @@
  * consumers are thin shells over `dispatch` / `dispatchMany`.
  */
 import { randomUUID } from 'node:crypto';
-import { parseEnvelope, type LifecycleEnvelope } from '../../machines/contracts/events.js';
+import type { LifecycleEnvelope } from '../../machines/contracts/events.js';
 import type { Json } from '../../machines/lifecycle-machine.js';
 import { acceptedFromOutside, SenderClass } from '../../machines/contracts/declaration.js';
 import { batchIdOf, route as defaultRoute, senderClassOf, type Delivery } from '../../machines/routing.js';
@@ -16,7 +16,8 @@ import { runCascade, type CascadeContext, type RootItem } from './cascade.js';
 import { applyForce, FORCE_EVENT_TYPE, parseForceRequest, type ForceRequest } from './force.js';
 import { timerEventId } from './ids.js';
 import { defaultMachines, machineOf, type MachineRegistry } from './registry.js';
-import { DEFERRED_CODES, duplicateAnswer, type BatchItemResult, type DeferredCode, type DeferredItemResult, type DispatchResult, type InvalidItemResult } from './results.js';
+import { DEFERRED_CODES, duplicateAnswer, type BatchItemResult, type DeferredCode, type DeferredItemResult, type DispatchResult } from './results.js';
+import { backoff, heldBack, invalidItem, parseOrThrow, senderNotAllowed, staleCacheConflict, warnOfViolations } from './refusals.js';
 import { UnitOfWork } from './unit-of-work.js';
 import { DEFAULT_ENTITY_CACHE_SIZE, EntityCache } from './entity-cache.js';
 import { reusableScopeStepper, xstateStepper, type Stepper } from './pure.js';
@@ -83,43 +84,10 @@ export interface EngineAblation {
   readonly reusableScope?: boolean;
 }
 
-function warnOfViolations(violations: readonly InvariantViolation[], event: { readonly event_id: string; readonly event_type: string }): void {
-  const text = violations.map((violation) => `${violation.invariant}: ${violation.message}`).join('; ');
-  process.emitWarning(`${event.event_type} ${event.event_id} broke ${violations.length} lifecycle invariant(s): ${text}`, { code: 'LIFECYCLE_INVARIANT' });
-}
-
 const NOTHING_SEEN: ReadonlyMap<string, Json> = new Map();
 
 /** Receives the audit rows of every commit, after it is durable. */
 export type CommitListener = (rows: readonly AuditWrite[]) => void;
-
-function invalidInput(raw: unknown): LifecycleError {
-  const parsed = parseEnvelope(raw);
-  if (parsed.ok) return new LifecycleError('INVALID_ENVELOPE', 'invalid envelope');
-  const summary = parsed.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path}: ${issue.message}`)
-    .join('; ');
-  return new LifecycleError(parsed.kind, `${parsed.kind === 'UNKNOWN_EVENT_TYPE' ? 'unknown event type' : 'invalid envelope'}: ${summary}`, {
-    details: { issues: parsed.issues },
-  });
-}
-
-function invalidItem(index: number, error: LifecycleError): InvalidItemResult {
-  return { outcome: 'invalid', index, code: error.code, message: error.message, details: error.details };
-}
-
-/** An item of a batch whose earlier item in the same call was deferred: it waits behind it. */
-function heldBack(root: RootItem, index: number, batch: string, blocker: DeferredItemResult): DeferredItemResult {
-  return {
-    outcome: 'deferred',
-    index,
-    event_id: root.event_id,
-    code: blocker.code,
-    message: `held back behind event ${blocker.event_id} of batch "${batch}", which could not be applied now (${blocker.code})`,
-    details: { held_back_by: blocker.event_id, batch_id: batch },
-  };
-}
 
 /** What the items of one dispatchMany attempt share. */
 interface GroupState {
@@ -127,39 +95,6 @@ interface GroupState {
   readonly seenBefore: ReadonlyMap<string, Json>;
   /** The first deferred item of each batch in this call: later items of the batch wait behind it. */
   readonly deferredBatches: Map<string, DeferredItemResult>;
-}
-
-/** What the unit of an event saw through `stale` cache entries that other writers have moved on: retried. */
-function staleCacheConflict(root: RootItem, stale: number): LifecycleError {
-  return new LifecycleError('VERSION_CONFLICT', `event ${root.event_id} saw ${stale} cached entit${stale === 1 ? 'y' : 'ies'} another writer has changed`, {
-    details: { event_id: root.event_id, stale_cache: true },
-  });
-}
-
-/** The refusal of an event the engine only ever emits itself (internal or outbound), from outside. */
-export function senderNotAllowed(envelope: LifecycleEnvelope): LifecycleError {
-  const sender = senderClassOf(envelope.event_type) ?? 'unknown';
-  const what = sender === 'outbound' ? 'an outbound event: the engine\'s machines emit it for outside services' : 'an internal event: only the engine\'s own machines emit it';
-  return new LifecycleError('SENDER_NOT_ALLOWED', `${envelope.event_type} is ${what}, it is never accepted from outside`, {
-    details: { event_type: envelope.event_type, sender_class: sender, event_id: envelope.event_id },
-  });
-}
-
-/** Accepts raw input or throws the LifecycleError naming what is wrong. */
-export function parseOrThrow(raw: unknown): LifecycleEnvelope {
-  const parsed = parseEnvelope(raw);
-  if (!parsed.ok) throw invalidInput(raw);
-  return parsed.envelope;
-}
-
-/**
- * Waits before retrying a lost compare-and-set: exponential with full jitter (0 to
- * 1, 2, 4 ... 64 ms), so writers contending for one hot entity spread out instead of
- * colliding again in lock step.
- */
-async function backoff(attempt: number): Promise<void> {
-  const ceiling = Math.min(64, 2 ** attempt);
-  await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
 }
 
 /** The engine. Create one per store; it holds no state besides its listeners. */

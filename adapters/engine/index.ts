@@ -1,5 +1,6 @@
 /** The durable engine and its read side. */
-export { LifecycleEngine, parseOrThrow, type CommitListener, type EngineAblation, type EngineOptions } from './engine.js';
+export { LifecycleEngine, type CommitListener, type EngineAblation, type EngineOptions } from './engine.js';
+export { parseOrThrow } from './refusals.js';
 export { INVARIANT_MODES, invariantsOf, type InvariantMode } from './invariants.js';
 export { DEFERRED_CODES } from './results.js';
 export type { BatchItemResult, DeferredCode, DeferredItemResult, DeliveryResult, DispatchOutcome, DispatchResult, EmittedSummary, InvalidItemResult } from './results.js';
