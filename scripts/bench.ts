@@ -17,7 +17,7 @@
  */
 import { benchAblation, EARNS } from './bench/ablation.js';
 import { benchEngine } from './bench/engine.js';
-import { minimumSeconds, spreadNote, SPREAD_WARNING, type Figure, type Rate } from './bench/figures.js';
+import { firstSetting, minimumSeconds, spreadNote, SPREAD_WARNING, type Figure, type Rate } from './bench/figures.js';
 import { benchHttp, HTTP_CONNECTIONS, HTTP_GROUP, type HttpFigure, type HttpRate } from './bench/http.js';
 import { benchQueue, type CpuPerEvent } from './bench/queue.js';
 import { benchWhatIf } from './bench/what-if.js';
@@ -109,8 +109,8 @@ async function ablationSection(seconds: number, rounds: number): Promise<void> {
 
 async function queueSection(scale: number): Promise<void> {
   console.log(`# queue (scale ${scale})`);
-  const postgresUrl = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const natsUrl = process.env.BENCH_NATS_URL ?? process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+  const postgresUrl = firstSetting('BENCH_POSTGRES_URL', 'TEST_POSTGRES_URL') ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const natsUrl = firstSetting('BENCH_NATS_URL', 'TEST_NATS_URL') ?? 'nats://127.0.0.1:4222';
   const { rates, cpu, anchor, notes } = await benchQueue(scale, { postgresUrl, natsUrl });
   if (anchor !== undefined) console.log(line(anchor));
   for (const rate of rates) console.log(line(rate));

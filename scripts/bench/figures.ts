@@ -80,3 +80,12 @@ export async function interleaved(figures: ReadonlyArray<() => Rate | Promise<Ra
   }
   return measured.map(summarize);
 }
+
+/** The first of these environment variables that is set and not empty (an empty value counts as unset). */
+export function firstSetting(...names: readonly string[]): string | undefined {
+  for (const name of names) {
+    const value = process.env[name]?.trim();
+    if (value !== undefined && value !== '') return value;
+  }
+  return undefined;
+}

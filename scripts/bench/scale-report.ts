@@ -3,6 +3,7 @@
  * with issue #20's targets beside the figures.
  */
 import { runScaleSize, type ScaleRun } from './scale.js';
+import { firstSetting } from './figures.js';
 
 /** Essays in the 100,000-essay disk target, and its budget. */
 const DISK_TARGET_ESSAYS = 100_000;
@@ -97,7 +98,7 @@ export function scaleSection(): Promise<void> {
   const sizes = sizesOf('BENCH_SCALE_SIZES', process.env.BENCH_SCALE_SIZES, [10, 100, 1_000, 10_000]);
   console.log('# scale (one GUEST batch through an nlp pipeline per size; each size in its own process)');
   printCurve('## SQLite', sizes.map((n) => runScaleSize('sqlite', n)));
-  const url = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL;
+  const url = firstSetting('BENCH_POSTGRES_URL', 'TEST_POSTGRES_URL');
   if (url === undefined) {
     console.log('(PostgreSQL curve skipped: set BENCH_POSTGRES_URL or TEST_POSTGRES_URL)');
     return Promise.resolve();
