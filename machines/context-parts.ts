@@ -41,11 +41,6 @@ export interface PartedMap<V> {
  */
 export const PART_SIZE = 32;
 
-/** The part size for a new collection expected to hold `expected` items (PART_SIZE; the argument is kept for callers). */
-export function partSizeFor(_expected: number): number {
-  return PART_SIZE;
-}
-
 /** True when `value` has the shape of a context part (used by the engine and the stores). */
 export function isContextPart(value: unknown): value is ContextPart<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { part_id?: unknown }).part_id === 'string' && 'items' in value;
@@ -55,7 +50,7 @@ export function isContextPart(value: unknown): value is ContextPart<unknown> {
 // Lists
 
 /** A list of `items` under `prefix` (part ids `${prefix}/0`, `${prefix}/1`, ...). */
-export function partedList<V>(prefix: string, items: readonly V[], partSize: number = partSizeFor(items.length)): PartedList<V> {
+export function partedList<V>(prefix: string, items: readonly V[], partSize: number = PART_SIZE): PartedList<V> {
   const parts: Array<ContextPart<readonly V[]>> = [];
   for (let start = 0; start < items.length; start += partSize) {
     parts.push({ part_id: `${prefix}/${parts.length}`, items: items.slice(start, start + partSize) });
@@ -107,7 +102,7 @@ function hashOf(key: string): number {
 
 /** An empty map under `prefix` sized for about `expected` keys. */
 export function emptyPartedMap<V>(prefix: string, expected: number): PartedMap<V> {
-  const count = Math.max(1, Math.ceil(Math.max(0, expected) / partSizeFor(expected)));
+  const count = Math.max(1, Math.ceil(Math.max(0, expected) / PART_SIZE));
   return { size: 0, parts: Array.from({ length: count }, (_, k) => ({ part_id: `${prefix}/${k}`, items: {} })) };
 }
 

@@ -14,7 +14,7 @@ export {
   mapGet,
   mapHas,
   mapKeys,
-  partSizeFor,
+  PART_SIZE,
   type ContextPart,
   type PartedList,
   type PartedMap,

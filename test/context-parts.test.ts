@@ -7,7 +7,7 @@ import { partChanges } from '../adapters/engine/parts.js';
 import { openSqliteStore } from '../adapters/sqlite/store.js';
 import { joinParts, splitParts } from '../adapters/store-parts.js';
 import type { EntityWrite, Json } from '../adapters/store.js';
-import { listAt, listItems, listPush, listSet, mapDelete, mapGet, mapHas, mapKeys, mapSet, partedList, partedMap, partSizeFor } from '../machines/context-parts.js';
+import { listAt, listItems, listPush, listSet, mapDelete, mapGet, mapHas, mapKeys, mapSet, partedList, partedMap, PART_SIZE } from '../machines/context-parts.js';
 
 describe('parted lists and maps', () => {
   it('a list update copies one part and keeps every other part the same object', () => {
@@ -22,7 +22,7 @@ describe('parted lists and maps', () => {
 
   it('a map set or delete copies one part; ids naming Object.prototype members are plain keys', () => {
     const map = partedMap('m', Array.from({ length: 400 }, (_, i) => [`k${i}`, i] as const), 400);
-    expect(map.parts.length).toBe(Math.ceil(400 / partSizeFor(400)));
+    expect(map.parts.length).toBe(Math.ceil(400 / PART_SIZE));
     const next = mapSet(map, '__proto__', -1);
     expect([mapGet(next, '__proto__'), mapHas(map, '__proto__'), mapHas(next, 'constructor'), next.size]).toEqual([-1, false, false, 401]);
     expect(next.parts.filter((part, k) => part !== map.parts[k]).length).toBe(1);

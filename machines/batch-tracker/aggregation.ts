@@ -22,7 +22,6 @@ import {
   mapKeys,
   partedList,
   partedMap,
-  partSizeFor,
   type PartedList,
   type PartedMap,
 } from '../context-parts.js';
@@ -71,14 +70,13 @@ export function newAggregation(
     }
   }
   const prefix = `agg/${aggregationKey(runId, phase)}`;
-  const size = partSizeFor(pending.length);
   const aggregation: PhaseAggregation = {
     run_id: runId,
     phase,
     pending: partedMap(`${prefix}/pending`, pending.map((essay) => [essay.essay_id, true as const] as const), pending.length),
     pending_count: pending.length,
-    processed: partedList(`${prefix}/processed`, [], size),
-    failed: partedList(`${prefix}/failed`, failed, size),
+    processed: partedList(`${prefix}/processed`, []),
+    failed: partedList(`${prefix}/failed`, failed),
     result_received: false,
     concluded: false,
     cancelled: false,

@@ -8,7 +8,7 @@
  */
 import type { Json, SnapshotMigration } from '../lifecycle-machine.js';
 import type { PipelinePhase } from '../contracts/statuses.js';
-import { partedList, partedMap, partSizeFor } from '../context-parts.js';
+import { partedList, partedMap } from '../context-parts.js';
 import { compacted, phaseOutcomeStatus } from './aggregation.js';
 import { SLOTS_PART, TEXTS_PART, UPLOADS_PART, type PhaseAggregation, type ProcessedEssay, type Slot } from './types.js';
 
@@ -35,13 +35,12 @@ interface ContextV1 {
 
 function migrateAggregation(key: string, old: AggregationV1): PhaseAggregation {
   const pendingIds = Object.keys(old.pending);
-  const size = partSizeFor(pendingIds.length + old.processed.length + old.failed.length);
   const prefix = `agg/${key}`;
   const open: PhaseAggregation = {
     ...old,
     pending: partedMap(`${prefix}/pending`, pendingIds.map((id) => [id, true as const] as const), pendingIds.length),
-    processed: partedList(`${prefix}/processed`, old.processed, size),
-    failed: partedList(`${prefix}/failed`, old.failed, size),
+    processed: partedList(`${prefix}/processed`, old.processed),
+    failed: partedList(`${prefix}/failed`, old.failed),
     summary: null,
   };
   if (old.concluded) {
