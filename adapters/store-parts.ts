@@ -7,6 +7,7 @@
  * split. `part_id` is reserved inside machine contexts for this.
  */
 import { isContextPart } from '../machines/context-parts.js';
+import { memoByObject } from '../machines/memo.js';
 import { LifecycleError } from './errors.js';
 import { isRecord } from './store-support.js';
 import type { EntityRecord, Json } from './store.js';
@@ -56,18 +57,10 @@ function isPartRun(value: Record<string, unknown>): value is Record<string, unkn
  * The run descriptor of an array of parts, or undefined: remembered per array object, so an
  * unchanged collection (the same `parts` array as at the last write) is not checked again.
  */
-const runOf = (() => {
-  const runs = new WeakMap<readonly unknown[], PartRun | null>();
-  return (array: readonly unknown[]): PartRun | undefined => {
-    let run = runs.get(array);
-    if (run === undefined) {
-      const prefix = runPrefixOf(array);
-      run = prefix === undefined ? null : { $parts: prefix, count: array.length };
-      runs.set(array, run);
-    }
-    return run ?? undefined;
-  };
-})();
+const runOf = memoByObject((array: readonly unknown[]): PartRun | undefined => {
+  const prefix = runPrefixOf(array);
+  return prefix === undefined ? undefined : { $parts: prefix, count: array.length };
+});
 
 interface SplitState {
   readonly collect: boolean;

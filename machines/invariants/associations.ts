@@ -1,6 +1,6 @@
 /** Invariants of the student-association machine. */
 import type { AssociationsContext } from '../associations.js';
-import { memoByPair } from './memo.js';
+import { memoByPair } from '../memo.js';
 import { trackerOf } from './tracker-view.js';
 import { associationsOf } from './views.js';
 import { emittedOf, type Invariant } from './world.js';

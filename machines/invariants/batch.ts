@@ -1,7 +1,7 @@
 /** Invariants of the batch machine: readiness, membership, runs and their completions. */
 import type { BatchEssay, PipelineRun } from '../batch/context.js';
 import type { PipelineExecutionStatus } from '../contracts/statuses.js';
-import { memoByPair } from './memo.js';
+import { memoByPair } from '../memo.js';
 import { trackerOf } from './tracker-view.js';
 import { associationsOf, batchOf, BATCH_READY_STATUSES, essaysOf } from './views.js';
 import { emittedOf, firstProblem, type Invariant } from './world.js';

@@ -11,7 +11,7 @@
  */
 import type { BatchTrackerContext, Slot } from '../batch-tracker/types.js';
 import { listAt, listItems, type ContextPart, type PartedList } from '../context-parts.js';
-import { memoByObject } from './memo.js';
+import { memoByObject } from '../memo.js';
 import { batchKeyed, type EntityState, type InvariantWorld } from './world.js';
 
 /** What the invariants need to know about one essay slot. */

@@ -1,9 +1,9 @@
 /**
  * Results remembered by object identity. Contexts are immutable: an object the engine keeps
  * from one commit to the next (an unchanged context part, the batch's essay list while only
- * essays change) is the very same object, so what an invariant derived from it still holds.
- * This keeps the checks after an essay event proportional to what the event changed, not to
- * the batch. WeakMaps: nothing is kept alive by the memo.
+ * essays change) is the very same object, so what was derived from it still holds. The
+ * invariant checks and the stores' part runs use this to cost what an event changed, not the
+ * batch. WeakMaps: nothing is kept alive by the memo.
  */
 
 /** A memo of `compute(key)` per key object. */
