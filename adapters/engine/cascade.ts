@@ -43,6 +43,13 @@ export interface RootItem {
 
 interface QueueItem extends RootItem {
   readonly causation_id: string | null;
+  /**
+   * True when the message also left the engine (the outbox): a copy may come back from a queue,
+   * so its event id is kept in the inbox and the copy answers `duplicate`. A message that never
+   * left cannot come back (an outside sender of an internal topic is refused by its sender class),
+   * and its audit rows record it: no inbox row (one random B-tree insert fewer per delivery).
+   */
+  readonly published: boolean;
 }
 
 function toEnvelope(message: EmittedMessage, eventId: string, causationId: string): Record<string, unknown> {
@@ -111,7 +118,8 @@ function enqueueEmitted(
     const deliveries = ctx.route(parsed.envelope);
     const internal = deliveries.length > 0;
     // Applied here and read by nobody outside: its audit rows are its only copy unless asked (outboxInternal).
-    if (!internal || ctx.outboxInternal || definitionOf(message.type)?.alsoOutside === true) {
+    const published = !internal || ctx.outboxInternal || definitionOf(message.type)?.alsoOutside === true;
+    if (published) {
       uow.outbox.push({ event_id: eventId, event_type: message.type, aggregate_id: batchIdOf(parsed.envelope), envelope: raw as Json, internal });
     }
     sink.emitted.push({ event_id: eventId, event_type: message.type, internal });
@@ -125,6 +133,7 @@ function enqueueEmitted(
         strict: false,
         batch_id: item.batch_id,
         causation_id: item.event_id,
+        published,
       });
     }
   });
@@ -194,7 +203,7 @@ async function takeChain(uow: UnitOfWork, root: RootItem, ctx: CascadeContext & 
   let rootResults: DeliveryResult[] | undefined;
   let causationId: string | null = null;
   const refused: RefusedDelivery[] = [];
-  for (let item: RootItem | undefined = root; item !== undefined; ) {
+  for (let item: RootItem | QueueItem | undefined = root; item !== undefined; ) {
     const { results, emitted } = await deliverAll(uow, item, causationId, ctx);
     refused.push(...refusedOf(item, results, item === root));
     for (const result of results) if (result.outcome === 'accepted') steps += 1;
@@ -208,7 +217,7 @@ async function takeChain(uow: UnitOfWork, root: RootItem, ctx: CascadeContext & 
       if (messages !== undefined && messages.length > 0) enqueueEmitted(uow, item, results[index] as DeliveryResult, messages, ctx, sink);
     }
     if (rootResults === undefined) rootResults = results;
-    else uow.take({ event_id: item.event_id, event_type: item.event_type, result: { outcome: results[0]?.outcome ?? 'accepted', internal: true } });
+    else if ('published' in item && item.published) uow.take({ event_id: item.event_id, event_type: item.event_type, result: { outcome: results[0]?.outcome ?? 'accepted', internal: true } });
     const next = sink.queue.shift();
     causationId = next?.causation_id ?? null;
     item = next;

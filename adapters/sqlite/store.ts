@@ -86,6 +86,11 @@ function prepareEntityStatements(db: Database.Database) {
       `UPDATE entities SET machine_version = ?, snapshot = ?, updated_at = ?, parts = ?, version = version + 1
        WHERE machine = ? AND entity_id = ? AND version = ?`,
     ),
+    // Status changed, parent did not: the parent index entry is left alone.
+    updateEntityStatus: db.prepare<[number, string, string, string, number, string, string, number]>(
+      `UPDATE entities SET machine_version = ?, status = ?, snapshot = ?, updated_at = ?, parts = ?, version = version + 1
+       WHERE machine = ? AND entity_id = ? AND version = ?`,
+    ),
     listAll: db.prepare<[string, number, number], EntityRow>(`SELECT ${ENTITY_READ} FROM entities WHERE machine = ? ${LIST_ORDER}`),
     listByStatus: db.prepare<[string, string, number, number], EntityRow>(
       `SELECT ${ENTITY_READ} FROM entities WHERE machine = ? AND status = ? ${LIST_ORDER}`,
@@ -342,13 +347,13 @@ export class SqliteStore implements SnapshotStore {
   private writeEntity(w: EntityWrite, at: string): void {
     const { snapshot, partCount, writeParts } = this.parts.prepare(w);
     const s = this.s;
-    const unindexed = w.stored !== undefined && w.stored.status === w.status && w.stored.parent_id === w.parent_id;
-    const changes =
-      w.expected_version === 0
-        ? s.insertEntity.run(w.machine, w.entity_id, w.parent_id, w.machine_version, w.status, snapshot, at, at, partCount).changes
-        : unindexed
-          ? s.updateEntityUnindexed.run(w.machine_version, snapshot, at, partCount, w.machine, w.entity_id, w.expected_version).changes
-          : s.updateEntity.run(w.parent_id, w.machine_version, w.status, snapshot, at, partCount, w.machine, w.entity_id, w.expected_version).changes;
+    const sameParent = w.stored !== undefined && w.stored.parent_id === w.parent_id;
+    const sameStatus = w.stored !== undefined && w.stored.status === w.status;
+    let changes: number;
+    if (w.expected_version === 0) changes = s.insertEntity.run(w.machine, w.entity_id, w.parent_id, w.machine_version, w.status, snapshot, at, at, partCount).changes;
+    else if (sameParent && sameStatus) changes = s.updateEntityUnindexed.run(w.machine_version, snapshot, at, partCount, w.machine, w.entity_id, w.expected_version).changes;
+    else if (sameParent) changes = s.updateEntityStatus.run(w.machine_version, w.status, snapshot, at, partCount, w.machine, w.entity_id, w.expected_version).changes;
+    else changes = s.updateEntity.run(w.parent_id, w.machine_version, w.status, snapshot, at, partCount, w.machine, w.entity_id, w.expected_version).changes;
     if (changes === 1) {
       writeParts();
       return;
