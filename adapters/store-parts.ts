@@ -68,10 +68,11 @@ interface SplitState {
   count: number;
 }
 
+/** `value` with its parts replaced by stubs; the very same object when its subtree holds none (no copy). */
 function split(value: unknown, state: SplitState): unknown {
   if (Array.isArray(value)) {
     const run = runOf(value);
-    if (run === undefined) return value.map((item: unknown) => split(item, state));
+    if (run === undefined) return splitItems(value, state);
     state.count += value.length;
     if (state.collect) for (const part of value as Array<{ part_id: string; items: unknown }>) state.parts.push({ part_id: part.part_id, items: part.items });
     return run;
@@ -82,9 +83,40 @@ function split(value: unknown, state: SplitState): unknown {
     if (state.collect) state.parts.push({ part_id: value.part_id, items: value.items });
     return { part_id: value.part_id };
   }
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = split(item, state);
-  return out;
+  return splitFields(value as Record<string, unknown>, state);
+}
+
+function splitItems(array: readonly unknown[], state: SplitState): readonly unknown[] {
+  let out: unknown[] | undefined;
+  for (let k = 0; k < array.length; k += 1) {
+    const item: unknown = array[k];
+    const stored = split(item, state);
+    if (stored !== item && out === undefined) out = array.slice(0, k);
+    out?.push(stored);
+  }
+  return out ?? array;
+}
+
+function splitFields(record: Record<string, unknown>, state: SplitState): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  const keys = Object.keys(record);
+  for (let k = 0; k < keys.length; k += 1) {
+    const key = keys[k] as string;
+    const item = record[key];
+    const stored = split(item, state);
+    if (stored !== item && out === undefined) {
+      out = {};
+      for (let j = 0; j < k; j += 1) defineField(out, keys[j] as string, record[keys[j] as string]);
+    }
+    if (out !== undefined) defineField(out, key, stored);
+  }
+  return out ?? record;
+}
+
+/** Sets an own enumerable field (`__proto__` too, which an assignment would treat as the prototype). */
+function defineField(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 /**
