@@ -36,7 +36,17 @@ function find<R extends Rate>(rates: readonly R[], name: string): R {
 
 function line(rate: Rate | Figure): string {
   const spread = 'rounds' in rate ? `  ${spreadNote(rate)}` : '';
-  return `${rate.name.padEnd(56)} ${rate.perSecond.toFixed(0).padStart(10)} events/s  (${rate.events} in ${rate.seconds.toFixed(2)} s)${spread}`;
+  const cpu = rate.cpuUsPerEvent === undefined ? '' : `  CPU ${rate.cpuUsPerEvent.toFixed(1)} µs/event`;
+  return `${rate.name.padEnd(56)} ${rate.perSecond.toFixed(0).padStart(10)} events/s  (${rate.events} in ${rate.seconds.toFixed(2)} s)${cpu}${spread}`;
+}
+
+/**
+ * The same ratio in CPU time per event (b's CPU over a's): what each costs the machine, steadier than
+ * throughput on a shared machine, blind to I/O waits (with FULL, the fsync the floor waits for too).
+ */
+function cpuRatio(label: string, a: Rate, b: Rate): string {
+  if (a.cpuUsPerEvent === undefined || b.cpuUsPerEvent === undefined) return `${label.padEnd(70)} (no CPU figure)`;
+  return `${`${label} (CPU per event)`.padEnd(70)} ${(b.cpuUsPerEvent / a.cpuUsPerEvent).toFixed(2)}x  (${a.cpuUsPerEvent.toFixed(1)} vs ${b.cpuUsPerEvent.toFixed(1)} µs)`;
 }
 
 function ratio(label: string, a: Rate, b: Rate, target: number): string {
@@ -84,7 +94,9 @@ async function engineSection(seconds: number, rounds: number): Promise<void> {
   const floorNormal = find(rates, 'raw durable floor (synchronous NORMAL)');
   const floorFull = find(rates, 'raw durable floor (synchronous FULL)');
   console.log(ratio('engine dispatch / raw durable floor, NORMAL', find(rates, 'engine dispatch (synchronous NORMAL)'), floorNormal, 1.2));
+  console.log(cpuRatio('engine dispatch / raw durable floor, NORMAL', find(rates, 'engine dispatch (synchronous NORMAL)'), floorNormal));
   console.log(ratio('engine dispatch / raw durable floor, FULL', find(rates, 'engine dispatch (synchronous FULL)'), floorFull, 1.2));
+  console.log(cpuRatio('engine dispatch / raw durable floor, FULL', find(rates, 'engine dispatch (synchronous FULL)'), floorFull));
   console.log(ratio('engine dispatchMany x200 FULL / raw durable floor NORMAL', find(rates, 'engine dispatchMany x200 (synchronous FULL)'), floorNormal, 2));
   // The library's own group limit (HTTP groupCommitEvents and eventsPerRequest default 1000).
   console.log(ratio('engine dispatchMany x1000 FULL / raw durable floor NORMAL', find(rates, 'engine dispatchMany x1000 (synchronous FULL)'), floorNormal, 2));

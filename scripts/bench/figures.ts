@@ -10,6 +10,11 @@ export interface Rate {
   readonly events: number;
   readonly seconds: number;
   readonly perSecond: number;
+  /**
+   * CPU time of this process per event (µs, user + system) over the timed chunks: what the event
+   * cost the machine, steadier than wall time on a shared one (but blind to I/O waits, e.g. fsync).
+   */
+  readonly cpuUsPerEvent?: number;
 }
 
 /** A figure: its median round, and the slowest and fastest round's rate. */
@@ -38,14 +43,18 @@ export async function runFor<T>(name: string, seconds: number, prepare: (chunk: 
   const budget = BigInt(Math.round(seconds * 1e9));
   let spent = 0n;
   let events = 0;
+  let cpuUs = 0;
   for (let chunk = 0; spent < budget; chunk += 1) {
     const input = prepare(chunk);
+    const cpuBefore = process.cpuUsage();
     const started = process.hrtime.bigint();
     events += await run(input);
     spent += process.hrtime.bigint() - started;
+    const cpu = process.cpuUsage(cpuBefore);
+    cpuUs += cpu.user + cpu.system;
   }
   const elapsed = Number(spent) / 1e9;
-  return { name, events, seconds: elapsed, perSecond: events / elapsed };
+  return { name, events, seconds: elapsed, perSecond: events / elapsed, cpuUsPerEvent: cpuUs / events };
 }
 
 /** The median round of a figure, with the spread of its rounds. */
