@@ -3,6 +3,7 @@
  * with issue #20's targets beside the figures.
  */
 import { runScaleSize, type ScaleRun } from './scale.js';
+import { GROUP, runGroupedSize, type GroupedRun } from './scale-grouped.js';
 import { firstSetting } from './figures.js';
 
 /** Essays in the 100,000-essay disk target, and its budget. */
@@ -93,11 +94,24 @@ function printCurve(title: string, runs: readonly ScaleRun[]): void {
   for (const line of targetLines(runs)) console.log(line);
 }
 
-/** The scale section: the SQLite curve, then the PostgreSQL one when a URL is configured. */
+/** The grouped variant's lines: each size's batch end to end with its events in groups (scale-grouped.ts). */
+function printGrouped(runs: readonly GroupedRun[]): void {
+  console.log(`## SQLite, the same batches with each phase's events in groups of ${GROUP} (dispatchMany, as the queue workers take them)`);
+  console.log(`${'essays'.padStart(8)}  ${'batch'.padStart(10)}  ${'(CPU)'.padStart(10)}  ${'peak RSS'.padStart(10)}`);
+  for (const run of runs) {
+    console.log(`${String(run.essays).padStart(8)}  ${run.batchSeconds.toFixed(2).padStart(8)} s  ${run.batchCpuSeconds.toFixed(2).padStart(8)} s  ${run.peakRssMiB.toFixed(0).padStart(6)} MiB`);
+  }
+  const big = runs.find((run) => run.essays === 10_000);
+  if (big !== undefined) console.log(`${`10000-essay batch end to end, groups of ${GROUP}`.padEnd(70)} ${big.batchSeconds.toFixed(2)} s  (target < 15 s: ${verdict(big.batchSeconds < 15)})`);
+}
+
+/** The scale section: the SQLite curve (one commit per event, then grouped), then the PostgreSQL one when a URL is configured. */
 export function scaleSection(): Promise<void> {
   const sizes = sizesOf('BENCH_SCALE_SIZES', process.env.BENCH_SCALE_SIZES, [10, 100, 1_000, 10_000]);
   console.log('# scale (one GUEST batch through an nlp pipeline per size; each size in its own process)');
-  printCurve('## SQLite', sizes.map((n) => runScaleSize('sqlite', n)));
+  printCurve('## SQLite, one commit per event (each dispatch awaited)', sizes.map((n) => runScaleSize('sqlite', n)));
+  console.log('');
+  printGrouped(sizes.map((n) => runGroupedSize(n)));
   const url = firstSetting('BENCH_POSTGRES_URL', 'TEST_POSTGRES_URL');
   if (url === undefined) {
     console.log('(PostgreSQL curve skipped: set BENCH_POSTGRES_URL or TEST_POSTGRES_URL)');

@@ -38,8 +38,8 @@ export interface ScaleRun {
 
 const SELF = fileURLToPath(import.meta.url);
 
-/** The events of one batch, in order, grouped by what is timed. */
-function batchEvents(envelope: EnvelopeOf, batchId: string, essays: number) {
+/** The events of one batch, in order, grouped by what is timed (also the grouped variant's, scale-grouped.ts). */
+export function batchEvents(envelope: EnvelopeOf, batchId: string, essays: number) {
   const ids = Array.from({ length: essays }, (_, i) => `${batchId}-essay-${String(i).padStart(6, '0')}`);
   return {
     registration: envelope('huleedu.batch.essays.registered.v1', {
