@@ -94,6 +94,25 @@ function printCurve(title: string, runs: readonly ScaleRun[]): void {
   for (const line of targetLines(runs)) console.log(line);
 }
 
+/** V8 old space of the capped rerun of the largest size (MiB). */
+const HEAP_CAP_MIB = 200;
+
+/**
+ * The largest size again with V8's old space capped: V8 grows its heap lazily during a long
+ * synchronous fan-out, so the default run's peak RSS says how far it let garbage pile up; the capped
+ * run completing says the batch's live memory fits, and its peak RSS is what a deployment that sets
+ * `--max-old-space-size` sees (at the CPU cost printed beside it).
+ */
+function printHeapCapped(runs: readonly ScaleRun[]): void {
+  const largest = runs.at(-1);
+  if (largest === undefined) return;
+  const capped = runScaleSize('sqlite', largest.essays, undefined, HEAP_CAP_MIB);
+  const label = `peak RSS at ${largest.essays} essays, V8 old space capped at ${HEAP_CAP_MIB} MiB`;
+  const target = largest.essays === 10_000 ? `  (target < 300 MB: ${verdict(capped.peakRssMiB * 1.048576 < 300)})` : '';
+  console.log(`${label.padEnd(70)} ${capped.peakRssMiB.toFixed(0)} MiB${target}`);
+  console.log(`${'  the same run: per-essay event CPU, nlp result, batch end to end'.padEnd(70)} ${capped.perEssayCpuUs.toFixed(0)} µs, ${(capped.nlpResultMs / 1000).toFixed(2)} s, ${capped.batchSeconds.toFixed(2)} s`);
+}
+
 /** The grouped variant's lines: each size's batch end to end with its events in groups (scale-grouped.ts). */
 function printGrouped(runs: readonly GroupedRun[]): void {
   console.log(`## SQLite, the same batches with each phase's events in groups of ${GROUP} (dispatchMany, as the queue workers take them)`);
@@ -109,7 +128,9 @@ function printGrouped(runs: readonly GroupedRun[]): void {
 export function scaleSection(): Promise<void> {
   const sizes = sizesOf('BENCH_SCALE_SIZES', process.env.BENCH_SCALE_SIZES, [10, 100, 1_000, 10_000]);
   console.log('# scale (one GUEST batch through an nlp pipeline per size; each size in its own process)');
-  printCurve('## SQLite, one commit per event (each dispatch awaited)', sizes.map((n) => runScaleSize('sqlite', n)));
+  const runs = sizes.map((n) => runScaleSize('sqlite', n));
+  printCurve('## SQLite, one commit per event (each dispatch awaited)', runs);
+  printHeapCapped(runs);
   console.log('');
   printGrouped(sizes.map((n) => runGroupedSize(n)));
   const url = firstSetting('BENCH_POSTGRES_URL', 'TEST_POSTGRES_URL');

@@ -191,9 +191,14 @@ async function childPostgres(essays: number, url: string): Promise<ScaleRun> {
   }
 }
 
-/** Runs one size in a child process (a clean heap and its own peak RSS). */
-export function runScaleSize(store: 'sqlite' | 'postgres', essays: number, postgresUrl?: string): ScaleRun {
-  const args = ['--import', 'tsx', SELF, 'child', store, String(essays), ...(postgresUrl === undefined ? [] : [postgresUrl])];
+/**
+ * Runs one size in a child process (a clean heap and its own peak RSS). `heapCapMiB` caps V8's
+ * old space (`--max-old-space-size`): the run then shows the memory the batch really needs, not
+ * how far V8's lazy heap growth lets it spread.
+ */
+export function runScaleSize(store: 'sqlite' | 'postgres', essays: number, postgresUrl?: string, heapCapMiB?: number): ScaleRun {
+  const heapCap = heapCapMiB === undefined ? [] : [`--max-old-space-size=${heapCapMiB}`];
+  const args = [...heapCap, '--import', 'tsx', SELF, 'child', store, String(essays), ...(postgresUrl === undefined ? [] : [postgresUrl])];
   const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
   const line = child.stdout.trim().split('\n').at(-1) ?? '';
   if (child.status !== 0 || !line.startsWith('{')) {
