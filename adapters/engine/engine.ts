@@ -19,70 +19,15 @@ import { defaultMachines, machineOf, type MachineRegistry } from './registry.js'
 import { DEFERRED_CODES, duplicateAnswer, type BatchItemResult, type DeferredCode, type DeferredItemResult, type DispatchResult } from './results.js';
 import { backoff, heldBack, invalidItem, parseOrThrow, senderNotAllowed, staleCacheConflict, warnOfViolations } from './refusals.js';
 import { UnitOfWork } from './unit-of-work.js';
+import { ownCopies } from './own-copies.js';
 import { DEFAULT_ENTITY_CACHE_SIZE, EntityCache } from './entity-cache.js';
 import { reusableScopeStepper, xstateStepper, type Stepper } from './pure.js';
-import { checkInvariants, type Invariant, type InvariantViolation } from '../../machines/invariants/index.js';
+import { checkInvariants, type Invariant } from '../../machines/invariants/index.js';
 import { INVARIANT_MODES, invariantError, invariantsOf, worldsSince, type InvariantMode } from './invariants.js';
+import type { EngineOptions } from './engine-options.js';
 
-/** Options of an engine. */
-export interface EngineOptions {
-  /** Where snapshots, audit, outbox, inbox and timers live. */
-  readonly store: SnapshotStore;
-  /** The machines by id (default: batch, essay, batch_tracker, associations). */
-  readonly machines?: MachineRegistry;
-  /** Routing of envelopes to entities (default: the library's routing table). */
-  readonly route?: (envelope: LifecycleEnvelope) => Delivery[];
-  /** The clock (timers' due times, store timestamps). Tests inject one and never sleep. */
-  readonly clock?: () => Date;
-  /** How often a lost compare-and-set is retried (with jittered backoff) before VERSION_CONFLICT (default 30). */
-  readonly maxRetries?: number;
-  /** Upper bound of transitions one event may cause (default 1,000,000). */
-  readonly maxSteps?: number;
-  /**
-   * Entities kept in memory between events (default 5,000; 0 turns it off): an entity the engine
-   * committed or read is not read and restored again. Safe with other writers on the same store:
-   * a stale entry loses its compare-and-set, is dropped, and the event is retried from the store.
-   */
-  readonly entityCacheSize?: number;
-  /**
-   * Lifecycle invariants (machines/invariants) checked after each event's causal chain, before its
-   * commit, over the batches it touched: `'off'`; `'log'` (default: the commit goes on and
-   * `onInvariantViolation` hears of it); `'refuse'` (nothing is written and the event fails with
-   * INVARIANT_VIOLATED naming the invariant; in dispatchMany only that item, answered `invalid`).
-   */
-  readonly invariants?: InvariantMode;
-  /** Hears of violations in `'log'` mode (default: `process.emitWarning`). */
-  readonly onInvariantViolation?: (violations: readonly InvariantViolation[], event: { readonly event_id: string; readonly event_type: string }) => void;
-  /**
-   * Whether messages the engine delivers to its own machines in the same transaction are also
-   * written to the outbox (default false: they are stored once, in the audit log, whose rows hold
-   * the same envelopes; `auditSince`, `history` and the HTTP `/stream` read them there). `true` is
-   * the opt-in for observers that need a broker copy: the NATS relay then publishes them on
-   * `lifecycle.internal.<topic>` (`lifecycle-worker --outbox-internal`). Messages for outside
-   * services always go to the outbox.
-   */
-  readonly outboxInternal?: boolean;
-  /**
-   * Accept internal events (those the engine's machines emit for its own machines) from the caller
-   * (default false: refused with SENDER_NOT_ALLOWED, on every input). For replays, path tools and
-   * tests that drive one machine with what its siblings would send; never for an engine that
-   * takes input from HTTP or a queue.
-   */
-  readonly acceptInternalEvents?: boolean;
-  /**
-   * Turns single speed tricks off, for the bench's ablation table (`BENCH_ONLY=ablation npm run
-   * bench`). Answers, durability and idempotency are the same either way; only the cost changes.
-   */
-  readonly ablate?: EngineAblation;
-}
+export type { EngineAblation, EngineOptions } from './engine-options.js';
 
-/** Speed tricks of the engine that the bench can turn off one at a time (`false` turns one off). */
-export interface EngineAblation {
-  /** Skip the inbox read before an event's first attempt (a duplicate loses the commit on the inbox key instead). */
-  readonly optimisticInbox?: boolean;
-  /** Step with the reusable actor scope of `pure.ts` instead of XState's own `transition()`. */
-  readonly reusableScope?: boolean;
-}
 
 const NOTHING_SEEN: ReadonlyMap<string, Json> = new Map();
 
@@ -187,10 +132,17 @@ export class LifecycleEngine {
    * Takes one envelope (raw, or prepared by `prepare`). Invalid input throws INVALID_ENVELOPE / UNKNOWN_EVENT_TYPE and an
    * event for a missing entity throws ENTITY_NOT_FOUND; in both cases nothing is written. A
    * refusal by the machine is an answer (outcome `refused`), recorded like an acceptance. An
-   * event id seen before answers `duplicate` with the first outcome and changes nothing.
+   * event id seen before (a copy of the engine's own message too: own-copies.ts) answers
+   * `duplicate` with the first outcome and changes nothing.
    */
   async dispatch(raw: unknown): Promise<DispatchResult> {
-    const root = this.rootOf(this.prepare(raw));
+    const prepared = this.tryPrepare(raw);
+    if (!prepared.ok) {
+      const copy = (await ownCopies(this.store, [{ index: 0, error: prepared.error }])).get(0);
+      if (copy !== undefined) return copy;
+      throw prepared.error;
+    }
+    const root = this.rootOf(prepared.event);
     // Optimistic: the first attempt skips the inbox read; a duplicate then loses the commit on the
     // inbox key (VERSION_CONFLICT, retried at once) and the retry reads the inbox. Earns 1.75x on
     // dispatch, 1.24x on dispatchMany x200 (BENCH_ONLY=ablation, 2026-12-07, busy machine).
@@ -211,6 +163,7 @@ export class LifecycleEngine {
    */
   async dispatchMany(raws: readonly unknown[]): Promise<BatchItemResult[]> {
     const parsed = raws.map((raw) => this.tryPrepare(raw));
+    const copies = await ownCopies(this.store, parsed.flatMap((item, index) => (item.ok ? [] : [{ index, error: item.error }])));
     const ids = parsed.flatMap((item) => (item.ok ? [item.event.envelope.event_id] : []));
     const roots = parsed.map((item) => (item.ok ? this.rootOf(item.event) : undefined));
     return this.commitWithRetry(async (uow, attempt) => {
@@ -222,7 +175,7 @@ export class LifecycleEngine {
       const group: GroupState = { attempt, seenBefore, deferredBatches: new Map() };
       const results: BatchItemResult[] = [];
       for (const [index, item] of parsed.entries()) {
-        if (!item.ok) results.push(invalidItem(index, item.error));
+        if (!item.ok) results.push(copies.get(index) ?? invalidItem(index, item.error));
         else results.push(await this.takeItem(uow, roots[index] ?? this.rootOf(item.event), index, item.event.batch_id, group));
       }
       return results;

@@ -6,13 +6,15 @@
  * SUBJECTS. The lifecycle topic IS the subject (`huleedu.batch.essays.registered.v1`): JetStream
  * subjects may contain dots, so producers and observers need no mapping. One stream (default
  * `LIFECYCLE`) captures every topic of TOPICS and `lifecycle.internal.>`: outbox rows the engine
- * already delivered to its own machines (`internal`: most relayed rows) are relayed on
- * `lifecycle.internal.<topic>`, so observers of the stream still see the whole flow while the
+ * already delivered to its own machines and no outside service reads (`internal`, written with
+ * `outboxInternal`) are relayed on `lifecycle.internal.<topic>`, so observers of the stream still
+ * see the whole flow while the
  * partition consumers, filtered server-side to the inbound topics (`filter_subject` `huleedu.>`:
  * one subject with a wildcard works on NATS 2.9; topics without a common first token need
  * `filter_subjects`, NATS >= 2.10), never receive them. Rows for outside services (`outbound`
  * events) stay on their topic, so the consumers read them back: the engine records them, and they
- * change nothing (they drive no machine). `<name>_DEAD` captures `lifecycle.dead.<topic>`, where poison messages go; `<name>_LEASES`
+ * change nothing (they drive no machine). Internal rows outside services read too (`alsoOutside`)
+ * stay on their topic as well; a consumer's copy is answered `duplicate` (engine/own-copies.ts). `<name>_DEAD` captures `lifecycle.dead.<topic>`, where poison messages go; `<name>_LEASES`
  * holds the partition leases. An optional `subjectPrefix` (tests, several environments on one
  * server) is put in front of every subject.
  *

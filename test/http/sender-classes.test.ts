@@ -145,6 +145,24 @@ describe('sender classes on every input, not only HTTP', () => {
     expect(await fingerprint(h.store)).toEqual(before);
   });
 
+  it("a copy of one of the engine's own alsoOutside messages read back from a queue answers duplicate (dispatch and dispatchMany) and changes nothing; over HTTP it stays 403", async () => {
+    const { h } = await setup();
+    const rows = await h.store.pendingOutbox(1000);
+    const own = rows.find((row) => row.event_type === 'huleedu.els.essay.slot.assigned.v1' && row.internal);
+    if (own === undefined) throw new Error('readyBatch emitted no slot assignment');
+    const before = await fingerprint(h.store);
+    expect(await h.engine.dispatch(own.envelope)).toMatchObject({ event_id: own.event_id, outcome: 'duplicate', first_outcome: 'accepted' });
+    const [item] = await h.engine.dispatchMany([own.envelope]);
+    expect(item).toMatchObject({ event_id: own.event_id, outcome: 'duplicate' });
+    expect(await fingerprint(h.store)).toEqual(before);
+    const overHttp = await request(h.app).post('/events').set(bearer('service')).send(own.envelope as object);
+    expect([overHttp.status, overHttp.body.code]).toEqual([403, 'SENDER_NOT_ALLOWED']);
+    // The same topic with an id the engine never took is still refused.
+    const forged = { ...(own.envelope as Record<string, unknown>), event_id: '00000000-0000-4000-8000-000000000001' };
+    await expect(h.engine.dispatch(forged)).rejects.toMatchObject({ code: 'SENDER_NOT_ALLOWED' });
+    expect(await fingerprint(h.store)).toEqual(before);
+  });
+
   it('the embedded queue sets every internal event aside as invalid (a dead letter) and takes the outbound ones, with no entity changed', async () => {
     const h = makeHarness({ store: 'sqlite' });
     const { batch_id, essay_ids } = await readyBatch(h, 'owner');

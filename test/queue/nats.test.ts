@@ -19,7 +19,7 @@ import {
 } from '../../adapters/queue/nats.js';
 import { partitionKeyOf, partitionOf } from '../../adapters/queue/support.js';
 import { openSqliteStore } from '../../adapters/sqlite/store.js';
-import { TOPICS } from '../../machines/contracts/events.js';
+import { definitionOf, TOPICS } from '../../machines/contracts/events.js';
 import { registration, spellchecked } from '../support/envelopes.js';
 import {
   batchOf,
@@ -74,7 +74,7 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     expect(info.num_pending).toBe(0);
   });
 
-  it('the outbox relay publishes every row exactly once (relaying twice); internal rows (outboxInternal: true) are on lifecycle.internal.<topic>, in the stream but never delivered to a partition consumer', async () => {
+  it('the outbox relay publishes every row exactly once (relaying twice); internal rows only observers read (outboxInternal: true) are on lifecycle.internal.<topic>, never delivered to a partition consumer; alsoOutside rows are on their topic and read back as duplicates', async () => {
     const { stream, subjectPrefix, durable } = names();
     await ensureStream(bed.jsm, { name: stream, subjectPrefix, duplicateWindowMs: 60_000, subjects: ['huleedu.batch.essays.registered.v1'] });
     // Idempotent, and an existing stream gets the missing subjects and the new window.
@@ -88,6 +88,11 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     const internal = outbox.filter((row) => row.internal === 1);
     expect(internal.length).toBeGreaterThan(5);
     expect(outbox.length - internal.length).toBeGreaterThan(0);
+    // Internal rows outside services read too (slot assigned, phase outcome...) go on their topic.
+    const alsoOutside = internal.filter((row) => definitionOf(row.event_type)?.alsoOutside === true);
+    expect(alsoOutside.length).toBeGreaterThan(0);
+    const observedOnly = internal.filter((row) => !alsoOutside.includes(row));
+    const readBack = outbox.filter((row) => !observedOnly.includes(row));
 
     let first = 0;
     for (let n = await relayToJetStream(store, bed.js, { subjectPrefix, batchSize: 7 }); n > 0; n = await relayToJetStream(store, bed.js, { subjectPrefix, batchSize: 7 })) first += n;
@@ -113,26 +118,27 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     expect([...byMsgId.values()].every((n) => n === 1)).toBe(true);
     expect(stored).toEqual(
       outbox.map((row) => ({
-        subject: row.internal === 1 ? `${subjectPrefix}lifecycle.internal.${row.event_type}` : `${subjectPrefix}${row.event_type}`,
+        subject: observedOnly.includes(row) ? `${subjectPrefix}lifecycle.internal.${row.event_type}` : `${subjectPrefix}${row.event_type}`,
         id: row.event_id,
         key: row.aggregate_id,
         internal: String(row.internal === 1),
       })),
     );
 
-    // A consumer on the same store receives only the rows for outside services (recorded, nothing
-    // changes); the server never hands it an internal row.
+    // A consumer on the same store receives the rows for outside services (recorded, nothing
+    // changes) and the engine's own alsoOutside messages (duplicates: never dead-lettered as
+    // internal events from outside); the server never hands it an observers-only row.
     const before = dump(store).entities;
     const settled: SettledMessage[] = [];
     const w = worker({ engine, stream: { name: stream }, subjectPrefix, durable, relay: false, onSettled: (s) => settled.push(s) });
     await w.ready;
-    await waitFor(() => settled.length === outbox.length - internal.length, 15_000, 'the outbound messages consumed');
+    await waitFor(() => settled.length === readBack.length, 15_000, 'the outbound messages consumed');
     await new Promise((r) => setTimeout(r, 300));
-    expect(settled.map((s) => s.subject)).toEqual(outbox.filter((row) => row.internal === 0).map((row) => `${subjectPrefix}${row.event_type}`));
-    expect(w.stats()).toMatchObject({ duplicates: 0, deadLettered: 0, applied: outbox.length - internal.length });
+    expect(settled.map((s) => s.subject)).toEqual(readBack.map((row) => `${subjectPrefix}${row.event_type}`));
+    expect(w.stats()).toMatchObject({ duplicates: alsoOutside.length, deadLettered: 0, applied: outbox.length - internal.length });
     const consumer = await bed.jsm.consumers.info(stream, partitionConsumerName(durable, 0, 1));
     expect(consumer.config.filter_subject).toBe(`${subjectPrefix}huleedu.>`);
-    expect(consumer.delivered.consumer_seq).toBe(outbox.length - internal.length);
+    expect(consumer.delivered.consumer_seq).toBe(readBack.length);
     expect(consumer.num_pending).toBe(0);
     expect(dump(store).entities).toEqual(before);
   });

@@ -1,11 +1,13 @@
 /**
  * Publishing to JetStream: producers (`publishEnvelope`) and the outbox relay. Every message carries
  * msgID = its event_id (the server de-duplicates a republish) and the partition key header. The
- * relay publishes rows the engine already delivered to itself (`internal`) on
- * `lifecycle.internal.<topic>`, which the partition consumers never read (see SUBJECTS in ../nats.ts).
+ * relay publishes rows the engine already delivered to itself (`internal`) that no outside service
+ * reads on `lifecycle.internal.<topic>`, which the partition consumers never read (see SUBJECTS in
+ * ../nats.ts); those outside services read too (`alsoOutside`) go on their topic.
  */
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
+import { definitionOf } from '../../../machines/contracts/events.js';
 import { relayOutboxOnce, startOutboxRelay, type Publisher, type Worker } from '../../engine/workers.js';
 import { LifecycleError } from '../../errors.js';
 import type { OutboxRecord, SnapshotStore } from '../../store.js';
@@ -50,9 +52,16 @@ export async function publishEnvelope(
 /** The header telling relayed outbox rows apart: `true` for rows the engine already took itself. */
 export const INTERNAL_HEADER = 'Lifecycle-Internal';
 
-/** The subject of a relayed outbox row: its topic, or `lifecycle.internal.<topic>` when internal. */
+/**
+ * The subject of a relayed outbox row: its topic; `lifecycle.internal.<topic>` when internal and no
+ * outside service reads it (a row written only because of `outboxInternal`). An internal row
+ * declared `alsoOutside` (slot assigned, phase outcome, phase cancel, batch closed) goes on its
+ * topic, where its outside readers subscribe; the partition consumers read it back too, and the
+ * engine answers the copy `duplicate` (its event id is in the inbox: see engine/own-copies.ts).
+ */
 export function relaySubjectOf(row: Pick<OutboxRecord, 'event_type' | 'internal'>, subjectPrefix = ''): string {
-  return row.internal ? internalSubjectOf(row.event_type, subjectPrefix) : subjectOf(row.event_type, subjectPrefix);
+  const onlyObserved = row.internal && definitionOf(row.event_type)?.alsoOutside !== true;
+  return onlyObserved ? internalSubjectOf(row.event_type, subjectPrefix) : subjectOf(row.event_type, subjectPrefix);
 }
 
 /**
