@@ -76,8 +76,8 @@ export class UnitOfWork {
   private readonly fromCache = new Set<string>();
   /** Cache entries `peek` handed out without joining the unit (the invariants' view of a batch). */
   private readonly peekedFromCache = new Set<string>();
-  /** Rows read ahead by `prefetch` (never changed; `entities` holds what the unit made of them). */
-  private readonly prefetched = new Map<string, EntityRecord>();
+  /** Rows read ahead by `prefetch`, null for none (never changed; `entities` holds what the unit made of them). */
+  private readonly prefetched = new Map<string, EntityRecord | null>();
   /** Undo steps for map changes, so a checkpoint costs nothing per item of a group. */
   private readonly journal: Array<() => void> = [];
   /**
@@ -142,7 +142,11 @@ export class UnitOfWork {
       this.fromCache.add(key);
       return cached;
     }
-    const record = this.prefetched.get(key) ?? (await this.store.load(machine.id, entityId));
+    // Read ahead (a row, or null: no row then), used once: the unit holds the entity from here (a
+    // rollback reads the store again). A row another writer adds meanwhile fails the commit (CAS).
+    const prefetched = this.prefetched.get(key);
+    if (prefetched !== undefined) this.prefetched.delete(key);
+    const record = prefetched === undefined ? await this.store.load(machine.id, entityId) : (prefetched ?? undefined);
     const entity = record === undefined ? null : working(record, machine);
     this.setIn(this.entities, key, entity);
     return entity ?? undefined;
@@ -169,7 +173,7 @@ export class UnitOfWork {
       if (isLifecycleError(error, 'SNAPSHOT_CORRUPT')) return;
       throw error;
     }
-    for (const [key, record] of rows) this.prefetched.set(key, record);
+    for (const key of wanted.keys()) this.prefetched.set(key, rows.get(key) ?? null);
   }
 
   /** Records the entity's new snapshot (created when it did not exist). */
