@@ -21,6 +21,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterStreamOf, leaseStreamOf } from '../../adapters/queue/nats.js';
+import { definitionOf } from '../../machines/contracts/events.js';
 import { runId, spawnWorker, waitFor, type Child } from '../queue/support.js';
 import { diffDumps, doublyAccepted, dumpStore, engineOn, FIXED_NOW, repeated } from '../support/reliability-kit.js';
 import { openSqliteStore } from '../../adapters/sqlite/store.js';
@@ -214,10 +215,12 @@ const BOUND_MS = Math.max(8 * 60_000, BATCHES * 960);
       expect(entries).toHaveLength(events.length * 2 + outboxIds.length);
       expect(eventIds.filter((e) => byMsgId.get(copyId(e, 1)) !== 1 || byMsgId.get(copyId(e, 2)) !== 1)).toEqual([]);
       expect(outboxIds.filter((e) => byMsgId.get(e) !== 1)).toEqual([]);
-      // Internal rows are on lifecycle.internal.<topic> (the consumers' filter leaves them out), the others on their topic.
+      // Internal rows only observers read are on lifecycle.internal.<topic> (the consumers' filter
+      // leaves them out); the others, alsoOutside internal rows included, on their topic.
       const subjectById = new Map(entries.map((entry) => [entry.msgId, entry.subject]));
+      const observedOnly = (row: { internal: unknown; event_type: string }): boolean => Boolean(row.internal) && definitionOf(row.event_type)?.alsoOutside !== true;
       const misplaced = actual.outboxRows.filter(
-        (row) => subjectById.get(row.event_id) !== `${subjectPrefix}${row.internal ? 'lifecycle.internal.' : ''}${row.event_type}`,
+        (row) => subjectById.get(row.event_id) !== `${subjectPrefix}${observedOnly(row) ? 'lifecycle.internal.' : ''}${row.event_type}`,
       );
       expect(misplaced.map((row) => row.event_id).slice(0, 10)).toEqual([]);
       // Per batch, relayed rows are on the stream in outbox (= commit) order.
