@@ -256,6 +256,7 @@ export async function benchQueue(scale: number, options: QueueBenchOptions): Pro
     `workers: per round and deployment, a warm-up burst of ${WARM_UP_PER_PROCESS} per worker process, ${IDLE_SECONDS} s idle, then bursts of ${n} and ${3 * n} prompt.attached envelopes (one transition each) over ${BATCHES} ready batches as fast as they go, ` +
       `then ${Math.max(50, Math.round(n / 2))} and ${3 * Math.max(50, Math.round(n / 2))} published at ${PACED_PER_SECOND}/s; throughput of the ${3 * n}-burst, first publish to last commit; ${options.rounds} rounds, the deployments interleaved`,
   );
+  if (costs.every((round) => (round.saturated.large.cpu.postgres ?? 0) === 0)) notes.push('PostgreSQL CPU not counted: its processes are not on this machine (or /proc hides them)');
   if (options.cpuProfileDir !== undefined) notes.push(`worker CPU profiles (node --cpu-prof) in ${options.cpuProfileDir}`);
   return { rates, workers, costs: cpuAccountingAvailable() ? costs : [], anchor: anchor.rate, notes };
 }
