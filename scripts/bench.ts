@@ -5,8 +5,9 @@
  *   BENCH_SECONDS=1 npm run bench   (measured seconds per round of each engine, ablation and http figure; default 3)
  *   BENCH_SCALE=0.25 npm run bench   (the queue section's workload; quicker, noisier)
  *   BENCH_ONLY=queue,http npm run bench   (sections: engine, ablation, queue, http, paths, scale, what-if, invariants; default all)
- *   BENCH_ROUNDS=5 npm run bench   (engine, ablation and http figures: median of this many interleaved rounds, default 3;
- *   the spread min-max over rounds is printed beside each, with a warning over 15%)
+ *   BENCH_ROUNDS=5 npm run bench   (engine, ablation, http figures and the queue section's worker deployments: median
+ *   of this many interleaved rounds, default 3; the spread min-max over rounds is printed beside each, with a warning over 15%)
+ *   BENCH_CPU_PROF=/tmp/profiles (queue section: every worker process writes a V8 CPU profile, node --cpu-prof, there)
  *   BENCH_SCALE_SIZES=10,100,1000 (scale section: essays per batch, default 10,100,1000,10000);
  *   BENCH_SCALE_PG_SIZES (its PostgreSQL curve, default 10,100,1000; run when BENCH_POSTGRES_URL or
  *   TEST_POSTGRES_URL is set); BENCH_INVARIANTS=off|log|refuse (the scale section's engine option,
@@ -19,7 +20,8 @@ import { benchAblation, EARNS } from './bench/ablation.js';
 import { benchEngine } from './bench/engine.js';
 import { firstSetting, minimumSeconds, spreadNote, SPREAD_WARNING, type Figure, type Rate } from './bench/figures.js';
 import { benchHttp, HTTP_CONNECTIONS, HTTP_GROUP, type HttpFigure, type HttpRate } from './bench/http.js';
-import { benchQueue, type CpuPerEvent } from './bench/queue.js';
+import { benchQueue } from './bench/queue.js';
+import { costLines } from './bench/queue-cost.js';
 import { benchWhatIf } from './bench/what-if.js';
 import { benchInvariants } from './bench/invariants.js';
 import { measurePathGeneration } from './bench-paths.js';
@@ -119,13 +121,14 @@ async function ablationSection(seconds: number, rounds: number): Promise<void> {
   for (const [workload, figure] of figures) console.log(`${`${workload}, every trick on`.padEnd(77)} ${spreadNote(figure)}`);
 }
 
-async function queueSection(scale: number): Promise<void> {
+async function queueSection(scale: number, rounds: number): Promise<void> {
   console.log(`# queue (scale ${scale})`);
   const postgresUrl = firstSetting('BENCH_POSTGRES_URL', 'TEST_POSTGRES_URL') ?? 'postgres://postgres@127.0.0.1:5432/test';
   const natsUrl = firstSetting('BENCH_NATS_URL', 'TEST_NATS_URL') ?? 'nats://127.0.0.1:4222';
-  const { rates, cpu, anchor, notes } = await benchQueue(scale, { postgresUrl, natsUrl });
+  const cpuProfileDir = firstSetting('BENCH_CPU_PROF');
+  const { rates, workers, costs, anchor, notes } = await benchQueue(scale, { postgresUrl, natsUrl, rounds, ...(cpuProfileDir === undefined ? {} : { cpuProfileDir }) });
   if (anchor !== undefined) console.log(line(anchor));
-  for (const rate of rates) console.log(line(rate));
+  for (const rate of [...rates, ...workers]) console.log(line(rate));
   for (const note of notes) console.log(`(${note})`);
   console.log('');
   console.log('# queue ratios (same run)');
@@ -133,29 +136,12 @@ async function queueSection(scale: number): Promise<void> {
     console.log('(no PostgreSQL anchor in this run: ratios skipped)');
     return;
   }
-  for (const rate of rates) console.log(info(`${rate.name} / PG UPDATE tx`, rate, anchor));
-  const one = rates.find((r) => r.name.includes(', 1 worker process'));
-  const four = rates.find((r) => r.name.includes(', 4 worker processes'));
+  for (const rate of [...rates, ...workers]) console.log(info(`${rate.name} / PG UPDATE tx`, rate, anchor));
+  const one = workers.find((r) => r.name.includes(', 1 worker process'));
+  const four = workers.find((r) => r.name.includes(', 4 worker processes'));
   if (one !== undefined && four !== undefined) console.log(info('PostgreSQL + NATS, 4 worker processes / 1 worker process', four, one));
-  cpuLines(cpu);
-}
-
-/** CPU milliseconds per event of each worker run, by process group, and 4 workers' cost against 1's. */
-function cpuLines(cpu: readonly CpuPerEvent[]): void {
-  if (cpu.length === 0) return;
-  console.log('');
-  console.log('# queue cost per event (CPU ms per event: all worker processes, PostgreSQL and NATS server processes)');
-  const total = (row: CpuPerEvent): number => Object.values(row.msPerEvent).reduce((a, b) => a + b, 0);
-  for (const row of cpu) {
-    const parts = Object.entries(row.msPerEvent).map(([group, ms]) => `${group} ${ms.toFixed(3)}`).join('  ');
-    console.log(`${row.name.padEnd(56)} total ${total(row).toFixed(3)} ms/event  (${parts})`);
-  }
-  const one = cpu.find((row) => row.workers === 1);
-  const four = cpu.find((row) => row.workers === 4);
-  if (one !== undefined && four !== undefined) {
-    const value = total(four) / total(one);
-    console.log(targetLine('CPU per event, 4 worker processes / 1 worker process', value, 'x', value <= 1.2, '<= 1.2x'));
-  }
+  const cost = costLines(costs, (label, value, met) => targetLine(label, value, 'x', met, '<= 1.2x'));
+  if (cost.length > 0) console.log(['', ...cost].join('\n'));
 }
 
 async function httpSection(seconds: number, rounds: number): Promise<void> {
@@ -216,7 +202,7 @@ async function main(): Promise<void> {
   const run: Array<() => Promise<void>> = [];
   if (only.has('engine')) run.push(() => engineSection(seconds, rounds));
   if (only.has('ablation')) run.push(() => ablationSection(seconds, rounds));
-  if (only.has('queue')) run.push(() => queueSection(scale));
+  if (only.has('queue')) run.push(() => queueSection(scale, rounds));
   if (only.has('http')) run.push(() => httpSection(seconds, rounds));
   if (only.has('paths')) run.push(() => pathsSection());
   if (only.has('scale')) run.push(() => scaleSection());

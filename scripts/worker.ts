@@ -121,7 +121,9 @@ async function startNats(engine: LifecycleEngine, url: string, options: Options,
   });
   const summary = (): string => {
     const s = worker.stats();
-    return `consumed: applied ${s.applied}, duplicates ${s.duplicates}, skipped ${s.skipped}, dead-lettered ${s.deadLettered}, handed back ${s.naks}, retries ${s.retries}, in ${s.groups} groups`;
+    const traffic = worker.connection()?.stats();
+    const nats = traffic === undefined ? '' : `; nats: in ${traffic.inMsgs} msgs, out ${traffic.outMsgs} msgs`;
+    return `consumed: applied ${s.applied}, duplicates ${s.duplicates}, skipped ${s.skipped}, dead-lettered ${s.deadLettered}, handed back ${s.naks}, retries ${s.retries}, in ${s.groups} groups${nats}`;
   };
   return { worker, summary, ready };
 }

@@ -72,3 +72,36 @@ export function cpuBetween(before: CpuSample, after: CpuSample): Record<string, 
   }
   return used;
 }
+
+/** Kernel counters of a process: read and write system calls, and context switches (voluntary: it waited; involuntary: preempted). */
+export interface ProcessCounters {
+  readonly syscalls: number;
+  readonly voluntarySwitches: number;
+  readonly involuntarySwitches: number;
+}
+
+const ZERO_COUNTERS: ProcessCounters = { syscalls: 0, voluntarySwitches: 0, involuntarySwitches: 0 };
+
+/** The counters of a process: its system calls, its main thread's context switches (zeros once it has exited or where /proc hides them). */
+export function countersOf(pid: number): ProcessCounters {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (text: string, name: string): number => Number(new RegExp(`^${name}:\\s*(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    return {
+      syscalls: field(io, 'syscr') + field(io, 'syscw'),
+      voluntarySwitches: field(status, 'voluntary_ctxt_switches'),
+      involuntarySwitches: field(status, 'nonvoluntary_ctxt_switches'),
+    };
+  } catch {
+    return ZERO_COUNTERS;
+  }
+}
+
+/** The counters of several processes, summed. */
+export function countersOfAll(pids: readonly number[]): ProcessCounters {
+  return pids.map(countersOf).reduce(
+    (sum, c) => ({ syscalls: sum.syscalls + c.syscalls, voluntarySwitches: sum.voluntarySwitches + c.voluntarySwitches, involuntarySwitches: sum.involuntarySwitches + c.involuntarySwitches }),
+    ZERO_COUNTERS,
+  );
+}
