@@ -3,14 +3,19 @@
  * method runs to completion before returning a settled promise, so commits never interleave inside
  * one process, and IMMEDIATE transactions serialize commits across processes sharing the file.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { LifecycleError } from '../errors.js';
 import { versionConflict } from '../store-support.js';
 import { SqliteParts, type StoredEntityRow as EntityRow } from './parts.js';
 import { pruneRows } from './retention.js';
+import { ensureParentDirectory, validateOptions, type SqliteStoreOptions } from './options.js';
+import { SqliteArchives, storedEntityRow, storedPartRow } from './archives.js';
+
+export type { SqliteStoreOptions };
 import type {
+  ArchiveReport,
+  ArchiveRequest,
+  ArchivedBatch,
   AuditRecord,
   CommitBatch,
   CommitResult,
@@ -22,13 +27,14 @@ import type {
   OutboxRecord,
   PruneCutoffs,
   PruneReport,
+  RestoreReport,
   SnapshotStore,
   StatusCountRow as StatusCount,
   TimerRecord,
 } from '../store.js';
 import { migrate, migrations } from './migrations.js';
 import { decodeOutcome, type KeptOutcome } from './outcomes.js';
-import { SqliteAudit, type AuditEncoding } from './audit.js';
+import { readArchivedAudit, SqliteAudit, type AuditEncoding } from './audit.js';
 import {
   nonNegative,
   pageLimit,
@@ -39,34 +45,12 @@ import {
   type TimerRow,
 } from './rows.js';
 
-/** Options of `openSqliteStore`. */
-export interface SqliteStoreOptions {
-  /** File path, or ':memory:'. */
-  path: string;
-  /** PRAGMA synchronous: NORMAL (default; durable up to the last WAL checkpoint on power loss) or FULL. */
-  synchronous?: 'NORMAL' | 'FULL';
-  /** Clock for every timestamp the store writes (default `() => new Date()`). */
-  now?: () => Date;
-  /** How long a writer waits for another connection's lock before STORE_FAILURE (default 5000). */
-  busyTimeoutMs?: number;
-  /**
-   * Keep an event's first answer derived from its audit row where it can be (default true; see
-   * outcomes.ts). `false` is for the bench's ablation table; files read the same either way.
-   */
-  deriveStoredAnswers?: boolean;
-  /**
-   * Keep each audit envelope once and without what the row's columns say (default true; see
-   * audit.ts). `false` writes every envelope whole (the layout before schema 7), for comparisons;
-   * files read the same either way.
-   */
-  compactAuditEnvelopes?: boolean;
-}
-
-
 const ENTITY_COLUMNS = 'machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at';
 const ENTITY_READ = `${ENTITY_COLUMNS}, parts AS part_count`;
 const LIST_ORDER = 'ORDER BY created_at, entity_id LIMIT ? OFFSET ?';
-const KEPT_OUTCOME = 'i.event_id, coalesce(i.result, a.result) AS result, a.machine, a.entity_id, a.from_status, a.to_status, a.outcome';
+const KEPT_OUTCOME = 'i.event_id, coalesce(i.result, a.result) AS result, a.machine, a.entity_id, a.from_status, a.to_status, a.outcome, i.audit_position';
+/** A kept outcome with the position of its audit row (which may be in an archive). */
+type KeptOutcomeRow = KeptOutcome & { audit_position: number | null };
 
 /** The entity statements, prepared once per connection. */
 function prepareEntityStatements(db: Database.Database) {
@@ -124,11 +108,11 @@ function prepareLogStatements(db: Database.Database) {
       'INSERT INTO inbox (event_id, result, audit_position) VALUES (?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
     ),
     // The first outcome is on the event's first audit row (see outcomes.ts), or in the inbox row when it has none.
-    findInbox: db.prepare<[string], KeptOutcome>(
+    findInbox: db.prepare<[string], KeptOutcomeRow>(
       `SELECT ${KEPT_OUTCOME} FROM inbox i LEFT JOIN audit a ON a.position = i.audit_position WHERE i.event_id = ?`,
     ),
     // Many ids in one statement (a JSON array of ids): one call instead of one per id.
-    findInboxMany: db.prepare<[string], KeptOutcome>(
+    findInboxMany: db.prepare<[string], KeptOutcomeRow>(
       `SELECT ${KEPT_OUTCOME} FROM json_each(?) j JOIN inbox i ON i.event_id = j.value LEFT JOIN audit a ON a.position = i.audit_position`,
     ),
     upsertTimer: db.prepare<[string, string, string, string, string, string]>(
@@ -163,6 +147,9 @@ export class SqliteStore implements SnapshotStore {
   private readonly markPublishedTx: Database.Transaction<(ids: readonly number[], at: string) => void>;
   private readonly audit: SqliteAudit;
   private readonly pruneTx: Database.Transaction<(cutoffs: PruneCutoffs) => PruneReport>;
+  private readonly archives: SqliteArchives;
+  private readonly archiveTx: Database.Transaction<(batchId: string, closedAt: string, request: ArchiveRequest) => ArchivedBatch | undefined>;
+  private readonly restoreTx: Database.Transaction<(batchId: string) => RestoreReport>;
 
   /** `db` must already be configured and migrated (see `openSqliteStore`). */
   constructor(
@@ -176,12 +163,21 @@ export class SqliteStore implements SnapshotStore {
     this.audit = new SqliteAudit(db, encoding);
     this.s = { ...prepareEntityStatements(db), ...prepareLogStatements(db) };
     this.parts = new SqliteParts(db);
+    this.archives = new SqliteArchives(db);
+    this.archiveTx = db.transaction((batchId: string, closedAt: string, request: ArchiveRequest) => {
+      // Still closed, and not written since it was selected (another process may have restored or written it).
+      const batch = this.s.loadEntity.get(request.batchMachine, batchId);
+      if (batch === undefined || batch.updated_at !== closedAt || !request.closedStatuses.includes(batch.status)) return undefined;
+      return this.archives.archive(batchId, closedAt, request, this.now().toISOString());
+    });
+    this.restoreTx = db.transaction((batchId: string) => this.archives.restore(batchId));
     this.commitTx = db.transaction((batch: CommitBatch, at: string) => this.applyBatch(batch, at));
     this.loadManyTx = db.transaction((keys: ReadonlyArray<{ machine: string; entity_id: string }>) => {
       const found = new Map<string, EntityRecord>();
       for (const { machine, entity_id } of keys) {
         const row = this.s.loadEntity.get(machine, entity_id);
-        if (row !== undefined) found.set(`${machine}\u0000${entity_id}`, this.parts.read(row));
+        const record = row === undefined ? this.archivedEntity(machine, entity_id) : this.parts.read(row);
+        if (record !== undefined) found.set(`${machine}\u0000${entity_id}`, record);
       }
       return found;
     });
@@ -194,8 +190,16 @@ export class SqliteStore implements SnapshotStore {
   load(machine: string, entity_id: string): Promise<EntityRecord | undefined> {
     return this.run('load', () => {
       const row = this.s.loadEntity.get(machine, entity_id);
-      return row === undefined ? undefined : this.parts.read(row);
+      return row === undefined ? this.archivedEntity(machine, entity_id) : this.parts.read(row);
     });
+  }
+
+  /** The record of an archived entity, read from its batch's archive (undefined when no archive holds it). */
+  private archivedEntity(machine: string, entity_id: string): EntityRecord | undefined {
+    const found = this.archives.archiveOf(machine, entity_id);
+    const row = found?.decoded.entity(machine, entity_id);
+    if (found === undefined || row === undefined) return undefined;
+    return this.parts.readWith(storedEntityRow(row), found.decoded.partsOf(machine, entity_id).map(storedPartRow));
   }
 
   loadMany(keys: ReadonlyArray<{ machine: string; entity_id: string }>): Promise<Map<string, EntityRecord>> {
@@ -211,7 +215,7 @@ export class SqliteStore implements SnapshotStore {
           : event_ids.length === 0
             ? []
             : this.s.findInboxMany.all(JSON.stringify(event_ids));
-      for (const row of rows) found.set(row.event_id, decodeOutcome(row));
+      for (const row of rows) found.set(row.event_id, decodeOutcome(row.result === null ? this.archivedOutcome(row) : row));
       return found;
     });
   }
@@ -229,7 +233,26 @@ export class SqliteStore implements SnapshotStore {
   }
 
   history(machine: string, entity_id: string, options: { limit?: number; afterPosition?: number } = {}): Promise<AuditRecord[]> {
-    return this.run('history', () => this.audit.history(machine, entity_id, options));
+    return this.run('history', () => {
+      const live = this.audit.history(machine, entity_id, options);
+      const archive = this.archives.archiveOf(machine, entity_id)?.decoded;
+      if (archive === undefined) return live;
+      const after = nonNegative(options.afterPosition);
+      const archived = archive.auditOf(machine, entity_id).filter((row) => (row.position as number) > after);
+      const merged = [...readArchivedAudit(archived, (position) => archive.auditAt(position)), ...live];
+      return merged.sort((a, b) => a.position - b.position).slice(0, pageLimit(options.limit));
+    });
+  }
+
+  /** The kept outcome of an event whose audit row is archived (the row itself when it is not). */
+  private archivedOutcome(row: KeptOutcomeRow): KeptOutcome {
+    const audit = row.audit_position === null ? undefined : this.archives.auditAt(row.audit_position);
+    if (audit === undefined) return row;
+    const text = (value: string | number | null | undefined): string | null => (value === null || value === undefined ? null : String(value));
+    return {
+      event_id: row.event_id, result: text(audit.result), machine: text(audit.machine), entity_id: text(audit.entity_id),
+      from_status: text(audit.from_status), to_status: text(audit.to_status), outcome: text(audit.outcome),
+    };
   }
 
   auditSince(afterPosition: number, limit: number): Promise<AuditRecord[]> {
@@ -290,6 +313,21 @@ export class SqliteStore implements SnapshotStore {
     return this.run('prune', () => this.pruneTx.immediate(cutoffs));
   }
 
+  archiveBatches(request: ArchiveRequest): Promise<ArchiveReport> {
+    return this.run('archiveBatches', () => {
+      const archived: ArchivedBatch[] = [];
+      for (const { batchId, closedAt } of this.archives.closedBatches(request)) {
+        const done = this.archiveTx.immediate(batchId, closedAt, request);
+        if (done !== undefined) archived.push(done);
+      }
+      return { archived };
+    });
+  }
+
+  restoreBatch(batchId: string): Promise<RestoreReport> {
+    return this.run('restoreBatch', () => this.restoreTx.immediate(batchId));
+  }
+
   close(): Promise<void> {
     return this.run('close', () => {
       if (this.db.open) this.db.close();
@@ -308,6 +346,8 @@ export class SqliteStore implements SnapshotStore {
   /** The body of the commit transaction: throws (rolling everything back) on any conflict. */
   private applyBatch(batch: CommitBatch, at: string): number[] {
     const s = this.s;
+    // A write to an entity of an archived batch restores the batch first (one lookup per entity, only when archives exist).
+    if (this.archives.any()) this.archives.restoreHolding([...batch.entities, ...(batch.unchanged ?? []), ...batch.audit]);
     // The outcome of an event goes on its first audit row, and its inbox row points there. (A
     // duplicate still fails before any entity is written: the audit rows roll back with it.)
     const answers = new Map(batch.inbox.map((entry) => [entry.event_id, entry.result]));
@@ -358,42 +398,6 @@ export class SqliteStore implements SnapshotStore {
   }
 }
 
-
-function invalid(message: string, details: Record<string, unknown>): LifecycleError {
-  return new LifecycleError('INVALID_CONFIGURATION', message, { details });
-}
-
-function validateOptions(options: SqliteStoreOptions): { synchronous: 'NORMAL' | 'FULL'; busyTimeoutMs: number } {
-  const synchronous = options.synchronous ?? 'NORMAL';
-  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  if (typeof options.path !== 'string' || options.path.length === 0) throw invalid('sqlite store path must be a non-empty string', {});
-  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
-    throw invalid(`sqlite synchronous must be NORMAL or FULL, got ${String(synchronous)}`, { synchronous });
-  }
-  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-    throw invalid(`sqlite busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`, { busyTimeoutMs });
-  }
-  return { synchronous, busyTimeoutMs };
-}
-
-/**
- * Creates the folder of a database file (`./data/lifecycle.db` needs `./data`). Throws
- * STORE_FAILURE naming the folder and what to do when it cannot be created.
- */
-function ensureParentDirectory(path: string): void {
-  if (path === ':memory:' || path.startsWith('file:')) return;
-  const dir = dirname(resolve(path));
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    throw new LifecycleError(
-      'STORE_FAILURE',
-      `sqlite store: cannot create the folder ${dir} for the database ${path} (${typeof code === 'string' ? code : String(error)}): create it yourself, fix its permissions, or choose another path`,
-      { details: { operation: 'create folder', path: dir }, cause: error },
-    );
-  }
-}
 
 /**
  * Opens (creating if needed, with its folder) a SQLite store: sets busy_timeout, journal_mode=WAL
