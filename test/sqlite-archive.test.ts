@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { archiveClosedBatches, restoreBatch } from '../adapters/engine/archive.js';
 import { LifecycleEngine } from '../adapters/engine/engine.js';
+import { rebuildEntity } from '../adapters/engine/rebuild.js';
+import { defaultMachines } from '../adapters/engine/registry.js';
 import { pruneStore } from '../adapters/engine/retention.js';
 import { createMemoryStore } from '../adapters/memory/index.js';
 import { openSqliteStore } from '../adapters/sqlite/store.js';
@@ -164,6 +166,16 @@ describe('events to an archived batch', () => {
     await restoreBatch(store, 'arc-guest');
     await restoreBatch(store, 'arc-regular');
     expect(await store.auditSince(0, 1000)).toEqual(all);
+    await store.close();
+  });
+
+  it('rebuildEntity of an archived entity (it reads history) gives what it gave before archiving', async () => {
+    const { store } = await threeBatches();
+    const members = membersOf(store, 'arc-regular');
+    const rebuild = () => Promise.all(members.map((m) => rebuildEntity(store, defaultMachines(), m.machine, m.entity_id)));
+    const before = JSON.stringify(await rebuild());
+    await archiveClosedBatches(store, { archiveDays: 0, now: day(0) });
+    expect(JSON.stringify(await rebuild())).toBe(before);
     await store.close();
   });
 

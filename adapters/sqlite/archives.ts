@@ -107,6 +107,7 @@ function prepare(db: Database.Database) {
     insertKey: db.prepare<[number, number]>('INSERT OR IGNORE INTO archived_entities (entity_key, archive_id) VALUES (?, ?)'),
     archiveByBatch: db.prepare<[string], ArchiveRow>('SELECT archive_id, batch_id, format, checksum, blob FROM batch_archives WHERE batch_id = ?'),
     archiveById: db.prepare<[number], ArchiveRow>('SELECT archive_id, batch_id, format, checksum, blob FROM batch_archives WHERE archive_id = ?'),
+    archiveIdOfBatch: db.prepare<[string], { archive_id: number }>('SELECT archive_id FROM batch_archives WHERE batch_id = ?'),
     archivesOfKey: db.prepare<[number], { archive_id: number }>('SELECT archive_id FROM archived_entities WHERE entity_key = ?'),
     archivesCovering: db.prepare<[number, number], { archive_id: number }>(
       'SELECT archive_id FROM batch_archives WHERE first_position <= ? AND last_position >= ?',
@@ -229,6 +230,12 @@ export class SqliteArchives {
       if (decoded?.entity(machine, entityId) !== undefined) return { id: archive_id, decoded };
     }
     return undefined;
+  }
+
+  /** The decompressed archive of a batch, or undefined when it has none. */
+  archiveOfBatch(batchId: string): DecodedArchive | undefined {
+    const row = this.s.archiveIdOfBatch.get(batchId);
+    return row === undefined ? undefined : this.decodedById(row.archive_id);
   }
 
   /** The archived audit row at `position`, or undefined. */

@@ -9,7 +9,8 @@ import { versionConflict } from '../store-support.js';
 import { SqliteParts, type StoredEntityRow as EntityRow } from './parts.js';
 import { pruneRows } from './retention.js';
 import { ensureParentDirectory, validateOptions, type SqliteStoreOptions } from './options.js';
-import { SqliteArchives, storedEntityRow, storedPartRow } from './archives.js';
+import { SqliteArchives } from './archives.js';
+import { ArchivedReads, type KeptOutcomeRow } from './archived-reads.js';
 
 export type { SqliteStoreOptions };
 import type {
@@ -33,9 +34,10 @@ import type {
   TimerRecord,
 } from '../store.js';
 import { migrate, migrations } from './migrations.js';
-import { decodeOutcome, type KeptOutcome } from './outcomes.js';
-import { readArchivedAudit, SqliteAudit, type AuditEncoding } from './audit.js';
+import { decodeOutcome } from './outcomes.js';
+import { SqliteAudit, type AuditEncoding } from './audit.js';
 import {
+  MAX_LIMIT,
   nonNegative,
   pageLimit,
   parseOutbox,
@@ -49,8 +51,6 @@ const ENTITY_COLUMNS = 'machine, entity_id, parent_id, machine_version, version,
 const ENTITY_READ = `${ENTITY_COLUMNS}, parts AS part_count`;
 const LIST_ORDER = 'ORDER BY created_at, entity_id LIMIT ? OFFSET ?';
 const KEPT_OUTCOME = 'i.event_id, coalesce(i.result, a.result) AS result, a.machine, a.entity_id, a.from_status, a.to_status, a.outcome, i.audit_position';
-/** A kept outcome with the position of its audit row (which may be in an archive). */
-type KeptOutcomeRow = KeptOutcome & { audit_position: number | null };
 
 /** The entity statements, prepared once per connection. */
 function prepareEntityStatements(db: Database.Database) {
@@ -148,6 +148,7 @@ export class SqliteStore implements SnapshotStore {
   private readonly audit: SqliteAudit;
   private readonly pruneTx: Database.Transaction<(cutoffs: PruneCutoffs) => PruneReport>;
   private readonly archives: SqliteArchives;
+  private readonly archived: ArchivedReads;
   private readonly archiveTx: Database.Transaction<(batchId: string, closedAt: string, request: ArchiveRequest) => ArchivedBatch | undefined>;
   private readonly restoreTx: Database.Transaction<(batchId: string) => RestoreReport>;
 
@@ -164,6 +165,7 @@ export class SqliteStore implements SnapshotStore {
     this.s = { ...prepareEntityStatements(db), ...prepareLogStatements(db) };
     this.parts = new SqliteParts(db);
     this.archives = new SqliteArchives(db);
+    this.archived = new ArchivedReads(this.archives, this.parts);
     this.archiveTx = db.transaction((batchId: string, closedAt: string, request: ArchiveRequest) => {
       // Still closed, and not written since it was selected (another process may have restored or written it).
       const batch = this.s.loadEntity.get(request.batchMachine, batchId);
@@ -176,7 +178,7 @@ export class SqliteStore implements SnapshotStore {
       const found = new Map<string, EntityRecord>();
       for (const { machine, entity_id } of keys) {
         const row = this.s.loadEntity.get(machine, entity_id);
-        const record = row === undefined ? this.archivedEntity(machine, entity_id) : this.parts.read(row);
+        const record = row === undefined ? this.archived.entity(machine, entity_id) : this.parts.read(row);
         if (record !== undefined) found.set(`${machine}\u0000${entity_id}`, record);
       }
       return found;
@@ -190,16 +192,8 @@ export class SqliteStore implements SnapshotStore {
   load(machine: string, entity_id: string): Promise<EntityRecord | undefined> {
     return this.run('load', () => {
       const row = this.s.loadEntity.get(machine, entity_id);
-      return row === undefined ? this.archivedEntity(machine, entity_id) : this.parts.read(row);
+      return row === undefined ? this.archived.entity(machine, entity_id) : this.parts.read(row);
     });
-  }
-
-  /** The record of an archived entity, read from its batch's archive (undefined when no archive holds it). */
-  private archivedEntity(machine: string, entity_id: string): EntityRecord | undefined {
-    const found = this.archives.archiveOf(machine, entity_id);
-    const row = found?.decoded.entity(machine, entity_id);
-    if (found === undefined || row === undefined) return undefined;
-    return this.parts.readWith(storedEntityRow(row), found.decoded.partsOf(machine, entity_id).map(storedPartRow));
   }
 
   loadMany(keys: ReadonlyArray<{ machine: string; entity_id: string }>): Promise<Map<string, EntityRecord>> {
@@ -215,7 +209,7 @@ export class SqliteStore implements SnapshotStore {
           : event_ids.length === 0
             ? []
             : this.s.findInboxMany.all(JSON.stringify(event_ids));
-      for (const row of rows) found.set(row.event_id, decodeOutcome(row.result === null ? this.archivedOutcome(row) : row));
+      for (const row of rows) found.set(row.event_id, decodeOutcome(row.result === null ? this.archived.outcome(row) : row));
       return found;
     });
   }
@@ -233,26 +227,7 @@ export class SqliteStore implements SnapshotStore {
   }
 
   history(machine: string, entity_id: string, options: { limit?: number; afterPosition?: number } = {}): Promise<AuditRecord[]> {
-    return this.run('history', () => {
-      const live = this.audit.history(machine, entity_id, options);
-      const archive = this.archives.archiveOf(machine, entity_id)?.decoded;
-      if (archive === undefined) return live;
-      const after = nonNegative(options.afterPosition);
-      const archived = archive.auditOf(machine, entity_id).filter((row) => (row.position as number) > after);
-      const merged = [...readArchivedAudit(archived, (position) => archive.auditAt(position)), ...live];
-      return merged.sort((a, b) => a.position - b.position).slice(0, pageLimit(options.limit));
-    });
-  }
-
-  /** The kept outcome of an event whose audit row is archived (the row itself when it is not). */
-  private archivedOutcome(row: KeptOutcomeRow): KeptOutcome {
-    const audit = row.audit_position === null ? undefined : this.archives.auditAt(row.audit_position);
-    if (audit === undefined) return row;
-    const text = (value: string | number | null | undefined): string | null => (value === null || value === undefined ? null : String(value));
-    return {
-      event_id: row.event_id, result: text(audit.result), machine: text(audit.machine), entity_id: text(audit.entity_id),
-      from_status: text(audit.from_status), to_status: text(audit.to_status), outcome: text(audit.outcome),
-    };
+    return this.run('history', () => this.archived.history(machine, entity_id, this.audit.history(machine, entity_id, options), options));
   }
 
   auditSince(afterPosition: number, limit: number): Promise<AuditRecord[]> {
@@ -260,17 +235,18 @@ export class SqliteStore implements SnapshotStore {
   }
 
   list(query: ListQuery): Promise<EntityRecord[]> {
-    return this.run('list', () => {
-      const { machine, status, parent_id } = query;
-      const limit = pageLimit(query.limit);
-      const offset = nonNegative(query.offset);
-      let rows: EntityRow[];
-      if (status !== undefined && parent_id !== undefined) rows = this.s.listByStatusAndParent.all(machine, status, parent_id, limit, offset);
-      else if (status !== undefined) rows = this.s.listByStatus.all(machine, status, limit, offset);
-      else if (parent_id !== undefined) rows = this.s.listByParent.all(machine, parent_id, limit, offset);
-      else rows = this.s.listAll.all(machine, limit, offset);
-      return rows.map((row) => this.parts.read(row));
-    });
+    return this.run('list', () => this.archived.list(query, () => this.listLive(query, MAX_LIMIT, 0)) ?? this.listLive(query, pageLimit(query.limit), nonNegative(query.offset)));
+  }
+
+  /** One page of live entities. */
+  private listLive(query: ListQuery, limit: number, offset: number): EntityRecord[] {
+    const { machine, status, parent_id } = query;
+    let rows: EntityRow[];
+    if (status !== undefined && parent_id !== undefined) rows = this.s.listByStatusAndParent.all(machine, status, parent_id, limit, offset);
+    else if (status !== undefined) rows = this.s.listByStatus.all(machine, status, limit, offset);
+    else if (parent_id !== undefined) rows = this.s.listByParent.all(machine, parent_id, limit, offset);
+    else rows = this.s.listAll.all(machine, limit, offset);
+    return rows.map((row) => this.parts.read(row));
   }
 
   countByStatus(machine?: string): Promise<StatusCount[]> {

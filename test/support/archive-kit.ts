@@ -39,14 +39,18 @@ export function membersOf(store: SqliteStore, batchId: string): Array<{ machine:
     .all(batchId, batchId);
 }
 
-/** Everything the store's readers say about some entities (records, whole histories) and event ids (kept answers), as JSON text. */
+/** Everything the store's readers say about some entities (records, whole and paged histories, their batches' essay listings) and event ids (kept answers), as JSON text. */
 export async function readsOf(store: SqliteStore, members: ReadonlyArray<{ machine: string; entity_id: string }>, eventIds: readonly string[]): Promise<string> {
   const records = await Promise.all(members.map((m) => store.load(m.machine, m.entity_id)));
   const many = await store.loadMany(members);
   const histories = await Promise.all(members.map((m) => store.history(m.machine, m.entity_id, { limit: 1000 })));
   const pagedHistories = await Promise.all(members.map((m) => store.history(m.machine, m.entity_id, { limit: 2, afterPosition: 3 })));
   const answers = await store.findInbox(eventIds);
-  return JSON.stringify({ records, many: [...many], histories, pagedHistories, answers: [...answers].sort(([a], [b]) => a.localeCompare(b)) });
+  const batchIds = members.filter((m) => m.machine === 'batch').map((m) => m.entity_id);
+  const lists = await Promise.all(
+    batchIds.flatMap((parent_id) => [store.list({ machine: 'essay', parent_id }), store.list({ machine: 'essay', parent_id, limit: 1, offset: 1 })]),
+  );
+  return JSON.stringify({ records, many: [...many], histories, pagedHistories, lists, answers: [...answers].sort(([a], [b]) => a.localeCompare(b)) });
 }
 
 /** The stored rows of some entities (entities, entity_parts, audit), exactly as stored. */
