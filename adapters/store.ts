@@ -237,6 +237,8 @@ export interface ArchiveRequest {
   readonly closedBefore: string;
   /** Machines whose entities belong to a batch: top level with the batch's id, or with the batch as `parent_id`. */
   readonly memberMachines: readonly string[];
+  /** Entities per compressed chunk (a read decompresses one chunk); the store's default when absent. */
+  readonly chunkEntities?: number;
 }
 
 /** One batch moved into its archive. */

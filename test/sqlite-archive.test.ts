@@ -45,7 +45,7 @@ async function threeBatches(path = ':memory:', events = threeBatchEvents()) {
 }
 
 describe('archiveClosedBatches', () => {
-  it('moves each closed batch into one archive row and every read of its entities, histories and kept answers stays the same', async () => {
+  it.each([1000, 1])('moves each closed batch into one archive row (chunks of %i entities) and every read of its entities, histories, listings and kept answers stays the same', async (chunkEntities) => {
     const { store, guest, regular, open } = await threeBatches();
     const batches = [
       { id: 'arc-guest', events: guest },
@@ -55,8 +55,9 @@ describe('archiveClosedBatches', () => {
     expect(batches[1]?.members.map((m) => m.machine)).toContain('associations');
     const before = await Promise.all(batches.map((b) => readsOf(store, b.members, eventIdsOf(b.events))));
     const openRows = rowsOf(store, batches[2]?.members ?? []);
+    expect(store.db.prepare('SELECT COUNT(*) AS n FROM audit WHERE envelope_of IS NOT NULL').get()).not.toEqual({ n: 0 });
 
-    const report = await archiveClosedBatches(store, { archiveDays: 0, now: day(0) });
+    const report = await archiveClosedBatches(store, { archiveDays: 0, now: day(0), chunkEntities });
     expect(report.archived.map((a) => a.batch_id).sort()).toEqual(['arc-guest', 'arc-regular']);
     expect(membersOf(store, 'arc-guest')).toEqual([]);
     expect(membersOf(store, 'arc-regular')).toEqual([]);
@@ -89,6 +90,7 @@ describe('archiveClosedBatches', () => {
   it('refuses a negative window, and a store without archives answers UNSUPPORTED_OPERATION', async () => {
     const store = openSqliteStore({ path: ':memory:' });
     await expect(archiveClosedBatches(store, { archiveDays: -1 })).rejects.toMatchObject({ code: 'INVALID_CONFIGURATION', message: expect.stringMatching(/archiveDays/) });
+    await expect(archiveClosedBatches(store, { chunkEntities: 0 })).rejects.toMatchObject({ code: 'INVALID_CONFIGURATION', message: expect.stringMatching(/chunkEntities/) });
     await expect(archiveClosedBatches(createMemoryStore())).rejects.toMatchObject({ code: 'UNSUPPORTED_OPERATION', message: expect.stringMatching(/memory store/) });
     await expect(restoreBatch(createMemoryStore(), 'b')).rejects.toMatchObject({ code: 'UNSUPPORTED_OPERATION' });
     await store.close();
@@ -96,12 +98,12 @@ describe('archiveClosedBatches', () => {
 });
 
 describe('restoreBatch', () => {
-  it('puts back byte-identical rows at their positions, and the batch can be archived again', async () => {
+  it.each([1000, 1])('puts back byte-identical rows at their positions (chunks of %i entities), and the batch can be archived again', async (chunkEntities) => {
     const { store } = await threeBatches();
     const members = membersOf(store, 'arc-regular');
     const rows = rowsOf(store, members);
     const counts = tableCounts(store);
-    await archiveClosedBatches(store, { archiveDays: 0, now: day(0) });
+    await archiveClosedBatches(store, { archiveDays: 0, now: day(0), chunkEntities });
 
     const restored = await restoreBatch(store, 'arc-regular');
     expect(restored).toEqual({ batch_id: 'arc-regular', entities: rows.entities?.length, parts: rows.entity_parts?.length, audit_rows: rows.audit?.length });

@@ -33,6 +33,8 @@ export interface ArchiveOptions {
   readonly now?: Date;
   /** The machines (default `defaultMachines()`): the batch machine's final states are the closed statuses. */
   readonly machines?: MachineRegistry;
+  /** Entities per compressed chunk of an archive (default 1,000): a read of an archived entity decompresses one chunk. */
+  readonly chunkEntities?: number;
 }
 
 /** The machine whose entities are batches. */
@@ -63,6 +65,10 @@ export async function archiveClosedBatches(store: SnapshotStore, options: Archiv
   if (!Number.isFinite(archiveDays) || archiveDays < 0) {
     throw new LifecycleError('INVALID_CONFIGURATION', `archiveDays must be a non-negative number of days, got ${archiveDays}`, { details: { archiveDays } });
   }
+  const { chunkEntities } = options;
+  if (chunkEntities !== undefined && (!Number.isInteger(chunkEntities) || chunkEntities < 1)) {
+    throw new LifecycleError('INVALID_CONFIGURATION', `chunkEntities must be a positive integer, got ${chunkEntities}`, { details: { chunkEntities } });
+  }
   if (store.archiveBatches === undefined) throw unsupported(store, 'archiveClosedBatches');
   const machines = options.machines ?? defaultMachines();
   const now = options.now ?? new Date();
@@ -71,6 +77,7 @@ export async function archiveClosedBatches(store: SnapshotStore, options: Archiv
     closedStatuses: finalStatuses(machines),
     closedBefore: new Date(now.getTime() - archiveDays * DAY_MS).toISOString(),
     memberMachines: Object.values(machines).filter((machine) => machine.batchOf !== undefined).map((machine) => machine.id),
+    ...(chunkEntities === undefined ? {} : { chunkEntities }),
   });
 }
 

@@ -1,9 +1,14 @@
 /**
  * The blob of one archived batch (SQLite schema 9, see archives.ts): every row of the batch's
- * entities, entity parts and audit, exactly as stored, kept column by column (one array per
- * column: values of a column look alike, so they compress far better than rows) and compressed
- * with brotli as a whole. The blob's CRC-32 is kept beside it: a blob that does not match it, does
- * not decompress or does not hold the expected columns is ARCHIVE_CORRUPT, never a wrong answer.
+ * entities, entity parts and audit, exactly as stored, in chunks of entities (each with its parts
+ * and audit rows), each chunk kept column by column (one array per column: values of a column look
+ * alike, so they compress far better than rows) and compressed with brotli on its own, so a read
+ * decompresses one chunk, not the whole batch. Every UUID in the text is kept once, in a table in front, and referred
+ * to by its index (`~<base 36>~`; a `~` of the text is `~~`): an id is repeated in many rows and
+ * columns (event ids, causation ids, emitted lists), far apart in a large batch, and 36 random
+ * characters cost more than a short index. The blob's CRC-32 is kept beside it: a blob that does
+ * not match it, does not decompress or does not hold the expected columns is ARCHIVE_CORRUPT,
+ * never a wrong answer.
  */
 import { brotliCompressSync, brotliDecompressSync, constants, crc32 } from 'node:zlib';
 import { LifecycleError } from '../errors.js';
@@ -30,29 +35,84 @@ export type ArchivedTable = keyof typeof ARCHIVED_COLUMNS;
 /** The rows of one batch, by table. */
 export type ArchivedRows = Readonly<Record<ArchivedTable, readonly StoredRow[]>>;
 
+/**
+ * One chunk of an archive: some of the batch's entities with their parts and audit rows, and the
+ * envelopes its rows take from rows of other chunks (`envelope_of`), by position.
+ */
+export interface ArchivedChunk extends ArchivedRows {
+  readonly holders: ReadonlyArray<readonly [number, string]>;
+}
+
+/** Where a chunk is in the blob (its compressed bytes, after the chunks before it) and its audit position range. */
+export interface ChunkPlace {
+  readonly bytes: number;
+  readonly first: number | null;
+  readonly last: number | null;
+}
+
 /** The format name kept with each blob (a reader refuses any other). */
-export const ARCHIVE_FORMAT = 'columns-json-brotli/1';
+export const ARCHIVE_FORMAT = 'chunks-columns-json-uuids-brotli/1';
 
 /** What encoding produced. */
 export interface EncodedArchive {
+  /** The chunks, compressed one by one, one after the other. */
   readonly blob: Buffer;
   readonly checksum: number;
-  /** Bytes of the column JSON before compression. */
+  readonly places: readonly ChunkPlace[];
+  /** Bytes of the text before compression (columns, UUIDs by index). */
   readonly rawBytes: number;
 }
 
 /**
- * Brotli quality 9 with a 16 MiB window. Measured on a closed 1,000-essay nlp batch (random UUID
- * ids): 533 KB in 0.4 s; quality 11 gives 470 KB but takes 13.5 s; deflate-9 1.5 MB; rows as JSON
- * lines instead of columns 547 KB at quality 11 (docs/storage-layout.md).
+ * Brotli quality 9, with a window as large as the text (brotli's large-window mode past 16 MiB, up
+ * to 1 GiB), so a 10,000-essay batch finds its repeats as a small one does. Measured on closed nlp
+ * batches with random UUID ids in docs/storage-layout.md (quality 11 is 10% smaller and 30 times
+ * slower; deflate 3 times larger).
  */
-const BROTLI_OPTIONS = {
-  params: {
-    [constants.BROTLI_PARAM_QUALITY]: 9,
-    [constants.BROTLI_PARAM_LGWIN]: 24,
-    [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
-  },
-};
+function brotliOptions(bytes: number) {
+  const window = Math.min(constants.BROTLI_LARGE_MAX_WINDOW_BITS, Math.max(constants.BROTLI_MIN_WINDOW_BITS, Math.ceil(Math.log2(bytes + 1))));
+  return {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: 9,
+      [constants.BROTLI_PARAM_LGWIN]: window,
+      [constants.BROTLI_PARAM_LARGE_WINDOW]: window > constants.BROTLI_MAX_WINDOW_BITS ? 1 : 0,
+      [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
+      [constants.BROTLI_PARAM_SIZE_HINT]: bytes,
+    },
+  };
+}
+
+const DECOMPRESS_OPTIONS = { params: { [constants.BROTLI_DECODER_PARAM_LARGE_WINDOW]: 1 } };
+
+/** The text with each UUID replaced by its index in a table (first seen first), and `~` doubled; the table in front. */
+function withUuidTable(text: string): string {
+  const table = new Map<string, number>();
+  const body = text.replace(/~|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (match) => {
+    if (match === '~') return '~~';
+    let index = table.get(match);
+    if (index === undefined) {
+      index = table.size;
+      table.set(match, index);
+    }
+    return `~${index.toString(36)}~`;
+  });
+  return `${JSON.stringify([...table.keys()].map((uuid) => uuid.replaceAll('-', '')))}\n${body}`;
+}
+
+/** The text `withUuidTable` made, back. */
+function withoutUuidTable(text: string): string {
+  const newline = text.indexOf('\n');
+  if (newline < 0) throw new Error('it has no UUID table');
+  const hex = JSON.parse(text.slice(0, newline)) as unknown;
+  if (!Array.isArray(hex) || !hex.every((h) => typeof h === 'string' && /^[0-9a-f]{32}$/.test(h))) throw new Error('its UUID table is not a list of UUIDs');
+  const table = (hex as string[]).map((h) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`);
+  return text.slice(newline + 1).replace(/~(~|[0-9a-z]+~)/g, (_match, token: string) => {
+    if (token === '~') return '~';
+    const uuid = table[Number.parseInt(token.slice(0, -1), 36)];
+    if (uuid === undefined) throw new Error(`it refers to UUID ${token.slice(0, -1)}, which its table lacks`);
+    return uuid;
+  });
+}
 
 /** One array per column. Positions are kept as deltas from the previous row (small numbers compress better). */
 function toColumns(table: ArchivedTable, rows: readonly StoredRow[]): ColumnValue[][] {
@@ -80,12 +140,47 @@ function undeltas(values: readonly ColumnValue[]): ColumnValue[] {
   });
 }
 
-/** Compresses the rows of one batch. */
-export function encodeArchive(rows: ArchivedRows): EncodedArchive {
-  const columns = { entities: toColumns('entities', rows.entities), entity_parts: toColumns('entity_parts', rows.entity_parts), audit: toColumns('audit', rows.audit) };
-  const raw = Buffer.from(JSON.stringify(columns));
-  const blob = brotliCompressSync(raw, BROTLI_OPTIONS);
-  return { blob, checksum: crc32(blob), rawBytes: raw.length };
+/** Compresses the chunks of one batch, each on its own (a read decompresses only the chunk it needs). */
+export function encodeArchive(chunks: readonly ArchivedChunk[]): EncodedArchive {
+  const blobs: Buffer[] = [];
+  const places: ChunkPlace[] = [];
+  let rawBytes = 0;
+  for (const chunk of chunks) {
+    const columns = {
+      entities: toColumns('entities', chunk.entities),
+      entity_parts: toColumns('entity_parts', chunk.entity_parts),
+      audit: toColumns('audit', chunk.audit),
+      holders: chunk.holders,
+    };
+    const raw = Buffer.from(withUuidTable(JSON.stringify(columns)));
+    const compressed = brotliCompressSync(raw, brotliOptions(raw.length));
+    rawBytes += raw.length;
+    blobs.push(compressed);
+    const positions = chunk.audit.map((row) => row.position as number);
+    places.push({ bytes: compressed.length, first: positions.length === 0 ? null : Math.min(...positions), last: positions.length === 0 ? null : Math.max(...positions) });
+  }
+  const blob = Buffer.concat(blobs);
+  return { blob, checksum: crc32(blob), places, rawBytes };
+}
+
+/** The chunk places kept beside a blob (`batch_archives.chunks`), as text. */
+export function placesText(places: readonly ChunkPlace[]): string {
+  return JSON.stringify(places.map((place) => [place.bytes, place.first, place.last]));
+}
+
+/** The chunk places of an archive, read back from their text. */
+export function parsePlaces(batchId: string, text: string): ChunkPlace[] {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (!Array.isArray(parsed)) throw new Error('not a list');
+    return parsed.map((item: unknown) => {
+      if (!Array.isArray(item) || item.length !== 3 || typeof item[0] !== 'number') throw new Error('a chunk place is not [bytes, first, last]');
+      const [bytes, first, last] = item as [number, number | null, number | null];
+      return { bytes, first, last };
+    });
+  } catch (error) {
+    throw archiveCorrupt(batchId, `its chunk list is unreadable (${error instanceof Error ? error.message : String(error)})`, error);
+  }
 }
 
 /** The ARCHIVE_CORRUPT error of one archive. */
@@ -114,14 +209,38 @@ function fromColumns(table: ArchivedTable, value: unknown): StoredRow[] {
   });
 }
 
-/** The rows of one batch back from its blob; ARCHIVE_CORRUPT when the blob is not what was written. */
-export function decodeArchive(batchId: string, blob: Buffer, checksum: number, format: string): ArchivedRows {
-  if (format !== ARCHIVE_FORMAT) throw archiveCorrupt(batchId, `its format "${format}" is not ${ARCHIVE_FORMAT}`);
-  if (crc32(blob) !== checksum) throw archiveCorrupt(batchId, 'its blob does not match its checksum');
+/** A stored archive, as `decodeChunk` reads it. */
+export interface StoredArchive {
+  readonly batchId: string;
+  readonly blob: Buffer;
+  readonly checksum: number;
+  readonly format: string;
+  readonly places: readonly ChunkPlace[];
+}
+
+function holdersOf(value: unknown): Array<readonly [number, string]> {
+  if (!Array.isArray(value) || !value.every((h) => Array.isArray(h) && typeof h[0] === 'number' && typeof h[1] === 'string')) throw new Error('its envelope holders are not [position, envelope] pairs');
+  return value as Array<readonly [number, string]>;
+}
+
+/** Chunk `index` of an archive back from its blob; ARCHIVE_CORRUPT when the blob is not what was written. */
+export function decodeChunk(archive: StoredArchive, index: number): ArchivedChunk {
+  const { batchId, blob } = archive;
+  if (archive.format !== ARCHIVE_FORMAT) throw archiveCorrupt(batchId, `its format "${archive.format}" is not ${ARCHIVE_FORMAT}`);
+  if (crc32(blob) !== archive.checksum) throw archiveCorrupt(batchId, 'its blob does not match its checksum');
+  const start = archive.places.slice(0, index).reduce((sum, place) => sum + place.bytes, 0);
+  const place = archive.places[index];
+  if (place === undefined || start + place.bytes > blob.length) throw archiveCorrupt(batchId, `it has no chunk ${index}`);
   try {
-    const parsed: unknown = JSON.parse(brotliDecompressSync(blob).toString('utf8'));
+    const text = brotliDecompressSync(blob.subarray(start, start + place.bytes), DECOMPRESS_OPTIONS).toString('utf8');
+    const parsed: unknown = JSON.parse(withoutUuidTable(text));
     if (!isRecord(parsed)) throw new Error('it holds no tables');
-    return { entities: fromColumns('entities', parsed.entities), entity_parts: fromColumns('entity_parts', parsed.entity_parts), audit: fromColumns('audit', parsed.audit) };
+    return {
+      entities: fromColumns('entities', parsed.entities),
+      entity_parts: fromColumns('entity_parts', parsed.entity_parts),
+      audit: fromColumns('audit', parsed.audit),
+      holders: holdersOf(parsed.holders),
+    };
   } catch (error) {
     throw archiveCorrupt(batchId, error instanceof Error ? error.message : String(error), error);
   }

@@ -4,7 +4,8 @@
  */
 import { compareText } from '../store-support.js';
 import type { AuditRecord, EntityRecord, ListQuery } from '../store.js';
-import { storedEntityRow, storedPartRow, type DecodedArchive, type SqliteArchives } from './archives.js';
+import type { DecodedChunk } from './archive-chunk.js';
+import { storedEntityRow, storedPartRow, type SqliteArchives } from './archives.js';
 import { readArchivedAudit } from './audit.js';
 import type { KeptOutcome } from './outcomes.js';
 import type { SqliteParts } from './parts.js';
@@ -24,22 +25,22 @@ export class ArchivedReads {
 
   /** The record of an archived entity (undefined when no archive holds it). */
   entity(machine: string, entity_id: string): EntityRecord | undefined {
-    const found = this.archives.archiveOf(machine, entity_id);
-    const row = found?.decoded.entity(machine, entity_id);
-    return found === undefined || row === undefined ? undefined : this.record(found.decoded, row);
+    const chunk = this.archives.archiveOf(machine, entity_id)?.chunk;
+    const row = chunk?.entity(machine, entity_id);
+    return chunk === undefined || row === undefined ? undefined : this.record(chunk, row);
   }
 
-  private record(archive: DecodedArchive, row: NonNullable<ReturnType<DecodedArchive['entity']>>): EntityRecord {
+  private record(archive: DecodedChunk, row: NonNullable<ReturnType<DecodedChunk['entity']>>): EntityRecord {
     return this.parts.readWith(storedEntityRow(row), archive.partsOf(String(row.machine), String(row.entity_id)).map(storedPartRow));
   }
 
   /** `live`, the entity's live history page, with its archived rows merged in by position (the same page as before archiving). */
   history(machine: string, entity_id: string, live: AuditRecord[], options: { limit?: number; afterPosition?: number }): AuditRecord[] {
-    const archive = this.archives.archiveOf(machine, entity_id)?.decoded;
-    if (archive === undefined) return live;
+    const chunk = this.archives.archiveOf(machine, entity_id)?.chunk;
+    if (chunk === undefined) return live;
     const after = nonNegative(options.afterPosition);
-    const archived = archive.auditOf(machine, entity_id).filter((row) => (row.position as number) > after);
-    const merged = [...readArchivedAudit(archived, (position) => archive.auditAt(position)), ...live];
+    const archived = chunk.auditOf(machine, entity_id).filter((row) => (row.position as number) > after);
+    const merged = [...readArchivedAudit(archived, (position) => chunk.envelopeAt(position)), ...live];
     return merged.sort((a, b) => a.position - b.position).slice(0, pageLimit(options.limit));
   }
 
@@ -59,11 +60,13 @@ export class ArchivedReads {
    * Undefined when the parent has no archive (the live page is the answer).
    */
   list(query: ListQuery, liveAll: () => EntityRecord[]): EntityRecord[] | undefined {
-    const archive = query.parent_id === undefined ? undefined : this.archives.archiveOfBatch(query.parent_id);
-    if (archive === undefined) return undefined;
-    const archived = archive.rows.entities
-      .filter((row) => row.machine === query.machine && row.parent_id === query.parent_id && (query.status === undefined || row.status === query.status))
-      .map((row) => this.record(archive, row));
+    const chunks = query.parent_id === undefined ? undefined : this.archives.archiveOfBatch(query.parent_id);
+    if (chunks === undefined) return undefined;
+    const archived = chunks.flatMap((chunk) =>
+      chunk.rows.entities
+        .filter((row) => row.machine === query.machine && row.parent_id === query.parent_id && (query.status === undefined || row.status === query.status))
+        .map((row) => this.record(chunk, row)),
+    );
     const all = [...liveAll(), ...archived].sort((a, b) => compareText(a.created_at, b.created_at) || compareText(a.entity_id, b.entity_id));
     const offset = nonNegative(query.offset);
     return all.slice(offset, offset + pageLimit(query.limit));

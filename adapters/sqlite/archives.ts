@@ -3,7 +3,8 @@
  * closed batch moves every row of its entities, their parts and their audit, as stored, into one
  * `batch_archives` row (archive-codec.ts), and deletes them, in one transaction. The archived
  * rows stay readable: an entity missing from `entities` is looked up in `archived_entities` (a
- * hash of its key) and read from its decompressed archive (a small LRU keeps the last ones).
+ * hash of its key, its archive and chunk) and read from that decompressed chunk (a small LRU
+ * keeps the last ones).
  * Restoring inserts the very rows back (same positions, same text) and drops the archive.
  */
 import { createHash } from 'node:crypto';
@@ -13,71 +14,35 @@ import type { ArchivedBatch, ArchiveRequest, RestoreReport } from '../store.js';
 import {
   ARCHIVE_FORMAT,
   ARCHIVED_COLUMNS,
-  decodeArchive,
+  decodeChunk,
   encodeArchive,
-  type ArchivedRows,
+  parsePlaces,
+  placesText,
   type ArchivedTable,
+  type StoredArchive,
   type StoredRow,
 } from './archive-codec.js';
+import { CHUNK_ENTITIES, chunksOf, DecodedChunk, entityKeyOf } from './archive-chunk.js';
 import type { StoredEntityRow } from './parts.js';
 
-/** Decompressed archives kept in memory per connection. */
-const CACHED_ARCHIVES = 8;
+/** Decompressed chunks kept in memory per connection (about 16,000 entities' rows). */
+const CACHED_CHUNKS = 16;
 
 /** The archive lookup key of an entity: 48 bits of SHA-1 of (machine, entity_id). */
 export function archiveKey(machine: string, entityId: string): number {
   return createHash('sha1').update(`${machine}\u0000${entityId}`).digest().readUIntBE(0, 6);
 }
 
-const entityKeyOf = (machine: unknown, entityId: unknown): string => `${String(machine)}\u0000${String(entityId)}`;
-
-/** One decompressed archive, indexed for reads. */
-export class DecodedArchive {
-  private readonly entities = new Map<string, StoredRow>();
-  private readonly parts = new Map<string, StoredRow[]>();
-  private readonly audit = new Map<string, StoredRow[]>();
-  private readonly byPosition = new Map<number, StoredRow>();
-
-  constructor(readonly batchId: string, readonly rows: ArchivedRows) {
-    for (const row of rows.entities) this.entities.set(entityKeyOf(row.machine, row.entity_id), row);
-    for (const row of rows.entity_parts) pushTo(this.parts, entityKeyOf(row.machine, row.entity_id), row);
-    for (const row of rows.audit) {
-      pushTo(this.audit, entityKeyOf(row.machine, row.entity_id), row);
-      this.byPosition.set(row.position as number, row);
-    }
-  }
-
-  entity(machine: string, entityId: string): StoredRow | undefined {
-    return this.entities.get(entityKeyOf(machine, entityId));
-  }
-
-  partsOf(machine: string, entityId: string): readonly StoredRow[] {
-    return this.parts.get(entityKeyOf(machine, entityId)) ?? [];
-  }
-
-  /** The entity's audit rows, ascending by position. */
-  auditOf(machine: string, entityId: string): readonly StoredRow[] {
-    return this.audit.get(entityKeyOf(machine, entityId)) ?? [];
-  }
-
-  auditAt(position: number): StoredRow | undefined {
-    return this.byPosition.get(position);
-  }
-}
-
-function pushTo(map: Map<string, StoredRow[]>, key: string, row: StoredRow): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [row]);
-  else list.push(row);
-}
-
 interface ArchiveRow {
   archive_id: number;
   batch_id: string;
   format: string;
+  chunks: string;
   checksum: number;
   blob: Buffer;
 }
+
+const ARCHIVE_READ = 'SELECT archive_id, batch_id, format, chunks, checksum, blob FROM batch_archives';
 
 const select = (table: ArchivedTable): string => `SELECT ${ARCHIVED_COLUMNS[table].join(', ')} FROM ${table}`;
 const insert = (table: ArchivedTable): string =>
@@ -100,15 +65,14 @@ function prepare(db: Database.Database) {
     deleteEntity: db.prepare<[string, string]>('DELETE FROM entities WHERE machine = ? AND entity_id = ?'),
     deleteParts: db.prepare<[string, string]>('DELETE FROM entity_parts WHERE machine = ? AND entity_id = ?'),
     deleteAudit: db.prepare<[string, string]>('DELETE FROM audit WHERE machine = ? AND entity_id = ?'),
-    insertArchive: db.prepare<[string, string, string, number, number, number, number | null, number | null, string | null, string, number, number, Buffer]>(
+    insertArchive: db.prepare<[string, string, string, number, number, number, number | null, number | null, string | null, string, string, number, number, Buffer]>(
       `INSERT INTO batch_archives (batch_id, closed_at, archived_at, entity_count, part_count, audit_count, first_position, last_position,
-       last_recorded_at, format, checksum, raw_bytes, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       last_recorded_at, format, chunks, checksum, raw_bytes, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    insertKey: db.prepare<[number, number]>('INSERT OR IGNORE INTO archived_entities (entity_key, archive_id) VALUES (?, ?)'),
-    archiveByBatch: db.prepare<[string], ArchiveRow>('SELECT archive_id, batch_id, format, checksum, blob FROM batch_archives WHERE batch_id = ?'),
-    archiveById: db.prepare<[number], ArchiveRow>('SELECT archive_id, batch_id, format, checksum, blob FROM batch_archives WHERE archive_id = ?'),
-    archiveIdOfBatch: db.prepare<[string], { archive_id: number }>('SELECT archive_id FROM batch_archives WHERE batch_id = ?'),
-    archivesOfKey: db.prepare<[number], { archive_id: number }>('SELECT archive_id FROM archived_entities WHERE entity_key = ?'),
+    insertKey: db.prepare<[number, number, number]>('INSERT OR IGNORE INTO archived_entities (entity_key, archive_id, chunk) VALUES (?, ?, ?)'),
+    archiveByBatch: db.prepare<[string], ArchiveRow>(`${ARCHIVE_READ} WHERE batch_id = ?`),
+    archiveById: db.prepare<[number], ArchiveRow>(`${ARCHIVE_READ} WHERE archive_id = ?`),
+    archivesOfKey: db.prepare<[number], { archive_id: number; chunk: number }>('SELECT archive_id, chunk FROM archived_entities WHERE entity_key = ?'),
     archivesCovering: db.prepare<[number, number], { archive_id: number }>(
       'SELECT archive_id FROM batch_archives WHERE first_position <= ? AND last_position >= ?',
     ),
@@ -121,10 +85,10 @@ function prepare(db: Database.Database) {
   };
 }
 
-/** The archive statements and the decompressed-archive cache of one connection. */
+/** The archive statements and the decompressed-chunk cache of one connection. */
 export class SqliteArchives {
   private readonly s;
-  private readonly cache = new Map<number, DecodedArchive>();
+  private readonly cache = new Map<string, DecodedChunk>();
 
   constructor(db: Database.Database) {
     this.s = prepare(db);
@@ -144,39 +108,39 @@ export class SqliteArchives {
    */
   archive(batchId: string, closedAt: string, request: ArchiveRequest, at: string): ArchivedBatch {
     const entities = request.memberMachines.flatMap((machine) => this.s.members.all(machine, batchId, batchId));
-    const parts = entities.flatMap((e) => this.s.parts.all(e.machine as string, e.entity_id as string));
-    const audit = entities.flatMap((e) => this.s.audit.all(e.machine as string, e.entity_id as string)).sort((a, b) => (a.position as number) - (b.position as number));
-    const positions = new Set(audit.map((row) => row.position as number));
-    for (const row of audit) {
-      if (row.envelope_of !== null && !positions.has(row.envelope_of as number)) {
+    const audits = new Map(entities.map((e) => [entityKeyOf(e.machine, e.entity_id), this.s.audit.all(e.machine as string, e.entity_id as string)]));
+    const byPosition = new Map([...audits.values()].flat().map((row) => [row.position as number, row]));
+    for (const row of byPosition.values()) {
+      if (row.envelope_of !== null && !byPosition.has(row.envelope_of as number)) {
         row.envelope = this.s.envelopeAt.get(row.envelope_of as number)?.envelope ?? row.envelope ?? '';
         row.envelope_of = null;
       }
     }
-    for (const ref of this.s.referrers.all(JSON.stringify([...positions]))) {
-      if (positions.has(ref.position)) continue;
-      const holder = audit.find((row) => row.position === ref.envelope_of);
-      this.s.detach.run(String(holder?.envelope ?? ''), ref.position);
+    for (const ref of this.s.referrers.all(JSON.stringify([...byPosition.keys()]))) {
+      if (!byPosition.has(ref.position)) this.s.detach.run(String(byPosition.get(ref.envelope_of)?.envelope ?? ''), ref.position);
     }
-    const encoded = encodeArchive({ entities, entity_parts: parts, audit });
-    const first = audit[0];
-    const last = audit.at(-1);
+    const chunks = chunksOf(entities, request.chunkEntities ?? CHUNK_ENTITIES, (e) => this.s.parts.all(e.machine as string, e.entity_id as string), (e) => audits.get(entityKeyOf(e.machine, e.entity_id)) ?? []);
+    const encoded = encodeArchive(chunks);
+    const positions = [...byPosition.keys()];
+    const last = byPosition.get(Math.max(...positions));
     const archiveId = Number(
       this.s.insertArchive.run(
-        batchId, closedAt, at, entities.length, parts.length, audit.length, (first?.position as number | undefined) ?? null,
-        (last?.position as number | undefined) ?? null, (last?.recorded_at as string | undefined) ?? null, ARCHIVE_FORMAT, encoded.checksum,
-        encoded.rawBytes, encoded.blob,
+        batchId, closedAt, at, entities.length, chunks.reduce((n, c) => n + c.entity_parts.length, 0), positions.length,
+        positions.length === 0 ? null : Math.min(...positions), (last?.position as number | undefined) ?? null, (last?.recorded_at as string | undefined) ?? null,
+        ARCHIVE_FORMAT, placesText(encoded.places), encoded.checksum, encoded.rawBytes, encoded.blob,
       ).lastInsertRowid,
     );
-    for (const e of entities) {
-      const machine = e.machine as string;
-      const entityId = e.entity_id as string;
-      this.s.insertKey.run(archiveKey(machine, entityId), archiveId);
-      this.s.deleteAudit.run(machine, entityId);
-      this.s.deleteParts.run(machine, entityId);
-      this.s.deleteEntity.run(machine, entityId);
-    }
-    return { batch_id: batchId, entities: entities.length, parts: parts.length, audit_rows: audit.length, bytes: encoded.blob.length, raw_bytes: encoded.rawBytes };
+    chunks.forEach((chunk, index) => {
+      for (const e of chunk.entities) {
+        const [machine, entityId] = [e.machine as string, e.entity_id as string];
+        this.s.insertKey.run(archiveKey(machine, entityId), archiveId, index);
+        this.s.deleteAudit.run(machine, entityId);
+        this.s.deleteParts.run(machine, entityId);
+        this.s.deleteEntity.run(machine, entityId);
+      }
+    });
+    const parts = chunks.reduce((n, c) => n + c.entity_parts.length, 0);
+    return { batch_id: batchId, entities: entities.length, parts, audit_rows: positions.length, bytes: encoded.blob.length, raw_bytes: encoded.rawBytes };
   }
 
   /** Puts an archived batch's rows back (inside the caller's transaction); ENTITY_NOT_FOUND when it has no archive. */
@@ -189,16 +153,21 @@ export class SqliteArchives {
   }
 
   private restoreArchive(row: ArchiveRow): RestoreReport {
-    const decoded = this.decoded(row);
+    const chunks = this.chunksOfRow(row);
     const values = (table: ArchivedTable, stored: StoredRow) => ARCHIVED_COLUMNS[table].map((column) => stored[column] ?? null);
-    for (const entity of decoded.rows.entities) this.s.insertEntity.run(...values('entities', entity));
-    for (const part of decoded.rows.entity_parts) this.s.insertPart.run(...values('entity_parts', part));
-    for (const audit of decoded.rows.audit) this.s.insertAudit.run(...values('audit', audit));
+    const report = { batch_id: row.batch_id, entities: 0, parts: 0, audit_rows: 0 };
+    for (const { rows } of chunks) {
+      for (const entity of rows.entities) this.s.insertEntity.run(...values('entities', entity));
+      for (const part of rows.entity_parts) this.s.insertPart.run(...values('entity_parts', part));
+      for (const audit of rows.audit) this.s.insertAudit.run(...values('audit', audit));
+      report.entities += rows.entities.length;
+      report.parts += rows.entity_parts.length;
+      report.audit_rows += rows.audit.length;
+    }
     this.s.dropKeys.run(row.archive_id);
     this.s.dropArchive.run(row.archive_id);
-    this.cache.delete(row.archive_id);
-    const { rows } = decoded;
-    return { batch_id: row.batch_id, entities: rows.entities.length, parts: rows.entity_parts.length, audit_rows: rows.audit.length };
+    chunks.forEach((_, index) => this.cache.delete(`${row.archive_id}/${index}`));
+    return report;
   }
 
   /** True when the file holds at least one archive (a commit then checks the entities it touches). */
@@ -215,55 +184,63 @@ export class SqliteArchives {
       if (seen.has(key)) continue;
       seen.add(key);
       const archive = this.archiveOf(machine, entity_id);
-      if (archive === undefined) continue;
-      const row = this.s.archiveById.get(archive.id);
-      if (row !== undefined) this.restoreArchive(row);
+      const row = archive === undefined ? undefined : this.s.archiveById.get(archive.id);
+      if (row === undefined) continue;
+      this.restoreArchive(row);
       restored += 1;
     }
     return restored;
   }
 
-  /** The archive holding (machine, entity_id), decompressed, or undefined when none does. */
-  archiveOf(machine: string, entityId: string): { id: number; decoded: DecodedArchive } | undefined {
-    for (const { archive_id } of this.s.archivesOfKey.all(archiveKey(machine, entityId))) {
-      const decoded = this.decodedById(archive_id);
-      if (decoded?.entity(machine, entityId) !== undefined) return { id: archive_id, decoded };
+  /** The archive and decompressed chunk holding (machine, entity_id), or undefined when none does. */
+  archiveOf(machine: string, entityId: string): { id: number; chunk: DecodedChunk } | undefined {
+    for (const { archive_id, chunk } of this.s.archivesOfKey.all(archiveKey(machine, entityId))) {
+      const decoded = this.chunk(archive_id, chunk);
+      if (decoded?.entity(machine, entityId) !== undefined) return { id: archive_id, chunk: decoded };
     }
     return undefined;
   }
 
-  /** The decompressed archive of a batch, or undefined when it has none. */
-  archiveOfBatch(batchId: string): DecodedArchive | undefined {
-    const row = this.s.archiveIdOfBatch.get(batchId);
-    return row === undefined ? undefined : this.decodedById(row.archive_id);
+  /** Every decompressed chunk of a batch's archive, or undefined when it has none. */
+  archiveOfBatch(batchId: string): DecodedChunk[] | undefined {
+    const row = this.s.archiveByBatch.get(batchId);
+    return row === undefined ? undefined : this.chunksOfRow(row);
   }
 
-  /** The archived audit row at `position`, or undefined. */
+  /** The archived audit row at `position`, or undefined (only the chunks whose position range covers it are opened). */
   auditAt(position: number): StoredRow | undefined {
     for (const { archive_id } of this.s.archivesCovering.all(position, position)) {
-      const found = this.decodedById(archive_id)?.auditAt(position);
-      if (found !== undefined) return found;
+      const row = this.s.archiveById.get(archive_id);
+      if (row === undefined) continue;
+      const places = parsePlaces(row.batch_id, row.chunks);
+      for (const [index, place] of places.entries()) {
+        if (place.first === null || place.last === null || place.first > position || place.last < position) continue;
+        const found = this.chunk(archive_id, index, row)?.auditAt(position);
+        if (found !== undefined) return found;
+      }
     }
     return undefined;
   }
 
-  private decodedById(archiveId: number): DecodedArchive | undefined {
-    const cached = this.cache.get(archiveId);
-    if (cached !== undefined) {
-      this.cache.delete(archiveId);
-      this.cache.set(archiveId, cached);
-      return cached;
-    }
-    const row = this.s.archiveById.get(archiveId);
-    return row === undefined ? undefined : this.decoded(row);
+  private chunksOfRow(row: ArchiveRow): DecodedChunk[] {
+    return parsePlaces(row.batch_id, row.chunks).map((_, index) => this.chunk(row.archive_id, index, row) as DecodedChunk);
   }
 
-  private decoded(row: ArchiveRow): DecodedArchive {
-    const cached = this.cache.get(row.archive_id);
-    if (cached !== undefined) return cached;
-    const decoded = new DecodedArchive(row.batch_id, decodeArchive(row.batch_id, row.blob, row.checksum, row.format));
-    this.cache.set(row.archive_id, decoded);
-    if (this.cache.size > CACHED_ARCHIVES) this.cache.delete(this.cache.keys().next().value as number);
+  /** Chunk `index` of an archive, from the cache or decompressed (then cached). */
+  private chunk(archiveId: number, index: number, known?: ArchiveRow): DecodedChunk | undefined {
+    const key = `${archiveId}/${index}`;
+    const cached = this.cache.get(key);
+    if (cached !== undefined) {
+      this.cache.delete(key);
+      this.cache.set(key, cached);
+      return cached;
+    }
+    const row = known ?? this.s.archiveById.get(archiveId);
+    if (row === undefined) return undefined;
+    const stored: StoredArchive = { batchId: row.batch_id, blob: row.blob, checksum: row.checksum, format: row.format, places: parsePlaces(row.batch_id, row.chunks) };
+    const decoded = new DecodedChunk(decodeChunk(stored, index));
+    this.cache.set(key, decoded);
+    if (this.cache.size > CACHED_CHUNKS) this.cache.delete(this.cache.keys().next().value as string);
     return decoded;
   }
 }

@@ -90,15 +90,15 @@ export class SqliteAudit {
 
 /**
  * Archived audit rows (as stored; see archives.ts) read as `history` reads live ones: each with the
- * envelope it holds or the one its `envelope_of` row holds (`holderAt`), in the same key order.
+ * envelope it holds or the one its `envelope_of` row holds (`envelopeAt`), in the same key order.
  */
-export function readArchivedAudit(rows: readonly StoredRow[], holderAt: (position: number) => StoredRow | undefined): AuditRecord[] {
+export function readArchivedAudit(rows: readonly StoredRow[], envelopeAt: (position: number) => string | undefined): AuditRecord[] {
   return rows.map((row) => {
-    const holder = row.envelope_of === null ? undefined : holderAt(row.envelope_of as number);
+    const held = row.envelope_of === null ? undefined : envelopeAt(row.envelope_of as number);
     const read = {
       position: row.position, event_id: row.event_id, event_type: row.event_type, correlation_id: row.correlation_id, causation_id: row.causation_id,
       machine: row.machine, entity_id: row.entity_id, from_status: row.from_status, to_status: row.to_status, outcome: row.outcome, reason: row.reason,
-      entity_version: row.entity_version, envelope: holder?.envelope ?? row.envelope, recorded_at: row.recorded_at, machine_version: row.machine_version,
+      entity_version: row.entity_version, envelope: held ?? row.envelope, recorded_at: row.recorded_at, machine_version: row.machine_version,
     };
     return parseAudit(read as AuditRow);
   });

@@ -173,8 +173,8 @@ const PART_RUNS = `SELECT 1;`;
 
 /**
  * Batch archives (issue #20, see archives.ts): one row per archived closed batch, holding every row
- * of its entities, entity parts and audit in one compressed blob; `archived_entities` finds the
- * archive of an entity by a 48-bit hash of (machine, entity_id) (a few bytes a row, where the id
+ * of its entities, entity parts and audit in one blob of compressed chunks (`chunks`: each one's
+ * bytes and audit position range); `archived_entities` finds the archive and chunk of an entity by a 48-bit hash of (machine, entity_id) (a few bytes a row, where the id
  * itself would cost about 60; a collision only costs a look into a second archive); the partial
  * index finds the rows that keep their envelope on another row (`envelope_of`: rare, one or two a
  * batch), so archiving a batch never leaves a live row pointing into its archive.
@@ -192,6 +192,7 @@ CREATE TABLE batch_archives (
   last_position    INTEGER,
   last_recorded_at TEXT,
   format           TEXT    NOT NULL,
+  chunks           TEXT    NOT NULL,
   checksum         INTEGER NOT NULL,
   raw_bytes        INTEGER NOT NULL,
   blob             BLOB    NOT NULL
@@ -199,7 +200,8 @@ CREATE TABLE batch_archives (
 CREATE TABLE archived_entities (
   entity_key INTEGER NOT NULL,
   archive_id INTEGER NOT NULL,
-  PRIMARY KEY (entity_key, archive_id)
+  chunk      INTEGER NOT NULL,
+  PRIMARY KEY (entity_key, archive_id, chunk)
 ) WITHOUT ROWID;
 CREATE INDEX audit_envelope_of ON audit (envelope_of) WHERE envelope_of IS NOT NULL;
 `;

@@ -19,7 +19,7 @@ const batchArbitrary = fc.record({ kind: fc.constantFrom('guest' as const, 'regu
 
 /** One step on the archived store: archive every closed batch, restore one, send a late event to one, or read. */
 const stepArbitrary = fc.oneof(
-  fc.constant({ op: 'archive' as const, batch: 0 }),
+  fc.record({ op: fc.constant('archive' as const), batch: fc.integer({ min: 1, max: 4 }) }),
   fc.record({ op: fc.constant('restore' as const), batch: fc.nat(3) }),
   fc.record({ op: fc.constant('late' as const), batch: fc.nat(3) }),
   fc.constant({ op: 'read' as const, batch: 0 }),
@@ -41,7 +41,8 @@ async function check(batches: ReadonlyArray<{ kind: 'guest' | 'regular'; essays:
   try {
     for (const [index, step] of steps.entries()) {
       const batchId = ids[step.batch % ids.length] as string;
-      if (step.op === 'archive') await archiveClosedBatches(archived.store, { archiveDays: 0, now: new Date(T0) });
+      // For an archive step, `batch` is the chunk size (entities per chunk).
+      if (step.op === 'archive') await archiveClosedBatches(archived.store, { archiveDays: 0, now: new Date(T0), chunkEntities: step.batch });
       if (step.op === 'restore') await restoreBatch(archived.store, batchId).catch((error: unknown) => expect(error).toMatchObject({ code: 'ENTITY_NOT_FOUND' }));
       if (step.op === 'late') {
         const raw = lateEvent(batchId, index);
