@@ -27,21 +27,22 @@ describe('archive codec', () => {
   it('gives back every chunk exactly, whatever the text holds', () => {
     const chunks = texts.map(chunkWith);
     const encoded = encodeArchive(chunks);
-    const stored: StoredArchive = { batchId: 'b', blob: encoded.blob, checksum: encoded.checksum, format: ARCHIVE_FORMAT, places: encoded.places };
+    const stored: StoredArchive = { batchId: 'b', blob: encoded.blob, checksum: encoded.checksum, format: ARCHIVE_FORMAT, places: encoded.places, tableBytes: encoded.tableBytes };
     chunks.forEach((chunk, index) => expect(decodeChunk(stored, index)).toEqual(chunk));
     expect(encoded.places.map((place) => [place.first, place.last])).toEqual(chunks.map(() => [5, 1000]));
   });
 
   it('a blob that is not what was written is ARCHIVE_CORRUPT naming the batch', () => {
     const encoded = encodeArchive([chunkWith('x', 0)]);
-    const good: StoredArchive = { batchId: 'b-1', blob: encoded.blob, checksum: encoded.checksum, format: ARCHIVE_FORMAT, places: encoded.places };
+    const good: StoredArchive = { batchId: 'b-1', blob: encoded.blob, checksum: encoded.checksum, format: ARCHIVE_FORMAT, places: encoded.places, tableBytes: encoded.tableBytes };
     const flipped = Buffer.from(encoded.blob);
     flipped[3] = (flipped[3] ?? 0) ^ 0xff;
-    const notColumns = brotliCompressSync(Buffer.from('[]\n{"entities":[]}'));
+    const emptyTable = brotliCompressSync(Buffer.from('[]'));
+    const notColumns = Buffer.concat([emptyTable, brotliCompressSync(Buffer.from('{"entities":[]}'))]);
     for (const [archive, why] of [
       [{ ...good, format: 'other/1' }, /format "other\/1"/],
       [{ ...good, blob: flipped }, /checksum/],
-      [{ ...good, blob: notColumns, checksum: crc32(notColumns), places: [{ bytes: notColumns.length, first: null, last: null }] }, /entities does not hold its 10 columns/],
+      [{ ...good, blob: notColumns, checksum: crc32(notColumns), tableBytes: emptyTable.length, places: [{ bytes: notColumns.length - emptyTable.length, first: null, last: null }] }, /entities does not hold its 10 columns/],
       [{ ...good, places: [] }, /no chunk 0/],
     ] as const) {
       expect(() => decodeChunk(archive, 0)).toThrow(expect.objectContaining({ code: 'ARCHIVE_CORRUPT', message: expect.stringMatching(why) }));

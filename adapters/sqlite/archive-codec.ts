@@ -3,10 +3,11 @@
  * entities, entity parts and audit, exactly as stored, in chunks of entities (each with its parts
  * and audit rows), each chunk kept column by column (one array per column: values of a column look
  * alike, so they compress far better than rows) and compressed with brotli on its own, so a read
- * decompresses one chunk, not the whole batch. Every UUID in the text is kept once, in a table in front, and referred
- * to by its index (`~<base 36>~`; a `~` of the text is `~~`): an id is repeated in many rows and
- * columns (event ids, causation ids, emitted lists), far apart in a large batch, and 36 random
- * characters cost more than a short index. The blob's CRC-32 is kept beside it: a blob that does
+ * decompresses one chunk, not the whole batch. Every UUID of every chunk is kept once, in a table
+ * at the front of the blob (compressed on its own, shared by the chunks), and referred to by its
+ * index (`~<base 36>~`; a `~` of the text is `~~`): an id is repeated in many rows, columns and
+ * chunks (event ids, causation ids, emitted lists), and 36 random characters cost more than a
+ * short index. The blob's CRC-32 is kept beside it: a blob that does
  * not match it, does not decompress or does not hold the expected columns is ARCHIVE_CORRUPT,
  * never a wrong answer.
  */
@@ -55,8 +56,10 @@ export const ARCHIVE_FORMAT = 'chunks-columns-json-uuids-brotli/1';
 
 /** What encoding produced. */
 export interface EncodedArchive {
-  /** The chunks, compressed one by one, one after the other. */
+  /** The UUID table, then the chunks, each compressed on its own, one after the other. */
   readonly blob: Buffer;
+  /** Compressed bytes of the UUID table (first in the blob). */
+  readonly tableBytes: number;
   readonly checksum: number;
   readonly places: readonly ChunkPlace[];
   /** Bytes of the text before compression (columns, UUIDs by index). */
@@ -84,10 +87,9 @@ function brotliOptions(bytes: number) {
 
 const DECOMPRESS_OPTIONS = { params: { [constants.BROTLI_DECODER_PARAM_LARGE_WINDOW]: 1 } };
 
-/** The text with each UUID replaced by its index in a table (first seen first), and `~` doubled; the table in front. */
-function withUuidTable(text: string): string {
-  const table = new Map<string, number>();
-  const body = text.replace(/~|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (match) => {
+/** The text with each UUID replaced by its index in `table` (added when new: first seen first), and `~` doubled. */
+function withUuidIndexes(text: string, table: Map<string, number>): string {
+  return text.replace(/~|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (match) => {
     if (match === '~') return '~~';
     let index = table.get(match);
     if (index === undefined) {
@@ -96,17 +98,23 @@ function withUuidTable(text: string): string {
     }
     return `~${index.toString(36)}~`;
   });
-  return `${JSON.stringify([...table.keys()].map((uuid) => uuid.replaceAll('-', '')))}\n${body}`;
 }
 
-/** The text `withUuidTable` made, back. */
-function withoutUuidTable(text: string): string {
-  const newline = text.indexOf('\n');
-  if (newline < 0) throw new Error('it has no UUID table');
-  const hex = JSON.parse(text.slice(0, newline)) as unknown;
+/** The UUID table as text: the UUIDs in index order, without dashes. */
+function tableText(table: Map<string, number>): string {
+  return JSON.stringify([...table.keys()].map((uuid) => uuid.replaceAll('-', '')));
+}
+
+/** The UUID table back from its text. */
+function parseTable(text: string): string[] {
+  const hex = JSON.parse(text) as unknown;
   if (!Array.isArray(hex) || !hex.every((h) => typeof h === 'string' && /^[0-9a-f]{32}$/.test(h))) throw new Error('its UUID table is not a list of UUIDs');
-  const table = (hex as string[]).map((h) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`);
-  return text.slice(newline + 1).replace(/~(~|[0-9a-z]+~)/g, (_match, token: string) => {
+  return (hex as string[]).map((h) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`);
+}
+
+/** The text `withUuidIndexes` made, back. */
+function withUuids(text: string, table: readonly string[]): string {
+  return text.replace(/~(~|[0-9a-z]+~)/g, (_match, token: string) => {
     if (token === '~') return '~';
     const uuid = table[Number.parseInt(token.slice(0, -1), 36)];
     if (uuid === undefined) throw new Error(`it refers to UUID ${token.slice(0, -1)}, which its table lacks`);
@@ -144,6 +152,7 @@ function undeltas(values: readonly ColumnValue[]): ColumnValue[] {
 export function encodeArchive(chunks: readonly ArchivedChunk[]): EncodedArchive {
   const blobs: Buffer[] = [];
   const places: ChunkPlace[] = [];
+  const table = new Map<string, number>();
   let rawBytes = 0;
   for (const chunk of chunks) {
     const columns = {
@@ -152,32 +161,41 @@ export function encodeArchive(chunks: readonly ArchivedChunk[]): EncodedArchive 
       audit: toColumns('audit', chunk.audit),
       holders: chunk.holders,
     };
-    const raw = Buffer.from(withUuidTable(JSON.stringify(columns)));
+    const raw = Buffer.from(withUuidIndexes(JSON.stringify(columns), table));
     const compressed = brotliCompressSync(raw, brotliOptions(raw.length));
     rawBytes += raw.length;
     blobs.push(compressed);
     const positions = chunk.audit.map((row) => row.position as number);
     places.push({ bytes: compressed.length, first: positions.length === 0 ? null : Math.min(...positions), last: positions.length === 0 ? null : Math.max(...positions) });
   }
-  const blob = Buffer.concat(blobs);
-  return { blob, checksum: crc32(blob), places, rawBytes };
+  const rawTable = Buffer.from(tableText(table));
+  const compressedTable = brotliCompressSync(rawTable, brotliOptions(rawTable.length));
+  const blob = Buffer.concat([compressedTable, ...blobs]);
+  return { blob, tableBytes: compressedTable.length, checksum: crc32(blob), places, rawBytes: rawBytes + rawTable.length };
 }
 
-/** The chunk places kept beside a blob (`batch_archives.chunks`), as text. */
-export function placesText(places: readonly ChunkPlace[]): string {
-  return JSON.stringify(places.map((place) => [place.bytes, place.first, place.last]));
+/** Where the parts of a blob are: the UUID table's bytes, then each chunk's. */
+export interface ArchiveLayout {
+  readonly tableBytes: number;
+  readonly places: readonly ChunkPlace[];
 }
 
-/** The chunk places of an archive, read back from their text. */
-export function parsePlaces(batchId: string, text: string): ChunkPlace[] {
+/** The layout kept beside a blob (`batch_archives.chunks`), as text. */
+export function layoutText(layout: ArchiveLayout): string {
+  return JSON.stringify({ table: layout.tableBytes, chunks: layout.places.map((place) => [place.bytes, place.first, place.last]) });
+}
+
+/** The layout of an archive, read back from its text. */
+export function parseLayout(batchId: string, text: string): ArchiveLayout {
   try {
     const parsed = JSON.parse(text) as unknown;
-    if (!Array.isArray(parsed)) throw new Error('not a list');
-    return parsed.map((item: unknown) => {
+    if (!isRecord(parsed) || typeof parsed.table !== 'number' || !Array.isArray(parsed.chunks)) throw new Error('not { table, chunks }');
+    const places = parsed.chunks.map((item: unknown) => {
       if (!Array.isArray(item) || item.length !== 3 || typeof item[0] !== 'number') throw new Error('a chunk place is not [bytes, first, last]');
       const [bytes, first, last] = item as [number, number | null, number | null];
       return { bytes, first, last };
     });
+    return { tableBytes: parsed.table, places };
   } catch (error) {
     throw archiveCorrupt(batchId, `its chunk list is unreadable (${error instanceof Error ? error.message : String(error)})`, error);
   }
@@ -210,12 +228,11 @@ function fromColumns(table: ArchivedTable, value: unknown): StoredRow[] {
 }
 
 /** A stored archive, as `decodeChunk` reads it. */
-export interface StoredArchive {
+export interface StoredArchive extends ArchiveLayout {
   readonly batchId: string;
   readonly blob: Buffer;
   readonly checksum: number;
   readonly format: string;
-  readonly places: readonly ChunkPlace[];
 }
 
 function holdersOf(value: unknown): Array<readonly [number, string]> {
@@ -228,12 +245,13 @@ export function decodeChunk(archive: StoredArchive, index: number): ArchivedChun
   const { batchId, blob } = archive;
   if (archive.format !== ARCHIVE_FORMAT) throw archiveCorrupt(batchId, `its format "${archive.format}" is not ${ARCHIVE_FORMAT}`);
   if (crc32(blob) !== archive.checksum) throw archiveCorrupt(batchId, 'its blob does not match its checksum');
-  const start = archive.places.slice(0, index).reduce((sum, place) => sum + place.bytes, 0);
+  const start = archive.tableBytes + archive.places.slice(0, index).reduce((sum, place) => sum + place.bytes, 0);
   const place = archive.places[index];
   if (place === undefined || start + place.bytes > blob.length) throw archiveCorrupt(batchId, `it has no chunk ${index}`);
   try {
+    const table = parseTable(brotliDecompressSync(blob.subarray(0, archive.tableBytes), DECOMPRESS_OPTIONS).toString('utf8'));
     const text = brotliDecompressSync(blob.subarray(start, start + place.bytes), DECOMPRESS_OPTIONS).toString('utf8');
-    const parsed: unknown = JSON.parse(withoutUuidTable(text));
+    const parsed: unknown = JSON.parse(withUuids(text, table));
     if (!isRecord(parsed)) throw new Error('it holds no tables');
     return {
       entities: fromColumns('entities', parsed.entities),

@@ -16,8 +16,8 @@ import {
   ARCHIVED_COLUMNS,
   decodeChunk,
   encodeArchive,
-  parsePlaces,
-  placesText,
+  layoutText,
+  parseLayout,
   type ArchivedTable,
   type StoredArchive,
   type StoredRow,
@@ -127,7 +127,7 @@ export class SqliteArchives {
       this.s.insertArchive.run(
         batchId, closedAt, at, entities.length, chunks.reduce((n, c) => n + c.entity_parts.length, 0), positions.length,
         positions.length === 0 ? null : Math.min(...positions), (last?.position as number | undefined) ?? null, (last?.recorded_at as string | undefined) ?? null,
-        ARCHIVE_FORMAT, placesText(encoded.places), encoded.checksum, encoded.rawBytes, encoded.blob,
+        ARCHIVE_FORMAT, layoutText(encoded), encoded.checksum, encoded.rawBytes, encoded.blob,
       ).lastInsertRowid,
     );
     chunks.forEach((chunk, index) => {
@@ -212,7 +212,7 @@ export class SqliteArchives {
     for (const { archive_id } of this.s.archivesCovering.all(position, position)) {
       const row = this.s.archiveById.get(archive_id);
       if (row === undefined) continue;
-      const places = parsePlaces(row.batch_id, row.chunks);
+      const { places } = parseLayout(row.batch_id, row.chunks);
       for (const [index, place] of places.entries()) {
         if (place.first === null || place.last === null || place.first > position || place.last < position) continue;
         const found = this.chunk(archive_id, index, row)?.auditAt(position);
@@ -223,7 +223,7 @@ export class SqliteArchives {
   }
 
   private chunksOfRow(row: ArchiveRow): DecodedChunk[] {
-    return parsePlaces(row.batch_id, row.chunks).map((_, index) => this.chunk(row.archive_id, index, row) as DecodedChunk);
+    return parseLayout(row.batch_id, row.chunks).places.map((_, index) => this.chunk(row.archive_id, index, row) as DecodedChunk);
   }
 
   /** Chunk `index` of an archive, from the cache or decompressed (then cached). */
@@ -237,7 +237,7 @@ export class SqliteArchives {
     }
     const row = known ?? this.s.archiveById.get(archiveId);
     if (row === undefined) return undefined;
-    const stored: StoredArchive = { batchId: row.batch_id, blob: row.blob, checksum: row.checksum, format: row.format, places: parsePlaces(row.batch_id, row.chunks) };
+    const stored: StoredArchive = { batchId: row.batch_id, blob: row.blob, checksum: row.checksum, format: row.format, ...parseLayout(row.batch_id, row.chunks) };
     const decoded = new DecodedChunk(decodeChunk(stored, index));
     this.cache.set(key, decoded);
     if (this.cache.size > CACHED_CHUNKS) this.cache.delete(this.cache.keys().next().value as string);
