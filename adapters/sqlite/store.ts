@@ -322,8 +322,6 @@ export class SqliteStore implements SnapshotStore {
   /** The body of the commit transaction: throws (rolling everything back) on any conflict. */
   private applyBatch(batch: CommitBatch, at: string): number[] {
     const s = this.s;
-    // A write to an entity of an archived batch restores the batch first (one lookup per entity, only when archives exist).
-    if (this.archives.any()) this.archives.restoreHolding([...batch.entities, ...(batch.unchanged ?? []), ...batch.audit]);
     // The outcome of an event goes on its first audit row, and its inbox row points there. (A
     // duplicate still fails before any entity is written: the audit rows roll back with it.)
     const answers = new Map(batch.inbox.map((entry) => [entry.event_id, entry.result]));
@@ -337,6 +335,9 @@ export class SqliteStore implements SnapshotStore {
         });
       }
     }
+    // A write to an entity of an archived batch restores the batch first (one lookup per entity, only when archives exist).
+    // Not before the inserts above: a deferred transaction must write first (see commit), or a concurrent writer makes it fail busy.
+    if (this.archives.any()) this.archives.restoreHolding([...batch.entities, ...(batch.unchanged ?? []), ...batch.audit]);
     for (const row of batch.unchanged ?? []) this.checkUnchanged(row);
     for (const write of batch.entities) this.writeEntity(write, at);
     for (const o of batch.outbox) {
