@@ -12,6 +12,9 @@ export * from './machines/index.js';
 export * from './adapters/engine/index.js';
 export * from './adapters/errors.js';
 export type {
+  ArchivedBatch,
+  ArchiveReport,
+  ArchiveRequest,
   AuditRecord,
   AuditWrite,
   CommitBatch,
@@ -25,6 +28,7 @@ export type {
   OutboxWrite,
   PruneCutoffs,
   PruneReport,
+  RestoreReport,
   SnapshotStore,
   StatusCountRow,
   TimerRecord,

@@ -45,6 +45,10 @@ export const ErrorCode = {
   FORCE_REFUSED: 'FORCE_REFUSED',
   /** A commit would break a lifecycle invariant (engine option `invariants: 'refuse'`); nothing was written. */
   INVARIANT_VIOLATED: 'INVARIANT_VIOLATED',
+  /** A batch archive (SQLite `batch_archives`) does not decompress or check out; nothing was changed. */
+  ARCHIVE_CORRUPT: 'ARCHIVE_CORRUPT',
+  /** The store does not implement this optional operation (e.g. batch archives on PostgreSQL). */
+  UNSUPPORTED_OPERATION: 'UNSUPPORTED_OPERATION',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -227,6 +227,45 @@ export interface PruneReport {
   readonly inbox: number;
 }
 
+/** Which batches `SnapshotStore.archiveBatches` archives (built by adapters/engine/archive.ts). */
+export interface ArchiveRequest {
+  /** The machine whose entities are batches. */
+  readonly batchMachine: string;
+  /** The statuses in which a batch is closed (its machine's final states). */
+  readonly closedStatuses: readonly string[];
+  /** Only batches whose batch entity was last written (it reached its closed status) at or before this ISO time. */
+  readonly closedBefore: string;
+  /** Machines whose entities belong to a batch: top level with the batch's id, or with the batch as `parent_id`. */
+  readonly memberMachines: readonly string[];
+  /** Entities per compressed chunk (a read decompresses one chunk); the store's default when absent. */
+  readonly chunkEntities?: number;
+}
+
+/** One batch moved into its archive. */
+export interface ArchivedBatch {
+  readonly batch_id: string;
+  /** Rows moved: entities, entity parts, audit rows. */
+  readonly entities: number;
+  readonly parts: number;
+  readonly audit_rows: number;
+  /** Bytes of the compressed archive, and of its columns before compression. */
+  readonly bytes: number;
+  readonly raw_bytes: number;
+}
+
+/** What `archiveBatches` did. */
+export interface ArchiveReport {
+  readonly archived: readonly ArchivedBatch[];
+}
+
+/** What `restoreBatch` put back into the live tables. */
+export interface RestoreReport {
+  readonly batch_id: string;
+  readonly entities: number;
+  readonly parts: number;
+  readonly audit_rows: number;
+}
+
 /** The persistence port of the durable engine. */
 export interface SnapshotStore {
   /** Which implementation this is. */
@@ -306,6 +345,22 @@ export interface SnapshotStore {
    * event whose inbox key was deleted is no longer recognised as a duplicate.
    */
   prune?(cutoffs: PruneCutoffs): Promise<PruneReport>;
+
+  /**
+   * Optional archive of closed batches (SQLite; see adapters/engine/archive.ts): moves every row
+   * of each closed batch the request selects (its entities, their parts and audit rows) into one
+   * compressed archive, each batch in one transaction. Afterwards `load`, `loadMany`, `history`
+   * and `findInbox` answer for the archived entities exactly as before; a commit touching one of
+   * them first restores its batch in the same transaction. `auditSince` and `list` cover live rows only.
+   */
+  archiveBatches?(request: ArchiveRequest): Promise<ArchiveReport>;
+
+  /**
+   * Optional, with `archiveBatches`: puts an archived batch's rows back into the live tables,
+   * exactly as they were, and drops its archive. ENTITY_NOT_FOUND when the batch has no archive,
+   * ARCHIVE_CORRUPT (nothing changed) when its archive is unreadable.
+   */
+  restoreBatch?(batchId: string): Promise<RestoreReport>;
 
   /** CONTRACT: releases the connection(s); idempotent. Any later call rejects with STORE_FAILURE. */
   close(): Promise<void>;

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 /**
  * prune: applies the retention policy (adapters/engine/retention.ts) to a store: deletes
- * published outbox rows and inbox keys older than their windows, then prints what it deleted.
+ * published outbox rows and inbox keys older than their windows, archives batches closed longer
+ * than the archive window (adapters/engine/archive.ts), then prints what it did. Or, with
+ * --restore, puts one archived batch back.
  *
- *   lifecycle-prune --store ./data/lifecycle.db [--outbox-days 7] [--inbox-days 7]
+ *   lifecycle-prune --store ./data/lifecycle.db [--outbox-days 7] [--inbox-days 7] [--archive-days 30]
+ *   lifecycle-prune --store ./data/lifecycle.db --restore <batch id>
  *   lifecycle-prune --store postgres://user@host/db [--schema public]
  */
+import { archiveClosedBatches, restoreBatch } from '../adapters/engine/archive.js';
 import { pruneStore } from '../adapters/engine/retention.js';
 import { isLifecycleError } from '../adapters/errors.js';
 import type { SnapshotStore } from '../adapters/store.js';
@@ -35,8 +39,16 @@ async function main(argv: string[]): Promise<number> {
   }
   const store = await openStore(options.store, options.schema);
   try {
-    const report = await pruneStore(store, { outboxDays: options.outboxDays, inboxDays: options.inboxDays });
-    process.stdout.write(`${JSON.stringify({ deleted: report, outboxDays: options.outboxDays, inboxDays: options.inboxDays })}\n`);
+    if (options.restore !== undefined) {
+      process.stdout.write(`${JSON.stringify({ restored: await restoreBatch(store, options.restore) })}\n`);
+      return 0;
+    }
+    const { outboxDays, inboxDays, archiveDays } = options;
+    const deleted = await pruneStore(store, { outboxDays, inboxDays });
+    // Archiving is SQLite's: elsewhere it is skipped unless asked for (then UNSUPPORTED_OPERATION).
+    const archive = store.archiveBatches !== undefined || options.archiveAsked;
+    const archived = archive ? (await archiveClosedBatches(store, { archiveDays })).archived : 'unsupported by this store';
+    process.stdout.write(`${JSON.stringify({ deleted, archived, outboxDays, inboxDays, archiveDays })}\n`);
     return 0;
   } catch (error) {
     if (!isLifecycleError(error)) throw error;

@@ -11,6 +11,7 @@ export { deterministicUuid } from './ids.js';
 export { relayOutboxOnce, startOutboxRelay, startTimerScheduler, type LoopOptions, type Publisher, type PublishFailures, type RelayRoundOptions, type Worker } from './workers.js';
 export { restoreSnapshot, persistSnapshot } from './snapshots.js';
 export { DEFAULT_RETENTION, pruneStore, type RetentionPolicy } from './retention.js';
+export { archiveClosedBatches, DEFAULT_ARCHIVE_DAYS, finalStatuses, restoreBatch, type ArchiveOptions } from './archive.js';
 export type { PollingWorker } from './polling.js';
 export { FORCE_EVENT_TYPE, ForceRequestSchema, type ForceRequest } from './force.js';
 export { forceTargets, type ForceTarget } from './force-rules.js';

@@ -65,6 +65,8 @@ export const HTTP_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
   UNKNOWN_STATE: 400,
   FORCE_REFUSED: 409,
+  ARCHIVE_CORRUPT: 503,
+  UNSUPPORTED_OPERATION: 501,
 };
 
 /** Status of each limit: too much in one request 413, too often 429, server capacity 503. */

@@ -13,6 +13,7 @@ import { decodeEnvelope, encodeEnvelope, envelopeHolders } from '../audit-envelo
 import type { AuditRecord, AuditWrite, Json } from '../store.js';
 import { encodeOutcome } from './outcomes.js';
 import { nonNegative, pageLimit, type AuditRow } from './rows.js';
+import type { StoredRow } from './archive-codec.js';
 
 /** A row with the envelope it holds or refers to (columns in the order readers have always seen them). */
 const AUDIT_READ = `SELECT a.position, a.event_id, a.event_type, a.correlation_id, a.causation_id, a.machine, a.entity_id, a.from_status,
@@ -85,6 +86,22 @@ export class SqliteAudit {
   since(afterPosition: number, limit: number): AuditRecord[] {
     return this.s.since.all(nonNegative(afterPosition), pageLimit(limit)).map(parseAudit);
   }
+}
+
+/**
+ * Archived audit rows (as stored; see archives.ts) read as `history` reads live ones: each with the
+ * envelope it holds or the one its `envelope_of` row holds (`envelopeAt`), in the same key order.
+ */
+export function readArchivedAudit(rows: readonly StoredRow[], envelopeAt: (position: number) => string | undefined): AuditRecord[] {
+  return rows.map((row) => {
+    const held = row.envelope_of === null ? undefined : envelopeAt(row.envelope_of as number);
+    const read = {
+      position: row.position, event_id: row.event_id, event_type: row.event_type, correlation_id: row.correlation_id, causation_id: row.causation_id,
+      machine: row.machine, entity_id: row.entity_id, from_status: row.from_status, to_status: row.to_status, outcome: row.outcome, reason: row.reason,
+      entity_version: row.entity_version, envelope: held ?? row.envelope, recorded_at: row.recorded_at, machine_version: row.machine_version,
+    };
+    return parseAudit(read as AuditRow);
+  });
 }
 
 function parseAudit(row: AuditRow): AuditRecord {

@@ -171,6 +171,41 @@ const COMPACT_AUDIT = `ALTER TABLE audit ADD COLUMN envelope_of INTEGER;`;
  */
 const PART_RUNS = `SELECT 1;`;
 
+/**
+ * Batch archives (issue #20, see archives.ts): one row per archived closed batch, holding every row
+ * of its entities, entity parts and audit in one blob of compressed chunks (`chunks`: each one's
+ * bytes and audit position range); `archived_entities` finds the archive and chunk of an entity by a 48-bit hash of (machine, entity_id) (a few bytes a row, where the id
+ * itself would cost about 60; a collision only costs a look into a second archive); the partial
+ * index finds the rows that keep their envelope on another row (`envelope_of`: rare, one or two a
+ * batch), so archiving a batch never leaves a live row pointing into its archive.
+ */
+const BATCH_ARCHIVES = `
+CREATE TABLE batch_archives (
+  archive_id       INTEGER PRIMARY KEY AUTOINCREMENT,
+  batch_id         TEXT    NOT NULL UNIQUE,
+  closed_at        TEXT    NOT NULL,
+  archived_at      TEXT    NOT NULL,
+  entity_count     INTEGER NOT NULL,
+  part_count       INTEGER NOT NULL,
+  audit_count      INTEGER NOT NULL,
+  first_position   INTEGER,
+  last_position    INTEGER,
+  last_recorded_at TEXT,
+  format           TEXT    NOT NULL,
+  chunks           TEXT    NOT NULL,
+  checksum         INTEGER NOT NULL,
+  raw_bytes        INTEGER NOT NULL,
+  blob             BLOB    NOT NULL
+);
+CREATE TABLE archived_entities (
+  entity_key INTEGER NOT NULL,
+  archive_id INTEGER NOT NULL,
+  chunk      INTEGER NOT NULL,
+  PRIMARY KEY (entity_key, archive_id, chunk)
+) WITHOUT ROWID;
+CREATE INDEX audit_envelope_of ON audit (envelope_of) WHERE envelope_of IS NOT NULL;
+`;
+
 /** Every migration this code knows, ascending by version. */
 export const migrations: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial_schema', sql: INITIAL_SCHEMA },
@@ -181,6 +216,7 @@ export const migrations: readonly Migration[] = Object.freeze([
   { version: 6, name: 'audit_machine_version', sql: AUDIT_MACHINE_VERSION },
   { version: 7, name: 'compact_audit', sql: COMPACT_AUDIT },
   { version: 8, name: 'part_runs', sql: PART_RUNS },
+  { version: 9, name: 'batch_archives', sql: BATCH_ARCHIVES },
 ]);
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

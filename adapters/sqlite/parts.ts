@@ -37,11 +37,16 @@ export class SqliteParts {
 
   /** The whole record of a stored row (its parts joined back in). */
   read(row: StoredEntityRow): EntityRecord {
+    return this.readWith(row, row.part_count === 0 ? [] : this.s.load.all(row.machine, row.entity_id));
+  }
+
+  /** The whole record of a row whose part rows are given (an archived entity's). */
+  readWith(row: StoredEntityRow, partRows: ReadonlyArray<{ part_id: string; items: string }>): EntityRecord {
     const { part_count, ...rest } = row;
     const record = parseEntityRow(rest);
     if (part_count === 0) return markInlineParts(record, rest.snapshot);
     const items = new Map<string, Json>();
-    for (const part of this.s.load.all(record.machine, record.entity_id)) {
+    for (const part of partRows) {
       items.set(part.part_id, parseColumn(part.items, 'entity_parts', `${record.machine}/${record.entity_id}/${part.part_id}`));
     }
     return { ...record, snapshot: joinParts(record.snapshot, items, record) };

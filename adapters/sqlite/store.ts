@@ -3,14 +3,20 @@
  * method runs to completion before returning a settled promise, so commits never interleave inside
  * one process, and IMMEDIATE transactions serialize commits across processes sharing the file.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { LifecycleError } from '../errors.js';
 import { versionConflict } from '../store-support.js';
 import { SqliteParts, type StoredEntityRow as EntityRow } from './parts.js';
 import { pruneRows } from './retention.js';
+import { ensureParentDirectory, validateOptions, type SqliteStoreOptions } from './options.js';
+import { SqliteArchives } from './archives.js';
+import { ArchivedReads, type KeptOutcomeRow } from './archived-reads.js';
+
+export type { SqliteStoreOptions };
 import type {
+  ArchiveReport,
+  ArchiveRequest,
+  ArchivedBatch,
   AuditRecord,
   CommitBatch,
   CommitResult,
@@ -22,14 +28,16 @@ import type {
   OutboxRecord,
   PruneCutoffs,
   PruneReport,
+  RestoreReport,
   SnapshotStore,
   StatusCountRow as StatusCount,
   TimerRecord,
 } from '../store.js';
 import { migrate, migrations } from './migrations.js';
-import { decodeOutcome, type KeptOutcome } from './outcomes.js';
+import { decodeOutcome } from './outcomes.js';
 import { SqliteAudit, type AuditEncoding } from './audit.js';
 import {
+  MAX_LIMIT,
   nonNegative,
   pageLimit,
   parseOutbox,
@@ -39,34 +47,10 @@ import {
   type TimerRow,
 } from './rows.js';
 
-/** Options of `openSqliteStore`. */
-export interface SqliteStoreOptions {
-  /** File path, or ':memory:'. */
-  path: string;
-  /** PRAGMA synchronous: NORMAL (default; durable up to the last WAL checkpoint on power loss) or FULL. */
-  synchronous?: 'NORMAL' | 'FULL';
-  /** Clock for every timestamp the store writes (default `() => new Date()`). */
-  now?: () => Date;
-  /** How long a writer waits for another connection's lock before STORE_FAILURE (default 5000). */
-  busyTimeoutMs?: number;
-  /**
-   * Keep an event's first answer derived from its audit row where it can be (default true; see
-   * outcomes.ts). `false` is for the bench's ablation table; files read the same either way.
-   */
-  deriveStoredAnswers?: boolean;
-  /**
-   * Keep each audit envelope once and without what the row's columns say (default true; see
-   * audit.ts). `false` writes every envelope whole (the layout before schema 7), for comparisons;
-   * files read the same either way.
-   */
-  compactAuditEnvelopes?: boolean;
-}
-
-
 const ENTITY_COLUMNS = 'machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at';
 const ENTITY_READ = `${ENTITY_COLUMNS}, parts AS part_count`;
 const LIST_ORDER = 'ORDER BY created_at, entity_id LIMIT ? OFFSET ?';
-const KEPT_OUTCOME = 'i.event_id, coalesce(i.result, a.result) AS result, a.machine, a.entity_id, a.from_status, a.to_status, a.outcome';
+const KEPT_OUTCOME = 'i.event_id, coalesce(i.result, a.result) AS result, a.machine, a.entity_id, a.from_status, a.to_status, a.outcome, i.audit_position';
 
 /** The entity statements, prepared once per connection. */
 function prepareEntityStatements(db: Database.Database) {
@@ -129,11 +113,11 @@ function prepareLogStatements(db: Database.Database) {
       'INSERT INTO inbox (event_id, result, audit_position) VALUES (?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
     ),
     // The first outcome is on the event's first audit row (see outcomes.ts), or in the inbox row when it has none.
-    findInbox: db.prepare<[string], KeptOutcome>(
+    findInbox: db.prepare<[string], KeptOutcomeRow>(
       `SELECT ${KEPT_OUTCOME} FROM inbox i LEFT JOIN audit a ON a.position = i.audit_position WHERE i.event_id = ?`,
     ),
     // Many ids in one statement (a JSON array of ids): one call instead of one per id.
-    findInboxMany: db.prepare<[string], KeptOutcome>(
+    findInboxMany: db.prepare<[string], KeptOutcomeRow>(
       `SELECT ${KEPT_OUTCOME} FROM json_each(?) j JOIN inbox i ON i.event_id = j.value LEFT JOIN audit a ON a.position = i.audit_position`,
     ),
     upsertTimer: db.prepare<[string, string, string, string, string, string]>(
@@ -168,6 +152,10 @@ export class SqliteStore implements SnapshotStore {
   private readonly markPublishedTx: Database.Transaction<(ids: readonly number[], at: string) => void>;
   private readonly audit: SqliteAudit;
   private readonly pruneTx: Database.Transaction<(cutoffs: PruneCutoffs) => PruneReport>;
+  private readonly archives: SqliteArchives;
+  private readonly archived: ArchivedReads;
+  private readonly archiveTx: Database.Transaction<(batchId: string, closedAt: string, request: ArchiveRequest) => ArchivedBatch | undefined>;
+  private readonly restoreTx: Database.Transaction<(batchId: string) => RestoreReport>;
 
   /** `db` must already be configured and migrated (see `openSqliteStore`). */
   constructor(
@@ -181,12 +169,22 @@ export class SqliteStore implements SnapshotStore {
     this.audit = new SqliteAudit(db, encoding);
     this.s = { ...prepareEntityStatements(db), ...prepareLogStatements(db) };
     this.parts = new SqliteParts(db);
+    this.archives = new SqliteArchives(db);
+    this.archived = new ArchivedReads(this.archives, this.parts);
+    this.archiveTx = db.transaction((batchId: string, closedAt: string, request: ArchiveRequest) => {
+      // Still closed, and not written since it was selected (another process may have restored or written it).
+      const batch = this.s.loadEntity.get(request.batchMachine, batchId);
+      if (batch === undefined || batch.updated_at !== closedAt || !request.closedStatuses.includes(batch.status)) return undefined;
+      return this.archives.archive(batchId, closedAt, request, this.now().toISOString());
+    });
+    this.restoreTx = db.transaction((batchId: string) => this.archives.restore(batchId));
     this.commitTx = db.transaction((batch: CommitBatch, at: string) => this.applyBatch(batch, at));
     this.loadManyTx = db.transaction((keys: ReadonlyArray<{ machine: string; entity_id: string }>) => {
       const found = new Map<string, EntityRecord>();
       for (const { machine, entity_id } of keys) {
         const row = this.s.loadEntity.get(machine, entity_id);
-        if (row !== undefined) found.set(`${machine}\u0000${entity_id}`, this.parts.read(row));
+        const record = row === undefined ? this.archived.entity(machine, entity_id) : this.parts.read(row);
+        if (record !== undefined) found.set(`${machine}\u0000${entity_id}`, record);
       }
       return found;
     });
@@ -199,7 +197,7 @@ export class SqliteStore implements SnapshotStore {
   load(machine: string, entity_id: string): Promise<EntityRecord | undefined> {
     return this.run('load', () => {
       const row = this.s.loadEntity.get(machine, entity_id);
-      return row === undefined ? undefined : this.parts.read(row);
+      return row === undefined ? this.archived.entity(machine, entity_id) : this.parts.read(row);
     });
   }
 
@@ -216,7 +214,7 @@ export class SqliteStore implements SnapshotStore {
           : event_ids.length === 0
             ? []
             : this.s.findInboxMany.all(JSON.stringify(event_ids));
-      for (const row of rows) found.set(row.event_id, decodeOutcome(row));
+      for (const row of rows) found.set(row.event_id, decodeOutcome(row.result === null ? this.archived.outcome(row) : row));
       return found;
     });
   }
@@ -234,7 +232,7 @@ export class SqliteStore implements SnapshotStore {
   }
 
   history(machine: string, entity_id: string, options: { limit?: number; afterPosition?: number } = {}): Promise<AuditRecord[]> {
-    return this.run('history', () => this.audit.history(machine, entity_id, options));
+    return this.run('history', () => this.archived.history(machine, entity_id, this.audit.history(machine, entity_id, options), options));
   }
 
   auditSince(afterPosition: number, limit: number): Promise<AuditRecord[]> {
@@ -242,17 +240,18 @@ export class SqliteStore implements SnapshotStore {
   }
 
   list(query: ListQuery): Promise<EntityRecord[]> {
-    return this.run('list', () => {
-      const { machine, status, parent_id } = query;
-      const limit = pageLimit(query.limit);
-      const offset = nonNegative(query.offset);
-      let rows: EntityRow[];
-      if (status !== undefined && parent_id !== undefined) rows = this.s.listByStatusAndParent.all(machine, status, parent_id, limit, offset);
-      else if (status !== undefined) rows = this.s.listByStatus.all(machine, status, limit, offset);
-      else if (parent_id !== undefined) rows = this.s.listByParent.all(machine, parent_id, limit, offset);
-      else rows = this.s.listAll.all(machine, limit, offset);
-      return rows.map((row) => this.parts.read(row));
-    });
+    return this.run('list', () => this.archived.list(query, () => this.listLive(query, MAX_LIMIT, 0)) ?? this.listLive(query, pageLimit(query.limit), nonNegative(query.offset)));
+  }
+
+  /** One page of live entities. */
+  private listLive(query: ListQuery, limit: number, offset: number): EntityRecord[] {
+    const { machine, status, parent_id } = query;
+    let rows: EntityRow[];
+    if (status !== undefined && parent_id !== undefined) rows = this.s.listByStatusAndParent.all(machine, status, parent_id, limit, offset);
+    else if (status !== undefined) rows = this.s.listByStatus.all(machine, status, limit, offset);
+    else if (parent_id !== undefined) rows = this.s.listByParent.all(machine, parent_id, limit, offset);
+    else rows = this.s.listAll.all(machine, limit, offset);
+    return rows.map((row) => this.parts.read(row));
   }
 
   countByStatus(machine?: string): Promise<StatusCount[]> {
@@ -295,6 +294,21 @@ export class SqliteStore implements SnapshotStore {
     return this.run('prune', () => this.pruneTx.immediate(cutoffs));
   }
 
+  archiveBatches(request: ArchiveRequest): Promise<ArchiveReport> {
+    return this.run('archiveBatches', () => {
+      const archived: ArchivedBatch[] = [];
+      for (const { batchId, closedAt } of this.archives.closedBatches(request)) {
+        const done = this.archiveTx.immediate(batchId, closedAt, request);
+        if (done !== undefined) archived.push(done);
+      }
+      return { archived };
+    });
+  }
+
+  restoreBatch(batchId: string): Promise<RestoreReport> {
+    return this.run('restoreBatch', () => this.restoreTx.immediate(batchId));
+  }
+
   close(): Promise<void> {
     return this.run('close', () => {
       if (this.db.open) this.db.close();
@@ -326,6 +340,9 @@ export class SqliteStore implements SnapshotStore {
         });
       }
     }
+    // A write to an entity of an archived batch restores the batch first (one lookup per entity, only when archives exist).
+    // Not before the inserts above: a deferred transaction must write first (see commit), or a concurrent writer makes it fail busy.
+    if (this.archives.any()) this.archives.restoreHolding([...batch.entities, ...(batch.unchanged ?? []), ...batch.audit]);
     for (const row of batch.unchanged ?? []) this.checkUnchanged(row);
     for (const write of batch.entities) this.writeEntity(write, at);
     for (const o of batch.outbox) {
@@ -363,42 +380,6 @@ export class SqliteStore implements SnapshotStore {
   }
 }
 
-
-function invalid(message: string, details: Record<string, unknown>): LifecycleError {
-  return new LifecycleError('INVALID_CONFIGURATION', message, { details });
-}
-
-function validateOptions(options: SqliteStoreOptions): { synchronous: 'NORMAL' | 'FULL'; busyTimeoutMs: number } {
-  const synchronous = options.synchronous ?? 'NORMAL';
-  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  if (typeof options.path !== 'string' || options.path.length === 0) throw invalid('sqlite store path must be a non-empty string', {});
-  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
-    throw invalid(`sqlite synchronous must be NORMAL or FULL, got ${String(synchronous)}`, { synchronous });
-  }
-  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-    throw invalid(`sqlite busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`, { busyTimeoutMs });
-  }
-  return { synchronous, busyTimeoutMs };
-}
-
-/**
- * Creates the folder of a database file (`./data/lifecycle.db` needs `./data`). Throws
- * STORE_FAILURE naming the folder and what to do when it cannot be created.
- */
-function ensureParentDirectory(path: string): void {
-  if (path === ':memory:' || path.startsWith('file:')) return;
-  const dir = dirname(resolve(path));
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    throw new LifecycleError(
-      'STORE_FAILURE',
-      `sqlite store: cannot create the folder ${dir} for the database ${path} (${typeof code === 'string' ? code : String(error)}): create it yourself, fix its permissions, or choose another path`,
-      { details: { operation: 'create folder', path: dir }, cause: error },
-    );
-  }
-}
 
 /**
  * Opens (creating if needed, with its folder) a SQLite store: sets busy_timeout, journal_mode=WAL

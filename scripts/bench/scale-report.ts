@@ -69,12 +69,34 @@ const mib = (bytesPerEssay: number): number => (bytesPerEssay * DISK_TARGET_ESSA
 function projectionLines(run: ScaleRun): string[] {
   const tables = Object.entries(run.bytesPerEssay);
   const total = tables.reduce((sum, [, n]) => sum + n, 0);
-  const kept = tables.filter(([table]) => table !== 'outbox' && table !== 'inbox').reduce((sum, [, n]) => sum + n, 0);
+  const kept = keptTables(run.bytesPerEssay).reduce((sum, [, n]) => sum + n, 0);
   const target = (value: number): string => `(target <= ${DISK_TARGET_MIB} MiB: ${verdict(value <= DISK_TARGET_MIB)})`;
   return [
     `${`100k essays projected MiB (from ${run.essays} essays)`.padEnd(70)} ${mib(total).toFixed(1)} MiB  ${target(mib(total))}`,
     ...tables.map(([table, n]) => `  ${table.padEnd(20)} ${mib(n).toFixed(1).padStart(8)} MiB`),
     `${'100k essays projected MiB after retention (outbox, inbox pruned)'.padEnd(70)} ${mib(kept).toFixed(1)} MiB  ${target(mib(kept))}`,
+    ...archiveLines(run),
+  ];
+}
+
+/** Kept tables: what retention leaves (outbox and inbox are pruned past their windows). */
+const keptTables = (bytes: Readonly<Record<string, number>>): Array<[string, number]> =>
+  Object.entries(bytes).filter(([table]) => table !== 'outbox' && table !== 'inbox');
+
+/**
+ * After the batch is closed and archived (SQLite): bytes per essay of what is kept (retention
+ * past its windows, then the archive), its 100k projection against the target, and the archive time.
+ */
+function archiveLines(run: ScaleRun): string[] {
+  const archived = run.archivedBytesPerEssay;
+  if (archived === undefined) return [];
+  const kept = keptTables(archived).filter(([, n]) => n > 0);
+  const total = kept.reduce((sum, [, n]) => sum + n, 0);
+  return [
+    `${'bytes per essay kept after retention + archive (batch closed, archived)'.padEnd(70)} ${total.toFixed(0)} B`,
+    ...kept.map(([table, n]) => `  ${table.padEnd(20)} ${n.toFixed(0).padStart(8)} B/essay`),
+    `${'100k essays projected MiB after retention + archive'.padEnd(70)} ${mib(total).toFixed(1)} MiB  (target <= ${DISK_TARGET_MIB} MiB: ${verdict(mib(total) <= DISK_TARGET_MIB)})`,
+    `${'archive time per 1,000 essays'.padEnd(70)} ${(run.archiveMsPer1000 ?? 0).toFixed(0)} ms`,
   ];
 }
 

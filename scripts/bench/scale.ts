@@ -3,13 +3,19 @@
  * (registration, every content, the request, every spellcheck result, the nlp result), each event
  * dispatched and timed on its own. Every size runs in a fresh child process on a fresh store, so
  * its peak RSS is its own; each child first runs a 200-essay warm-up batch on a scratch store. Bytes per essay are read per table after a WAL checkpoint (SQLite,
- * `dbstat`) or from `pg_total_relation_size` (PostgreSQL), before and after the retention pass.
+ * `dbstat`) or from `pg_total_relation_size` (PostgreSQL). On SQLite the batch is then closed and
+ * archived (`archiveClosedBatches`, archive window 0) and the bytes read again.
+ *
+ * Essay ids are random UUIDs, as in real data: ids like `<batch>-essay-000123` would flatter the
+ * archive's compression.
  */
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { archiveClosedBatches } from '../../adapters/engine/archive.js';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
 import { INVARIANT_MODES, type InvariantMode } from '../../adapters/engine/invariants.js';
 import type { SnapshotStore } from '../../adapters/store.js';
@@ -34,13 +40,17 @@ export interface ScaleRun {
   readonly peakRssMiB: number;
   /** Bytes per essay by table (indexes counted with their table), after the run. */
   readonly bytesPerEssay: Readonly<Record<string, number>>;
+  /** SQLite: the same once the batch is closed and archived (archiveDays 0). */
+  readonly archivedBytesPerEssay?: Readonly<Record<string, number>>;
+  /** SQLite: how long archiving the closed batch took, per 1,000 essays (ms). */
+  readonly archiveMsPer1000?: number;
 }
 
 const SELF = fileURLToPath(import.meta.url);
 
 /** The events of one batch, in order, grouped by what is timed (also the grouped variant's, scale-grouped.ts). */
 export function batchEvents(envelope: EnvelopeOf, batchId: string, essays: number) {
-  const ids = Array.from({ length: essays }, (_, i) => `${batchId}-essay-${String(i).padStart(6, '0')}`);
+  const ids = Array.from({ length: essays }, () => randomUUID());
   return {
     registration: envelope('huleedu.batch.essays.registered.v1', {
       entity_id: batchId,
@@ -74,6 +84,7 @@ export function batchEvents(envelope: EnvelopeOf, batchId: string, essays: numbe
       batch_id: batchId,
       processing_summary: { successful_essay_ids: ids, failed_essay_ids: [] },
     }),
+    close: envelope('huleedu.batch.close.requested.v1', { batch_id: batchId, user_id: 'bench' }),
   };
 }
 
@@ -111,6 +122,9 @@ async function runBatch(store: SnapshotStore, essays: number) {
   for (const raw of events.spellchecks) spellchecks.push(await timed(engine, raw));
   const nlp = await timed(engine, events.nlpResult);
   const batchSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const close = async (): Promise<void> => {
+    await timed(engine, events.close);
+  };
   const tenth = Math.max(1, Math.floor(contents.length / 10));
   const perEssay = [...contents, ...spellchecks];
   return {
@@ -121,6 +135,7 @@ async function runBatch(store: SnapshotStore, essays: number) {
     nlpResultMs: nlp.wall / 1e3,
     nlpResultCpuMs: nlp.cpu / 1e3,
     batchSeconds,
+    close,
   };
 }
 
@@ -158,9 +173,16 @@ async function childSqlite(essays: number): Promise<ScaleRun> {
   const dir = mkdtempSync(join(tmpdir(), 'lifecycle-scale-'));
   const store = openSqliteStore({ path: join(dir, 'scale.db') });
   try {
-    const timings = await runBatch(store, essays);
+    const { close, ...timings } = await runBatch(store, essays);
     const peakRssMiB = process.resourceUsage().maxRSS / 1024;
-    return { store: 'sqlite', essays, ...timings, peakRssMiB, bytesPerEssay: perEssay(sqliteTableBytes(store), essays) };
+    const bytesPerEssay = perEssay(sqliteTableBytes(store), essays);
+    await close();
+    const started = process.hrtime.bigint();
+    const report = await archiveClosedBatches(store, { archiveDays: 0 });
+    const archiveMs = Number(process.hrtime.bigint() - started) / 1e6;
+    if (report.archived.length !== 1) throw new Error(`scale bench: the closed batch was not archived (${JSON.stringify(report)})`);
+    const archivedBytesPerEssay = perEssay(sqliteTableBytes(store), essays);
+    return { store: 'sqlite', essays, ...timings, peakRssMiB, bytesPerEssay, archivedBytesPerEssay, archiveMsPer1000: (archiveMs * 1000) / essays };
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -174,7 +196,7 @@ async function childPostgres(essays: number, url: string): Promise<ScaleRun> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   const store = await openPostgresStore({ connectionString: url, schema });
   try {
-    const timings = await runBatch(store, essays);
+    const { close: _close, ...timings } = await runBatch(store, essays);
     const peakRssMiB = process.resourceUsage().maxRSS / 1024;
     await pool.query(`VACUUM`);
     const sizes = await pool.query<{ table_name: string; bytes: string }>(

@@ -1,0 +1,91 @@
+/**
+ * One decompressed chunk of a batch archive (archive-codec.ts), indexed for reads, and how a
+ * batch's rows are cut into chunks.
+ */
+import type { ArchivedChunk, StoredRow } from './archive-codec.js';
+
+/**
+ * Entities per chunk by default: a read of one archived entity decompresses at most this many
+ * entities' rows (about 9 MB of text, 0.1-0.3 s); a chunk of 1,000 essays compresses as well as a
+ * whole 10,000-essay batch (docs/storage-layout.md).
+ */
+export const CHUNK_ENTITIES = 1000;
+
+/** The key of an entity inside a chunk. */
+export const entityKeyOf = (machine: unknown, entityId: unknown): string => `${String(machine)}\u0000${String(entityId)}`;
+
+function pushTo(map: Map<string, StoredRow[]>, key: string, row: StoredRow): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [row]);
+  else list.push(row);
+}
+
+/** One decompressed chunk, indexed for reads. */
+export class DecodedChunk {
+  private readonly entities = new Map<string, StoredRow>();
+  private readonly parts = new Map<string, StoredRow[]>();
+  private readonly audit = new Map<string, StoredRow[]>();
+  private readonly byPosition = new Map<number, StoredRow>();
+  private readonly holders: Map<number, string>;
+
+  constructor(readonly rows: ArchivedChunk) {
+    for (const row of rows.entities) this.entities.set(entityKeyOf(row.machine, row.entity_id), row);
+    for (const row of rows.entity_parts) pushTo(this.parts, entityKeyOf(row.machine, row.entity_id), row);
+    for (const row of rows.audit) {
+      pushTo(this.audit, entityKeyOf(row.machine, row.entity_id), row);
+      this.byPosition.set(row.position as number, row);
+    }
+    this.holders = new Map(rows.holders);
+  }
+
+  entity(machine: string, entityId: string): StoredRow | undefined {
+    return this.entities.get(entityKeyOf(machine, entityId));
+  }
+
+  partsOf(machine: string, entityId: string): readonly StoredRow[] {
+    return this.parts.get(entityKeyOf(machine, entityId)) ?? [];
+  }
+
+  /** The entity's audit rows, ascending by position. */
+  auditOf(machine: string, entityId: string): readonly StoredRow[] {
+    return this.audit.get(entityKeyOf(machine, entityId)) ?? [];
+  }
+
+  auditAt(position: number): StoredRow | undefined {
+    return this.byPosition.get(position);
+  }
+
+  /** The envelope the row at `position` holds (a row of this chunk, or one of another chunk a row here refers to). */
+  envelopeAt(position: number): string | undefined {
+    const row = this.byPosition.get(position);
+    return row === undefined ? this.holders.get(position) : String(row.envelope);
+  }
+}
+
+/**
+ * Cuts a batch's rows into chunks of `size` entities, each with its entities' parts and
+ * audit rows (ascending by position), and the envelopes its rows take from rows of other chunks.
+ */
+export function chunksOf(
+  entities: readonly StoredRow[],
+  size: number,
+  partsOf: (e: StoredRow) => StoredRow[],
+  auditOf: (e: StoredRow) => StoredRow[],
+): ArchivedChunk[] {
+  const groups: StoredRow[][] = [];
+  for (let start = 0; start < entities.length; start += size) groups.push(entities.slice(start, start + size));
+  const chunks = groups.map((group) => ({
+    entities: group,
+    entity_parts: group.flatMap(partsOf),
+    audit: group.flatMap(auditOf).sort((a, b) => (a.position as number) - (b.position as number)),
+  }));
+  const envelopes = new Map(chunks.flatMap((chunk) => chunk.audit.map((row) => [row.position as number, String(row.envelope)] as const)));
+  return chunks.map((chunk) => {
+    const own = new Set(chunk.audit.map((row) => row.position as number));
+    const holders = chunk.audit
+      .map((row) => row.envelope_of as number | null)
+      .filter((at): at is number => at !== null && !own.has(at))
+      .map((at) => [at, envelopes.get(at) ?? ''] as const);
+    return { ...chunk, holders };
+  });
+}

@@ -1,0 +1,265 @@
+/**
+ * The blob of one archived batch (SQLite schema 9, see archives.ts): every row of the batch's
+ * entities, entity parts and audit, exactly as stored, in chunks of entities (each with its parts
+ * and audit rows), each chunk kept column by column (one array per column: values of a column look
+ * alike, so they compress far better than rows) and compressed with brotli on its own, so a read
+ * decompresses one chunk, not the whole batch. Every UUID of every chunk is kept once, in a table
+ * at the front of the blob (compressed on its own, shared by the chunks), and referred to by its
+ * index (`~<base 36>~`; a `~` of the text is `~~`): an id is repeated in many rows, columns and
+ * chunks (event ids, causation ids, emitted lists), and 36 random characters cost more than a
+ * short index. The blob's CRC-32 is kept beside it: a blob that does
+ * not match it, does not decompress or does not hold the expected columns is ARCHIVE_CORRUPT,
+ * never a wrong answer.
+ */
+import { brotliCompressSync, brotliDecompressSync, constants, crc32 } from 'node:zlib';
+import { LifecycleError } from '../errors.js';
+import { isRecord } from '../store-support.js';
+
+/** One stored column value. */
+export type ColumnValue = string | number | null;
+/** A stored row, by column name. */
+export type StoredRow = Record<string, ColumnValue>;
+
+/** The columns archived of each table, in the order they are stored and restored. */
+export const ARCHIVED_COLUMNS = {
+  entities: ['machine', 'entity_id', 'parent_id', 'machine_version', 'version', 'status', 'snapshot', 'created_at', 'updated_at', 'parts'],
+  entity_parts: ['machine', 'entity_id', 'part_id', 'items'],
+  audit: [
+    'position', 'event_id', 'event_type', 'correlation_id', 'causation_id', 'machine', 'entity_id', 'from_status', 'to_status', 'outcome',
+    'reason', 'entity_version', 'envelope', 'recorded_at', 'result', 'machine_version', 'envelope_of',
+  ],
+} as const;
+
+/** The tables an archive holds. */
+export type ArchivedTable = keyof typeof ARCHIVED_COLUMNS;
+
+/** The rows of one batch, by table. */
+export type ArchivedRows = Readonly<Record<ArchivedTable, readonly StoredRow[]>>;
+
+/**
+ * One chunk of an archive: some of the batch's entities with their parts and audit rows, and the
+ * envelopes its rows take from rows of other chunks (`envelope_of`), by position.
+ */
+export interface ArchivedChunk extends ArchivedRows {
+  readonly holders: ReadonlyArray<readonly [number, string]>;
+}
+
+/** Where a chunk is in the blob (its compressed bytes, after the chunks before it) and its audit position range. */
+export interface ChunkPlace {
+  readonly bytes: number;
+  readonly first: number | null;
+  readonly last: number | null;
+}
+
+/** The format name kept with each blob (a reader refuses any other). */
+export const ARCHIVE_FORMAT = 'chunks-columns-json-uuids-brotli/1';
+
+/** What encoding produced. */
+export interface EncodedArchive {
+  /** The UUID table, then the chunks, each compressed on its own, one after the other. */
+  readonly blob: Buffer;
+  /** Compressed bytes of the UUID table (first in the blob). */
+  readonly tableBytes: number;
+  readonly checksum: number;
+  readonly places: readonly ChunkPlace[];
+  /** Bytes of the text before compression (columns, UUIDs by index). */
+  readonly rawBytes: number;
+}
+
+/**
+ * Brotli quality 9, with a window as large as the text (brotli's large-window mode past 16 MiB, up
+ * to 1 GiB), so a 10,000-essay batch finds its repeats as a small one does. Measured on closed nlp
+ * batches with random UUID ids in docs/storage-layout.md (quality 11 is 10% smaller and 30 times
+ * slower; deflate 3 times larger).
+ */
+function brotliOptions(bytes: number) {
+  const window = Math.min(constants.BROTLI_LARGE_MAX_WINDOW_BITS, Math.max(constants.BROTLI_MIN_WINDOW_BITS, Math.ceil(Math.log2(bytes + 1))));
+  return {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: 9,
+      [constants.BROTLI_PARAM_LGWIN]: window,
+      [constants.BROTLI_PARAM_LARGE_WINDOW]: window > constants.BROTLI_MAX_WINDOW_BITS ? 1 : 0,
+      [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
+      [constants.BROTLI_PARAM_SIZE_HINT]: bytes,
+    },
+  };
+}
+
+const DECOMPRESS_OPTIONS = { params: { [constants.BROTLI_DECODER_PARAM_LARGE_WINDOW]: 1 } };
+
+/** The text with each UUID replaced by its index in `table` (added when new: first seen first), and `~` doubled. */
+function withUuidIndexes(text: string, table: Map<string, number>): string {
+  return text.replace(/~|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (match) => {
+    if (match === '~') return '~~';
+    let index = table.get(match);
+    if (index === undefined) {
+      index = table.size;
+      table.set(match, index);
+    }
+    return `~${index.toString(36)}~`;
+  });
+}
+
+/** The UUID table as text: the UUIDs in index order, without dashes. */
+function tableText(table: Map<string, number>): string {
+  return JSON.stringify([...table.keys()].map((uuid) => uuid.replaceAll('-', '')));
+}
+
+/** The UUID table back from its text. */
+function parseTable(text: string): string[] {
+  const hex = JSON.parse(text) as unknown;
+  if (!Array.isArray(hex) || !hex.every((h) => typeof h === 'string' && /^[0-9a-f]{32}$/.test(h))) throw new Error('its UUID table is not a list of UUIDs');
+  return (hex as string[]).map((h) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`);
+}
+
+/** The text `withUuidIndexes` made, back. */
+function withUuids(text: string, table: readonly string[]): string {
+  return text.replace(/~(~|[0-9a-z]+~)/g, (_match, token: string) => {
+    if (token === '~') return '~';
+    const uuid = table[Number.parseInt(token.slice(0, -1), 36)];
+    if (uuid === undefined) throw new Error(`it refers to UUID ${token.slice(0, -1)}, which its table lacks`);
+    return uuid;
+  });
+}
+
+/** One array per column. Positions are kept as deltas from the previous row (small numbers compress better). */
+function toColumns(table: ArchivedTable, rows: readonly StoredRow[]): ColumnValue[][] {
+  return ARCHIVED_COLUMNS[table].map((column) => {
+    const values = rows.map((row) => row[column] ?? null);
+    return column === 'position' ? deltas(values) : values;
+  });
+}
+
+function deltas(values: readonly ColumnValue[]): ColumnValue[] {
+  let previous = 0;
+  return values.map((value) => {
+    const delta = (value as number) - previous;
+    previous = value as number;
+    return delta;
+  });
+}
+
+function undeltas(values: readonly ColumnValue[]): ColumnValue[] {
+  let previous = 0;
+  return values.map((value) => {
+    if (typeof value !== 'number') throw new Error('a position delta is not a number');
+    previous += value;
+    return previous;
+  });
+}
+
+/** Compresses the chunks of one batch, each on its own (a read decompresses only the chunk it needs). */
+export function encodeArchive(chunks: readonly ArchivedChunk[]): EncodedArchive {
+  const blobs: Buffer[] = [];
+  const places: ChunkPlace[] = [];
+  const table = new Map<string, number>();
+  let rawBytes = 0;
+  for (const chunk of chunks) {
+    const columns = {
+      entities: toColumns('entities', chunk.entities),
+      entity_parts: toColumns('entity_parts', chunk.entity_parts),
+      audit: toColumns('audit', chunk.audit),
+      holders: chunk.holders,
+    };
+    const raw = Buffer.from(withUuidIndexes(JSON.stringify(columns), table));
+    const compressed = brotliCompressSync(raw, brotliOptions(raw.length));
+    rawBytes += raw.length;
+    blobs.push(compressed);
+    const positions = chunk.audit.map((row) => row.position as number);
+    places.push({ bytes: compressed.length, first: positions.length === 0 ? null : Math.min(...positions), last: positions.length === 0 ? null : Math.max(...positions) });
+  }
+  const rawTable = Buffer.from(tableText(table));
+  const compressedTable = brotliCompressSync(rawTable, brotliOptions(rawTable.length));
+  const blob = Buffer.concat([compressedTable, ...blobs]);
+  return { blob, tableBytes: compressedTable.length, checksum: crc32(blob), places, rawBytes: rawBytes + rawTable.length };
+}
+
+/** Where the parts of a blob are: the UUID table's bytes, then each chunk's. */
+export interface ArchiveLayout {
+  readonly tableBytes: number;
+  readonly places: readonly ChunkPlace[];
+}
+
+/** The layout kept beside a blob (`batch_archives.chunks`), as text. */
+export function layoutText(layout: ArchiveLayout): string {
+  return JSON.stringify({ table: layout.tableBytes, chunks: layout.places.map((place) => [place.bytes, place.first, place.last]) });
+}
+
+/** The layout of an archive, read back from its text. */
+export function parseLayout(batchId: string, text: string): ArchiveLayout {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (!isRecord(parsed) || typeof parsed.table !== 'number' || !Array.isArray(parsed.chunks)) throw new Error('not { table, chunks }');
+    const places = parsed.chunks.map((item: unknown) => {
+      if (!Array.isArray(item) || item.length !== 3 || typeof item[0] !== 'number') throw new Error('a chunk place is not [bytes, first, last]');
+      const [bytes, first, last] = item as [number, number | null, number | null];
+      return { bytes, first, last };
+    });
+    return { tableBytes: parsed.table, places };
+  } catch (error) {
+    throw archiveCorrupt(batchId, `its chunk list is unreadable (${error instanceof Error ? error.message : String(error)})`, error);
+  }
+}
+
+/** The ARCHIVE_CORRUPT error of one archive. */
+export function archiveCorrupt(batchId: string, why: string, cause?: unknown): LifecycleError {
+  return new LifecycleError('ARCHIVE_CORRUPT', `the archive of batch "${batchId}" is unreadable: ${why}; restore the file from a backup`, {
+    details: { batch_id: batchId },
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+function fromColumns(table: ArchivedTable, value: unknown): StoredRow[] {
+  const names = ARCHIVED_COLUMNS[table];
+  if (!Array.isArray(value) || value.length !== names.length || !value.every(Array.isArray)) throw new Error(`${table} does not hold its ${names.length} columns`);
+  const columns = value as unknown[][];
+  const count = columns[0]?.length ?? 0;
+  if (columns.some((column) => column.length !== count)) throw new Error(`the columns of ${table} differ in length`);
+  const decoded = names.map((name, index) => (name === 'position' ? undeltas(columns[index] as ColumnValue[]) : (columns[index] as ColumnValue[])));
+  return Array.from({ length: count }, (_, row) => {
+    const out: StoredRow = {};
+    names.forEach((name, index) => {
+      const cell = decoded[index]?.[row];
+      if (cell !== null && typeof cell !== 'string' && typeof cell !== 'number') throw new Error(`${table}.${name} holds a value that is no column value`);
+      out[name] = cell ?? null;
+    });
+    return out;
+  });
+}
+
+/** A stored archive, as `decodeChunk` reads it. */
+export interface StoredArchive extends ArchiveLayout {
+  readonly batchId: string;
+  readonly blob: Buffer;
+  readonly checksum: number;
+  readonly format: string;
+}
+
+function holdersOf(value: unknown): Array<readonly [number, string]> {
+  if (!Array.isArray(value) || !value.every((h) => Array.isArray(h) && typeof h[0] === 'number' && typeof h[1] === 'string')) throw new Error('its envelope holders are not [position, envelope] pairs');
+  return value as Array<readonly [number, string]>;
+}
+
+/** Chunk `index` of an archive back from its blob; ARCHIVE_CORRUPT when the blob is not what was written. */
+export function decodeChunk(archive: StoredArchive, index: number): ArchivedChunk {
+  const { batchId, blob } = archive;
+  if (archive.format !== ARCHIVE_FORMAT) throw archiveCorrupt(batchId, `its format "${archive.format}" is not ${ARCHIVE_FORMAT}`);
+  if (crc32(blob) !== archive.checksum) throw archiveCorrupt(batchId, 'its blob does not match its checksum');
+  const start = archive.tableBytes + archive.places.slice(0, index).reduce((sum, place) => sum + place.bytes, 0);
+  const place = archive.places[index];
+  if (place === undefined || start + place.bytes > blob.length) throw archiveCorrupt(batchId, `it has no chunk ${index}`);
+  try {
+    const table = parseTable(brotliDecompressSync(blob.subarray(0, archive.tableBytes), DECOMPRESS_OPTIONS).toString('utf8'));
+    const text = brotliDecompressSync(blob.subarray(start, start + place.bytes), DECOMPRESS_OPTIONS).toString('utf8');
+    const parsed: unknown = JSON.parse(withUuids(text, table));
+    if (!isRecord(parsed)) throw new Error('it holds no tables');
+    return {
+      entities: fromColumns('entities', parsed.entities),
+      entity_parts: fromColumns('entity_parts', parsed.entity_parts),
+      audit: fromColumns('audit', parsed.audit),
+      holders: holdersOf(parsed.holders),
+    };
+  } catch (error) {
+    throw archiveCorrupt(batchId, error instanceof Error ? error.message : String(error), error);
+  }
+}

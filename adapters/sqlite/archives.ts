@@ -1,0 +1,257 @@
+/**
+ * Batch archives on SQLite (schema 9; the policy is in adapters/engine/archive.ts). Archiving a
+ * closed batch moves every row of its entities, their parts and their audit, as stored, into one
+ * `batch_archives` row (archive-codec.ts), and deletes them, in one transaction. The archived
+ * rows stay readable: an entity missing from `entities` is looked up in `archived_entities` (a
+ * hash of its key, its archive and chunk) and read from that decompressed chunk (a small LRU
+ * keeps the last ones).
+ * Restoring inserts the very rows back (same positions, same text) and drops the archive.
+ */
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { LifecycleError } from '../errors.js';
+import type { ArchivedBatch, ArchiveRequest, RestoreReport } from '../store.js';
+import {
+  ARCHIVE_FORMAT,
+  ARCHIVED_COLUMNS,
+  decodeChunk,
+  encodeArchive,
+  layoutText,
+  parseLayout,
+  type ArchivedTable,
+  type StoredArchive,
+  type StoredRow,
+} from './archive-codec.js';
+import { CHUNK_ENTITIES, chunksOf, DecodedChunk, entityKeyOf } from './archive-chunk.js';
+import type { StoredEntityRow } from './parts.js';
+
+/** Decompressed chunks kept in memory per connection (about 16,000 entities' rows). */
+const CACHED_CHUNKS = 16;
+
+/** The archive lookup key of an entity: 48 bits of SHA-1 of (machine, entity_id). */
+export function archiveKey(machine: string, entityId: string): number {
+  return createHash('sha1').update(`${machine}\u0000${entityId}`).digest().readUIntBE(0, 6);
+}
+
+interface ArchiveRow {
+  archive_id: number;
+  batch_id: string;
+  format: string;
+  chunks: string;
+  checksum: number;
+  blob: Buffer;
+}
+
+const ARCHIVE_READ = 'SELECT archive_id, batch_id, format, chunks, checksum, blob FROM batch_archives';
+
+const select = (table: ArchivedTable): string => `SELECT ${ARCHIVED_COLUMNS[table].join(', ')} FROM ${table}`;
+const insert = (table: ArchivedTable): string =>
+  `INSERT INTO ${table} (${ARCHIVED_COLUMNS[table].join(', ')}) VALUES (${ARCHIVED_COLUMNS[table].map(() => '?').join(', ')})`;
+
+function prepare(db: Database.Database) {
+  return {
+    closedBatches: db.prepare<[string, string, string], { entity_id: string; updated_at: string }>(
+      `SELECT entity_id, updated_at FROM entities WHERE machine = ? AND status IN (SELECT value FROM json_each(?)) AND updated_at <= ?
+       ORDER BY updated_at, entity_id`,
+    ),
+    members: db.prepare<[string, string, string], StoredRow>(`${select('entities')} WHERE machine = ? AND ((entity_id = ? AND parent_id IS NULL) OR parent_id = ?)`),
+    parts: db.prepare<[string, string], StoredRow>(`${select('entity_parts')} WHERE machine = ? AND entity_id = ?`),
+    audit: db.prepare<[string, string], StoredRow>(`${select('audit')} WHERE machine = ? AND entity_id = ? ORDER BY position`),
+    referrers: db.prepare<[string], { position: number; envelope_of: number }>(
+      'SELECT position, envelope_of FROM audit WHERE envelope_of IN (SELECT value FROM json_each(?))',
+    ),
+    envelopeAt: db.prepare<[number], { envelope: string }>('SELECT envelope FROM audit WHERE position = ?'),
+    detach: db.prepare<[string, number]>('UPDATE audit SET envelope = ?, envelope_of = NULL WHERE position = ?'),
+    deleteEntity: db.prepare<[string, string]>('DELETE FROM entities WHERE machine = ? AND entity_id = ?'),
+    deleteParts: db.prepare<[string, string]>('DELETE FROM entity_parts WHERE machine = ? AND entity_id = ?'),
+    deleteAudit: db.prepare<[string, string]>('DELETE FROM audit WHERE machine = ? AND entity_id = ?'),
+    insertArchive: db.prepare<[string, string, string, number, number, number, number | null, number | null, string | null, string, string, number, number, Buffer]>(
+      `INSERT INTO batch_archives (batch_id, closed_at, archived_at, entity_count, part_count, audit_count, first_position, last_position,
+       last_recorded_at, format, chunks, checksum, raw_bytes, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertKey: db.prepare<[number, number, number]>('INSERT OR IGNORE INTO archived_entities (entity_key, archive_id, chunk) VALUES (?, ?, ?)'),
+    archiveByBatch: db.prepare<[string], ArchiveRow>(`${ARCHIVE_READ} WHERE batch_id = ?`),
+    archiveById: db.prepare<[number], ArchiveRow>(`${ARCHIVE_READ} WHERE archive_id = ?`),
+    archivesOfKey: db.prepare<[number], { archive_id: number; chunk: number }>('SELECT archive_id, chunk FROM archived_entities WHERE entity_key = ?'),
+    archivesCovering: db.prepare<[number, number], { archive_id: number }>(
+      'SELECT archive_id FROM batch_archives WHERE first_position <= ? AND last_position >= ?',
+    ),
+    anyArchive: db.prepare<[], { found: number }>('SELECT EXISTS (SELECT 1 FROM batch_archives) AS found'),
+    dropArchive: db.prepare<[number]>('DELETE FROM batch_archives WHERE archive_id = ?'),
+    dropKeys: db.prepare<[number]>('DELETE FROM archived_entities WHERE archive_id = ?'),
+    insertEntity: db.prepare(insert('entities')),
+    insertPart: db.prepare(insert('entity_parts')),
+    insertAudit: db.prepare(insert('audit')),
+  };
+}
+
+/** The archive statements and the decompressed-chunk cache of one connection. */
+export class SqliteArchives {
+  private readonly s;
+  private readonly cache = new Map<string, DecodedChunk>();
+
+  constructor(db: Database.Database) {
+    this.s = prepare(db);
+  }
+
+  /** The ids of the batches a request selects (closed long enough, still live). */
+  closedBatches(request: ArchiveRequest): Array<{ batchId: string; closedAt: string }> {
+    const rows = this.s.closedBatches.all(request.batchMachine, JSON.stringify(request.closedStatuses), request.closedBefore);
+    return rows.map((row) => ({ batchId: row.entity_id, closedAt: row.updated_at }));
+  }
+
+  /**
+   * Moves one batch into its archive (inside the caller's transaction). A live row outside the
+   * batch that keeps its envelope on a row of the batch gets that envelope itself first (and a
+   * row of the batch whose holder is outside keeps a copy in the archive), so no row ever points
+   * across an archive's edge; both read the same as before.
+   */
+  archive(batchId: string, closedAt: string, request: ArchiveRequest, at: string): ArchivedBatch {
+    const entities = request.memberMachines.flatMap((machine) => this.s.members.all(machine, batchId, batchId));
+    const audits = new Map(entities.map((e) => [entityKeyOf(e.machine, e.entity_id), this.s.audit.all(e.machine as string, e.entity_id as string)]));
+    const byPosition = new Map([...audits.values()].flat().map((row) => [row.position as number, row]));
+    for (const row of byPosition.values()) {
+      if (row.envelope_of !== null && !byPosition.has(row.envelope_of as number)) {
+        row.envelope = this.s.envelopeAt.get(row.envelope_of as number)?.envelope ?? row.envelope ?? '';
+        row.envelope_of = null;
+      }
+    }
+    for (const ref of this.s.referrers.all(JSON.stringify([...byPosition.keys()]))) {
+      if (!byPosition.has(ref.position)) this.s.detach.run(String(byPosition.get(ref.envelope_of)?.envelope ?? ''), ref.position);
+    }
+    const chunks = chunksOf(entities, request.chunkEntities ?? CHUNK_ENTITIES, (e) => this.s.parts.all(e.machine as string, e.entity_id as string), (e) => audits.get(entityKeyOf(e.machine, e.entity_id)) ?? []);
+    const encoded = encodeArchive(chunks);
+    const positions = [...byPosition.keys()];
+    const last = byPosition.get(Math.max(...positions));
+    const archiveId = Number(
+      this.s.insertArchive.run(
+        batchId, closedAt, at, entities.length, chunks.reduce((n, c) => n + c.entity_parts.length, 0), positions.length,
+        positions.length === 0 ? null : Math.min(...positions), (last?.position as number | undefined) ?? null, (last?.recorded_at as string | undefined) ?? null,
+        ARCHIVE_FORMAT, layoutText(encoded), encoded.checksum, encoded.rawBytes, encoded.blob,
+      ).lastInsertRowid,
+    );
+    chunks.forEach((chunk, index) => {
+      for (const e of chunk.entities) {
+        const [machine, entityId] = [e.machine as string, e.entity_id as string];
+        this.s.insertKey.run(archiveKey(machine, entityId), archiveId, index);
+        this.s.deleteAudit.run(machine, entityId);
+        this.s.deleteParts.run(machine, entityId);
+        this.s.deleteEntity.run(machine, entityId);
+      }
+    });
+    const parts = chunks.reduce((n, c) => n + c.entity_parts.length, 0);
+    return { batch_id: batchId, entities: entities.length, parts, audit_rows: positions.length, bytes: encoded.blob.length, raw_bytes: encoded.rawBytes };
+  }
+
+  /** Puts an archived batch's rows back (inside the caller's transaction); ENTITY_NOT_FOUND when it has no archive. */
+  restore(batchId: string): RestoreReport {
+    const row = this.s.archiveByBatch.get(batchId);
+    if (row === undefined) {
+      throw new LifecycleError('ENTITY_NOT_FOUND', `batch "${batchId}" has no archive (it is live, or unknown)`, { details: { batch_id: batchId } });
+    }
+    return this.restoreArchive(row);
+  }
+
+  private restoreArchive(row: ArchiveRow): RestoreReport {
+    const chunks = this.chunksOfRow(row);
+    const values = (table: ArchivedTable, stored: StoredRow) => ARCHIVED_COLUMNS[table].map((column) => stored[column] ?? null);
+    const report = { batch_id: row.batch_id, entities: 0, parts: 0, audit_rows: 0 };
+    for (const { rows } of chunks) {
+      for (const entity of rows.entities) this.s.insertEntity.run(...values('entities', entity));
+      for (const part of rows.entity_parts) this.s.insertPart.run(...values('entity_parts', part));
+      for (const audit of rows.audit) this.s.insertAudit.run(...values('audit', audit));
+      report.entities += rows.entities.length;
+      report.parts += rows.entity_parts.length;
+      report.audit_rows += rows.audit.length;
+    }
+    this.s.dropKeys.run(row.archive_id);
+    this.s.dropArchive.run(row.archive_id);
+    chunks.forEach((_, index) => this.cache.delete(`${row.archive_id}/${index}`));
+    return report;
+  }
+
+  /** True when the file holds at least one archive (a commit then checks the entities it touches). */
+  any(): boolean {
+    return this.s.anyArchive.get()?.found === 1;
+  }
+
+  /** Restores (inside the caller's transaction) every archived batch holding one of `keys`; returns how many. */
+  restoreHolding(keys: Iterable<{ machine: string; entity_id: string }>): number {
+    let restored = 0;
+    const seen = new Set<string>();
+    for (const { machine, entity_id } of keys) {
+      const key = entityKeyOf(machine, entity_id);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const archive = this.archiveOf(machine, entity_id);
+      const row = archive === undefined ? undefined : this.s.archiveById.get(archive.id);
+      if (row === undefined) continue;
+      this.restoreArchive(row);
+      restored += 1;
+    }
+    return restored;
+  }
+
+  /** The archive and decompressed chunk holding (machine, entity_id), or undefined when none does. */
+  archiveOf(machine: string, entityId: string): { id: number; chunk: DecodedChunk } | undefined {
+    for (const { archive_id, chunk } of this.s.archivesOfKey.all(archiveKey(machine, entityId))) {
+      const decoded = this.chunk(archive_id, chunk);
+      if (decoded?.entity(machine, entityId) !== undefined) return { id: archive_id, chunk: decoded };
+    }
+    return undefined;
+  }
+
+  /** Every decompressed chunk of a batch's archive, or undefined when it has none. */
+  archiveOfBatch(batchId: string): DecodedChunk[] | undefined {
+    const row = this.s.archiveByBatch.get(batchId);
+    return row === undefined ? undefined : this.chunksOfRow(row);
+  }
+
+  /** The archived audit row at `position`, or undefined (only the chunks whose position range covers it are opened). */
+  auditAt(position: number): StoredRow | undefined {
+    for (const { archive_id } of this.s.archivesCovering.all(position, position)) {
+      const row = this.s.archiveById.get(archive_id);
+      if (row === undefined) continue;
+      const { places } = parseLayout(row.batch_id, row.chunks);
+      for (const [index, place] of places.entries()) {
+        if (place.first === null || place.last === null || place.first > position || place.last < position) continue;
+        const found = this.chunk(archive_id, index, row)?.auditAt(position);
+        if (found !== undefined) return found;
+      }
+    }
+    return undefined;
+  }
+
+  private chunksOfRow(row: ArchiveRow): DecodedChunk[] {
+    return parseLayout(row.batch_id, row.chunks).places.map((_, index) => this.chunk(row.archive_id, index, row) as DecodedChunk);
+  }
+
+  /** Chunk `index` of an archive, from the cache or decompressed (then cached). */
+  private chunk(archiveId: number, index: number, known?: ArchiveRow): DecodedChunk | undefined {
+    const key = `${archiveId}/${index}`;
+    const cached = this.cache.get(key);
+    if (cached !== undefined) {
+      this.cache.delete(key);
+      this.cache.set(key, cached);
+      return cached;
+    }
+    const row = known ?? this.s.archiveById.get(archiveId);
+    if (row === undefined) return undefined;
+    const stored: StoredArchive = { batchId: row.batch_id, blob: row.blob, checksum: row.checksum, format: row.format, ...parseLayout(row.batch_id, row.chunks) };
+    const decoded = new DecodedChunk(decodeChunk(stored, index));
+    this.cache.set(key, decoded);
+    if (this.cache.size > CACHED_CHUNKS) this.cache.delete(this.cache.keys().next().value as string);
+    return decoded;
+  }
+}
+
+/** An archived entity row as the entity statements read a live one (the same keys, in the same order). */
+export function storedEntityRow(row: StoredRow): StoredEntityRow {
+  const { machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at, parts } = row;
+  return { machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at, part_count: parts } as StoredEntityRow;
+}
+
+/** An archived part row as the part statements read a live one. */
+export function storedPartRow(row: StoredRow): { part_id: string; items: string } {
+  return { part_id: String(row.part_id), items: String(row.items) };
+}
