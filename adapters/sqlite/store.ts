@@ -208,12 +208,8 @@ export class SqliteStore implements SnapshotStore {
   findInbox(event_ids: readonly string[]): Promise<Map<string, Json>> {
     return this.run('findInbox', () => {
       const found = new Map<string, Json>();
-      const rows =
-        event_ids.length === 1
-          ? this.s.findInbox.all(event_ids[0] as string)
-          : event_ids.length === 0
-            ? []
-            : this.s.findInboxMany.all(JSON.stringify(event_ids));
+      if (event_ids.length === 0) return found;
+      const rows = event_ids.length === 1 ? this.s.findInbox.all(event_ids[0] as string) : this.s.findInboxMany.all(JSON.stringify(event_ids));
       for (const row of rows) found.set(row.event_id, decodeOutcome(row.result === null ? this.archived.outcome(row) : row));
       return found;
     });
@@ -271,23 +267,17 @@ export class SqliteStore implements SnapshotStore {
   }
 
   markPublished(ids: readonly number[], at: string): Promise<void> {
-    return this.run('markPublished', () => {
-      if (ids.length > 0) this.markPublishedTx.immediate(ids, at);
-    });
+    return this.run('markPublished', () => void (ids.length > 0 && this.markPublishedTx.immediate(ids, at)));
   }
 
   markPublishFailed(id: number, error: string): Promise<void> {
-    return this.run('markPublishFailed', () => {
-      this.s.markPublishFailed.run(error, id);
-    });
+    return this.run('markPublishFailed', () => void this.s.markPublishFailed.run(error, id));
   }
 
   outboxCount(options: { published?: boolean } = {}): Promise<number> {
-    return this.run('outboxCount', () => {
-      const stmt =
-        options.published === undefined ? this.s.outboxCountAll : options.published ? this.s.outboxCountPublished : this.s.outboxCountPending;
-      return stmt.get()?.n ?? 0;
-    });
+    const { outboxCountAll, outboxCountPublished, outboxCountPending } = this.s;
+    const stmt = options.published === undefined ? outboxCountAll : options.published ? outboxCountPublished : outboxCountPending;
+    return this.run('outboxCount', () => stmt.get()?.n ?? 0);
   }
 
   prune(cutoffs: PruneCutoffs): Promise<PruneReport> {
@@ -310,9 +300,7 @@ export class SqliteStore implements SnapshotStore {
   }
 
   close(): Promise<void> {
-    return this.run('close', () => {
-      if (this.db.open) this.db.close();
-    });
+    return this.run('close', () => void (this.db.open && this.db.close()));
   }
 
   /** Runs a synchronous operation as a settled promise, translating driver errors. */
