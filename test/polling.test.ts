@@ -90,4 +90,38 @@ describe('startPolling', () => {
     expect(idleAt).toBeLessThan(10);
     await worker.stop();
   });
+
+  it('wake starts the next round at once while the loop waits out its interval', async () => {
+    const { round, calls } = scripted([0, 0, 0]);
+    const worker = startPolling(round, { intervalMs: 1000 });
+    await vi.advanceTimersByTimeAsync(300);
+    worker.wake();
+    await vi.advanceTimersByTimeAsync(200);
+    await worker.stop();
+    expect(calls).toEqual([0, 300]);
+  });
+
+  it('woken during a round (a commit while the relay publishes), the loop runs the next round right after it, not after the interval', async () => {
+    const finishers: Array<(done: number) => void> = [];
+    const worker = startPolling(() => new Promise<number>((resolve) => finishers.push(resolve)), { intervalMs: 1000 });
+    worker.wake();
+    finishers[0]?.(0);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(finishers).toHaveLength(2);
+    finishers[1]?.(0);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(finishers).toHaveLength(2);
+    const stopping = worker.stop();
+    await stopping;
+  });
+
+  it('wake does not cut short the back-off of a failing loop', async () => {
+    const { round, calls } = scripted([new Error('down'), 0]);
+    const worker = startPolling(round, { intervalMs: 1000, onError: () => undefined, afterFailure: () => 500 });
+    await vi.advanceTimersByTimeAsync(100);
+    worker.wake();
+    await vi.advanceTimersByTimeAsync(450);
+    await worker.stop();
+    expect(calls).toEqual([0, 500]);
+  });
 });

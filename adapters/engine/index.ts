@@ -8,7 +8,7 @@ export { LifecycleQueries, toView, type EntityView, type StatusCount } from './q
 export { rebuildEntity, type RebuiltEntity } from './rebuild.js';
 export { defaultMachines, machineOf, type MachineRegistry } from './registry.js';
 export { deterministicUuid } from './ids.js';
-export { relayOutboxOnce, startOutboxRelay, startTimerScheduler, type LoopOptions, type Publisher, type PublishFailures, type RelayRoundOptions, type Worker } from './workers.js';
+export { relayOutboxOnce, startOutboxRelay, startTimerScheduler, type LoopOptions, type Publisher, type PublishFailures, type RelayRoundOptions, type WakeableWorker, type Worker } from './workers.js';
 export { restoreSnapshot, persistSnapshot } from './snapshots.js';
 export { DEFAULT_RETENTION, pruneStore, type RetentionPolicy } from './retention.js';
 export { archiveClosedBatches, DEFAULT_ARCHIVE_DAYS, finalStatuses, restoreBatch, type ArchiveOptions } from './archive.js';

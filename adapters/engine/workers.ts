@@ -4,9 +4,9 @@
  */
 import type { OutboxRecord, SnapshotStore } from '../store.js';
 import type { LifecycleEngine } from './engine.js';
-import { startPolling, type Worker } from './polling.js';
+import { startPolling, type WakeableWorker } from './polling.js';
 
-export type { Worker } from './polling.js';
+export type { WakeableWorker, Worker } from './polling.js';
 
 /** Options of a polling loop. */
 export interface LoopOptions {
@@ -16,13 +16,13 @@ export interface LoopOptions {
   readonly onError?: (error: unknown) => void;
 }
 
-function loop(round: () => Promise<number>, options: LoopOptions): Worker {
+function loop(round: () => Promise<number>, options: LoopOptions): WakeableWorker {
   const polling = startPolling(round, { intervalMs: options.intervalMs ?? 1000, onError: options.onError });
-  return { stop: () => polling.stop() };
+  return { stop: () => polling.stop(), wake: () => polling.wake() };
 }
 
 /** Fires due timers every `intervalMs` (and at once after a round that fired some). */
-export function startTimerScheduler(engine: LifecycleEngine, options: LoopOptions & { batchSize?: number } = {}): Worker {
+export function startTimerScheduler(engine: LifecycleEngine, options: LoopOptions & { batchSize?: number } = {}): WakeableWorker {
   return loop(async () => (await engine.fireDueTimers(options.batchSize ?? 100)).length, options);
 }
 
@@ -89,6 +89,6 @@ export async function relayOutboxOnce(
 }
 
 /** Runs relayOutboxOnce in a loop. */
-export function startOutboxRelay(store: SnapshotStore, publish: Publisher, options: LoopOptions & RelayRoundOptions = {}): Worker {
+export function startOutboxRelay(store: SnapshotStore, publish: Publisher, options: LoopOptions & RelayRoundOptions = {}): WakeableWorker {
   return loop(() => relayOutboxOnce(store, publish, options), options);
 }

@@ -27,7 +27,8 @@ export const WORKER_USAGE = `usage: lifecycle-worker [--store sqlite:<path> | po
                     all workers must agree). A live worker reports progress every third of it, so only a worker
                     that died holds messages this long (a takeover waits ack-wait + 2 s).
   --batch-size      embedded: rows per transaction; outbox rows per relay round (default 100)
-  --interval-ms     pause of an idle poll (default 200)
+  --interval-ms     embedded: pause of an idle poll of the queue (default 200). The NATS relay is woken by
+                    the worker's own commits and polls every 1000 ms for rows other processes wrote
   --stream          NATS stream (default ${DEFAULT_STREAM})
   --durable         NATS durable consumer name (default ${DEFAULT_DURABLE})
   --subject-prefix  NATS: put in front of every subject (default none)

@@ -74,6 +74,24 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
     expect(info.num_pending).toBe(0);
   });
 
+  it('a worker relays what its own commits wrote at once, not after its relay interval (60 s here)', async () => {
+    const { stream, subjectPrefix, durable } = names();
+    const { store, engine } = sqliteEngine();
+    const w = worker({ engine, stream: { name: stream }, subjectPrefix, durable, relay: { intervalMs: 60_000 } });
+    await w.ready;
+    // The relay's first round found nothing; from here only a wake can start another within 60 s.
+    const events = guestBatch('wake', 'wake-1', 2);
+    for (const event of events.slice(0, 3)) await publishEnvelope(bed.js, event, { subjectPrefix });
+    await waitFor(async () => (await store.outboxCount()) >= 2 && (await store.outboxCount({ published: false })) === 0, 10_000, 'the slot assignments relayed');
+    const subjects: string[] = [];
+    const info = await bed.jsm.streams.info(stream);
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq += 1) {
+      const message = await bed.jsm.streams.getMessage(stream, { seq });
+      if (message !== null) subjects.push(message.subject.slice(subjectPrefix.length));
+    }
+    expect(subjects.filter((subject) => subject === 'huleedu.els.essay.slot.assigned.v1')).toHaveLength(2);
+  });
+
   it('the outbox relay publishes every row exactly once (relaying twice); internal rows only observers read (outboxInternal: true) are on lifecycle.internal.<topic>, never delivered to a partition consumer; alsoOutside rows are on their topic and read back as duplicates', async () => {
     const { stream, subjectPrefix, durable } = names();
     await ensureStream(bed.jsm, { name: stream, subjectPrefix, duplicateWindowMs: 60_000, subjects: ['huleedu.batch.essays.registered.v1'] });

@@ -8,7 +8,7 @@
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { definitionOf } from '../../../machines/contracts/events.js';
-import { relayOutboxOnce, startOutboxRelay, type Publisher, type Worker } from '../../engine/workers.js';
+import { relayOutboxOnce, startOutboxRelay, type Publisher, type WakeableWorker } from '../../engine/workers.js';
 import { LifecycleError } from '../../errors.js';
 import type { OutboxRecord, SnapshotStore } from '../../store.js';
 import { partitionKeyOf } from '../support.js';
@@ -130,7 +130,7 @@ export function startJetStreamRelay(
   store: SnapshotStore,
   js: JetStreamClient,
   options: RelayOptions & { intervalMs?: number; onError?: (error: unknown) => void } = {},
-): Worker {
+): WakeableWorker {
   return startOutboxRelay(store, jetStreamPublisher(js, options), {
     ...(options.intervalMs === undefined ? {} : { intervalMs: options.intervalMs }),
     ...(options.onError === undefined ? {} : { onError: options.onError }),

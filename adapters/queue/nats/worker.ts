@@ -20,7 +20,8 @@ import { ensurePartitionConsumers, ensureStream, type StreamOptions } from './st
 export interface NatsWorkerOptions extends Omit<JetStreamConsumerOptions, 'stream'> {
   /** nats://host:port */
   readonly url: string;
-  readonly engine: Pick<LifecycleEngine, 'dispatchMany' | 'store'>;
+  /** The engine; its `subscribe` (when it has one) wakes the relay after every commit. */
+  readonly engine: Pick<LifecycleEngine, 'dispatchMany' | 'store'> & Partial<Pick<LifecycleEngine, 'subscribe'>>;
   /** Stream settings (name default LIFECYCLE). */
   readonly stream?: Omit<StreamOptions, 'subjectPrefix'>;
   /** Also relay the engine store's outbox to JetStream (default true). */
@@ -74,16 +75,27 @@ async function ensureTopology(nc: NatsConnection, options: NatsWorkerOptions, lo
   }
 }
 
-/** The outbox relay of the engine's store to JetStream, with the worker's relay settings. */
+/**
+ * The outbox relay of the engine's store to JetStream, with the worker's relay settings. It is woken
+ * after every commit of the engine, so what a commit wrote goes out at once; the interval is the
+ * fallback for rows other processes wrote (and the pace while idle).
+ */
 function startRelay(options: NatsWorkerOptions, js: JetStreamClient, logger: QueueLogger): Worker {
   const settings = typeof options.relay === 'object' ? options.relay : {};
-  return startJetStreamRelay(options.engine.store, js, {
+  const relay = startJetStreamRelay(options.engine.store, js, {
     ...(options.subjectPrefix === undefined ? {} : { subjectPrefix: options.subjectPrefix }),
     ...(settings.intervalMs === undefined ? {} : { intervalMs: settings.intervalMs }),
     ...(settings.batchSize === undefined ? {} : { batchSize: settings.batchSize }),
     ...(settings.claimLeaseMs === undefined ? {} : { claimLeaseMs: settings.claimLeaseMs }),
     onError: (error) => logger.warn(`outbox relay to JetStream failed, will retry: ${messageOf(error)}`),
   });
+  const unsubscribe = options.engine.subscribe?.(() => relay.wake());
+  return {
+    stop: async () => {
+      unsubscribe?.();
+      await relay.stop();
+    },
+  };
 }
 
 /**
