@@ -6,7 +6,6 @@
  * result stay single events. It says what a batch costs when its events arrive through a queue,
  * beside scale.ts's one-commit-per-event figure (what a caller awaiting each event pays).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
 import { openSqliteStore } from '../../adapters/sqlite/store.js';
 import { benchEnvelopes } from './envelopes.js';
-import { batchEvents } from './scale.js';
+import { batchEvents, runBenchChild, WARM_UP_ESSAYS } from './scale.js';
 
 /** Events per `dispatchMany` call: the queue workers' default batch size. */
 export const GROUP = 100;
@@ -63,9 +62,6 @@ async function groupedBatch(essays: number, label: string): Promise<{ batchSecon
   }
 }
 
-/** Essays of the warm-up batch run first (JIT and caches warm, as in scale.ts). */
-const WARM_UP_ESSAYS = 200;
-
 async function childGrouped(essays: number): Promise<GroupedRun> {
   await groupedBatch(WARM_UP_ESSAYS, 'scale-grouped-warm-up');
   const timings = await groupedBatch(essays, `scale-grouped-${essays}`);
@@ -74,16 +70,7 @@ async function childGrouped(essays: number): Promise<GroupedRun> {
 
 /** Runs one size, grouped, in a child process (a clean heap and its own peak RSS). */
 export function runGroupedSize(essays: number): GroupedRun {
-  const child = spawnSync(process.execPath, ['--import', 'tsx', SELF, 'child', String(essays)], {
-    encoding: 'utf8',
-    maxBuffer: 16 * 1024 * 1024,
-    env: { ...process.env, NODE_NO_WARNINGS: '1' },
-  });
-  const line = child.stdout.trim().split('\n').at(-1) ?? '';
-  if (child.status !== 0 || !line.startsWith('{')) {
-    throw new Error(`grouped scale bench child (${essays} essays) failed (exit ${String(child.status)}): ${child.stderr.slice(-2000)}`);
-  }
-  return JSON.parse(line) as GroupedRun;
+  return runBenchChild<GroupedRun>(SELF, [String(essays)], `grouped scale bench child (${essays} essays)`);
 }
 
 if (process.argv[1] === SELF && process.argv[2] === 'child') {

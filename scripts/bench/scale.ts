@@ -159,7 +159,7 @@ function perEssay(bytes: Record<string, number>, essays: number): Record<string,
 }
 
 /** Essays of the warm-up batch each child runs first, on a scratch store (JIT and caches warm, as in a server). */
-const WARM_UP_ESSAYS = 200;
+export const WARM_UP_ESSAYS = 200;
 
 async function warmUp(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lifecycle-scale-warm-'));
@@ -225,14 +225,25 @@ async function childPostgres(essays: number, url: string): Promise<ScaleRun> {
  */
 export function runScaleSize(store: 'sqlite' | 'postgres', essays: number, postgresUrl?: string, heapCapMiB?: number): ScaleRun {
   const heapCap = heapCapMiB === undefined ? [] : [`--max-old-space-size=${heapCapMiB}`];
-  const args = [...heapCap, '--import', 'tsx', SELF, 'child', store, String(essays), ...(postgresUrl === undefined ? [] : [postgresUrl])];
-  const env = { ...process.env, NODE_NO_WARNINGS: '1', ...(heapCapMiB === undefined ? {} : { [NO_ARCHIVE]: '1' }) };
-  const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, env });
+  return runBenchChild<ScaleRun>(SELF, [store, String(essays), ...(postgresUrl === undefined ? [] : [postgresUrl])], `scale bench child (${store}, ${essays} essays)`, {
+    nodeFlags: heapCap,
+    env: heapCapMiB === undefined ? {} : { [NO_ARCHIVE]: '1' },
+  });
+}
+
+/**
+ * Runs `script child ...args` in a child Node process (tsx) and answers the JSON its last output
+ * line holds; throws naming `what`, its exit status and the end of its stderr otherwise.
+ */
+export function runBenchChild<T>(script: string, args: readonly string[], what: string, options: { nodeFlags?: readonly string[]; env?: Record<string, string> } = {}): T {
+  const argv = [...(options.nodeFlags ?? []), '--import', 'tsx', script, 'child', ...args];
+  const env = { ...process.env, NODE_NO_WARNINGS: '1', ...options.env };
+  const child = spawnSync(process.execPath, argv, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, env });
   const line = child.stdout.trim().split('\n').at(-1) ?? '';
   if (child.status !== 0 || !line.startsWith('{')) {
-    throw new Error(`scale bench child (${store}, ${essays} essays) failed (exit ${String(child.status)}): ${child.stderr.slice(-2000)}`);
+    throw new Error(`${what} failed (exit ${String(child.status)}): ${child.stderr.slice(-2000)}`);
   }
-  return JSON.parse(line) as ScaleRun;
+  return JSON.parse(line) as T;
 }
 
 async function childMain(argv: readonly string[]): Promise<void> {
