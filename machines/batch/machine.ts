@@ -54,9 +54,8 @@ function startRun(context: BatchContext, plan: PipelinePlan, cause: EventMeta): 
 
 /** Starts a retry run: the retried essays are in flight again, the phase command says retry. */
 function startRetryRun(context: BatchContext, plan: RetryPlan, cause: EventMeta): { context: BatchContext; emits: BatchEmitted[] } {
-  const withEssays: BatchContext = { ...context, essays: essaysForRetry(context, plan) };
-  const retried = new Set(plan.essays.map((essay) => essay.essay_id));
-  const essays = withEssays.essays.filter((essay) => retried.has(essay.essay_id));
+  const { essays: all, retried: essays } = essaysForRetry(context, plan);
+  const withEssays: BatchContext = { ...context, essays: all };
   const run = { ...newRun(withEssays, plan, essays, cause.timestamp), retry: { phase: plan.phase, reason: plan.reason } };
   const next: BatchContext = { ...withEssays, run, run_count: run.run_id, parked: null };
   return { context: next, emits: [phaseCommand(next, plan.phase, essays, run.run_id, cause, true)] };

@@ -87,10 +87,18 @@ export function evaluateRetry(context: BatchContext, request: RetryRequest, opti
   return decision.allowed ? { kind: 'start', plan } : { kind: 'denied', plan, decision };
 }
 
-/** The batch's essays with the retried ones no longer marked failed (they are in flight again). */
-export function essaysForRetry(context: BatchContext, plan: RetryPlan): BatchEssay[] {
-  const retried = new Set(plan.essays.map((essay) => essay.essay_id));
-  return context.essays.map((essay) =>
-    retried.has(essay.essay_id) ? { essay_id: essay.essay_id, text_storage_id: essay.text_storage_id, failed_phase: null } : essay,
-  );
+/**
+ * The batch's essays with the retried ones no longer marked failed (they are in flight again), and
+ * those retried essays as they now are, in batch order.
+ */
+export function essaysForRetry(context: BatchContext, plan: RetryPlan): { readonly essays: BatchEssay[]; readonly retried: BatchEssay[] } {
+  const ids = new Set(plan.essays.map((essay) => essay.essay_id));
+  const retried: BatchEssay[] = [];
+  const essays = context.essays.map((essay) => {
+    if (!ids.has(essay.essay_id)) return essay;
+    const again: BatchEssay = { essay_id: essay.essay_id, text_storage_id: essay.text_storage_id, failed_phase: null };
+    retried.push(again);
+    return again;
+  });
+  return { essays, retried };
 }
