@@ -958,6 +958,24 @@ describe('admission hook', () => {
     }
   });
 
+  it('the hook is asked once per request, whether it denies or admits (its guards and action share one evaluation)', () => {
+    const denials: AdmissionRequest[] = [];
+    const denying = deniedMachine(denials);
+    const ready = scenario({ student_prompt_ref: PROMPT, essays: FOUR }, [provisioned(FOUR_REFS)], denying).final;
+    step(ready, pipelineRequested('nlp'), denying);
+    expect(denials).toHaveLength(1);
+    const admissions: AdmissionRequest[] = [];
+    const admitting = createBatchMachine({
+      admission: (request) => {
+        admissions.push(request);
+        return { allowed: true };
+      },
+    });
+    const started = step(at(S.READY_FOR_PIPELINE_EXECUTION, READY, admitting), pipelineRequested('nlp'), admitting);
+    expect(started.snapshot.value).toBe(S.PROCESSING_PIPELINES);
+    expect(admissions).toHaveLength(1);
+  });
+
   it('the hook sees only eligible essays and pruned phases', () => {
     const requests: AdmissionRequest[] = [];
     const machine = createBatchMachine({

@@ -20,6 +20,7 @@ import {
 } from './messages.js';
 import { evaluatePipelineRequest, type BatchMachineOptions, type PipelinePlan } from './request.js';
 import { essaysForRetry, evaluateRetry, type RetryPlan } from './retry.js';
+import { memoByPair } from '../memo.js';
 import type { EventMeta } from '../contracts/envelope.js';
 
 /**
@@ -94,10 +95,14 @@ const IN_EVERY_ACTIVE_STATE = {
 // read together, as Stately shows them, and splitting them would lose setup's typing of their names.
 // eslint-disable-next-line max-lines-per-function
 export function createBatchMachine(options: BatchMachineOptions = {}) {
-  const evaluate = (context: BatchContext, event: BatchEvent) =>
-    event.type === 'PIPELINE_REQUESTED' ? evaluatePipelineRequest(context, event.data, options) : undefined;
-  const evaluateRetryOf = (context: BatchContext, event: BatchEvent) =>
-    event.type === 'PHASE_RETRY_REQUESTED' ? evaluateRetry(context, event.data, options) : undefined;
+  // The guards and the action of one transition see the same context and event objects: each
+  // request is evaluated (and the admission hook asked) once, not once per guard and action.
+  const evaluate = memoByPair((context: BatchContext, event: BatchEvent) =>
+    event.type === 'PIPELINE_REQUESTED' ? evaluatePipelineRequest(context, event.data, options) : undefined,
+  );
+  const evaluateRetryOf = memoByPair((context: BatchContext, event: BatchEvent) =>
+    event.type === 'PHASE_RETRY_REQUESTED' ? evaluateRetry(context, event.data, options) : undefined,
+  );
 
   return setup({
     types: {
