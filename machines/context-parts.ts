@@ -14,6 +14,8 @@
  * read with own-property lookups only.
  */
 
+import { recordOf, recordWith, recordWithout } from './records.js';
+
 /** One stored piece of a collection. `part_id` is unique within its entity. */
 export interface ContextPart<T> {
   readonly part_id: string;
@@ -109,15 +111,10 @@ export function emptyPartedMap<V>(prefix: string, expected: number): PartedMap<V
 /** A map of `entries` under `prefix` (a repeated key keeps its last value). */
 export function partedMap<V>(prefix: string, entries: Iterable<readonly [string, V]>, expected: number): PartedMap<V> {
   const empty = emptyPartedMap<V>(prefix, expected);
-  const items: Array<Record<string, V>> = empty.parts.map(() => ({}));
-  let size = 0;
-  for (const [key, value] of entries) {
-    const bucket = items[hashOf(key) % items.length] as Record<string, V>;
-    if (!Object.hasOwn(bucket, key)) size += 1;
-    // defineProperty: even `__proto__` becomes a plain own key.
-    Object.defineProperty(bucket, key, { value, enumerable: true, writable: true, configurable: true });
-  }
-  return { size, parts: empty.parts.map((part, k) => ({ part_id: part.part_id, items: items[k] as Record<string, V> })) };
+  const buckets: Array<Array<readonly [string, V]>> = empty.parts.map(() => []);
+  for (const entry of entries) buckets[hashOf(entry[0]) % buckets.length]?.push(entry);
+  const parts = empty.parts.map((part, k) => ({ part_id: part.part_id, items: recordOf(buckets[k] ?? []) }));
+  return { size: parts.reduce((sum, part) => sum + Object.keys(part.items).length, 0), parts };
 }
 
 function partOf<V>(map: PartedMap<V>, key: string): [number, ContextPart<Readonly<Record<string, V>>>] {
@@ -142,26 +139,14 @@ export function mapGet<V>(map: PartedMap<V>, key: string): V | undefined {
 export function mapSet<V>(map: PartedMap<V>, key: string, value: V): PartedMap<V> {
   const [k, part] = partOf(map, key);
   const size = Object.hasOwn(part.items, key) ? map.size : map.size + 1;
-  return { size, parts: map.parts.with(k, { part_id: part.part_id, items: { ...part.items, [key]: value } }) };
-}
-
-/** A copy of `items` without `key` (a plain loop: a rest pattern with a computed key is several times slower). */
-function without<V>(items: Readonly<Record<string, V>>, key: string): Record<string, V> {
-  const rest: Record<string, V> = {};
-  for (const name of Object.keys(items)) {
-    if (name === key) continue;
-    // defineProperty for `__proto__` only: an assignment would set the prototype instead.
-    if (name === '__proto__') Object.defineProperty(rest, name, { value: items[name], enumerable: true, writable: true, configurable: true });
-    else rest[name] = items[name] as V;
-  }
-  return rest;
+  return { size, parts: map.parts.with(k, { part_id: part.part_id, items: recordWith(part.items, key, value) }) };
 }
 
 /** The map without `key` (unchanged when absent). */
 export function mapDelete<V>(map: PartedMap<V>, key: string): PartedMap<V> {
   if (!mapHas(map, key)) return map;
   const [k, part] = partOf(map, key);
-  return { size: map.size - 1, parts: map.parts.with(k, { part_id: part.part_id, items: without(part.items, key) }) };
+  return { size: map.size - 1, parts: map.parts.with(k, { part_id: part.part_id, items: recordWithout(part.items, key) }) };
 }
 
 /** Every key (in part order, then insertion order within a part). */

@@ -28,7 +28,6 @@ import {
 import {
   has,
   lookup,
-  withKey,
   type AggregationKey,
   type BatchTrackerContext,
   type BatchTrackerEmitted,
@@ -36,6 +35,7 @@ import {
   type PhaseAggregation,
   type TrackerStep,
 } from './types.js';
+import { recordWith } from '../records.js';
 
 /** The key of the aggregation of `phase` in pipeline run `runId`. */
 export function aggregationKey(runId: number, phase: PipelinePhase): AggregationKey {
@@ -123,7 +123,7 @@ export function settleEssay(aggregation: PhaseAggregation, essayId: string, outp
 }
 
 function withAggregation(context: BatchTrackerContext, key: string, aggregation: PhaseAggregation): BatchTrackerContext {
-  return { ...context, aggregations: withKey(context.aggregations, key, aggregation) };
+  return { ...context, aggregations: recordWith(context.aggregations, key, aggregation) };
 }
 
 /** Emits the outcome and marks the aggregation concluded when nothing is pending; otherwise nothing. */
@@ -169,7 +169,7 @@ export function recordEssayResult(
  * aggregation where it is pending; each of those may conclude.
  */
 export function recordCriticalFailure(context: BatchTrackerContext, essayId: string, meta: EventMeta): TrackerStep {
-  let current: BatchTrackerContext = { ...context, critical: withKey(context.critical, essayId, true) };
+  let current: BatchTrackerContext = { ...context, critical: recordWith(context.critical, essayId, true) };
   const messages: BatchTrackerEmitted[] = [];
   for (const [key, aggregation] of Object.entries(context.aggregations)) {
     if (!isOpen(aggregation) || !mapHas(aggregation.pending, essayId)) continue;

@@ -17,12 +17,12 @@ import {
   has,
   lookup,
   requireRegistration,
-  withKey,
   type BatchTrackerContext,
   type BatchTrackerEmitted,
   type PhaseCommand,
   type TrackerStep,
 } from './types.js';
+import { recordWith } from '../records.js';
 
 /** The run a command belongs to: its own run_id, else one more than the highest run seen. */
 export function resolveRunId(context: BatchTrackerContext, runId: number | undefined): number {
@@ -55,7 +55,7 @@ export function startPhase(context: BatchTrackerContext, command: PhaseCommand, 
   const next: BatchTrackerContext = {
     ...context,
     highest_run_id: Math.max(context.highest_run_id, runId),
-    aggregations: withKey(context.aggregations, key, aggregation),
+    aggregations: recordWith(context.aggregations, key, aggregation),
     open_by_phase: { ...context.open_by_phase, [command.phase]: key },
   };
   if (pending.length === 0) return concludeIfDone(next, key, meta);

@@ -13,7 +13,6 @@ import {
   TEXTS_PART,
   UPLOADS_PART,
   requireRegistration,
-  withKey,
   type BatchTrackerContext,
   type BatchTrackerEmitted,
   type BatchTrackerEventData,
@@ -22,6 +21,7 @@ import {
   type Slot,
   type TrackerStep,
 } from './types.js';
+import { recordWith } from '../records.js';
 
 type ContentData = BatchTrackerEventData['CONTENT_PROVISIONED'];
 type FailureData = BatchTrackerEventData['CONTENT_VALIDATION_FAILED'];
@@ -56,7 +56,7 @@ export function heldKeyOf(item: HeldItem): string {
 export function holdItem(context: BatchTrackerContext, item: HeldItem): BatchTrackerContext {
   const key = heldKeyOf(item);
   if (has(context.held_keys, key)) return context;
-  return { ...context, held: [...context.held, item], held_keys: withKey(context.held_keys, key, true) };
+  return { ...context, held: [...context.held, item], held_keys: recordWith(context.held_keys, key, true) };
 }
 
 /**

@@ -213,17 +213,6 @@ export function lookup<V>(record: Readonly<Record<string, V>>, key: string): V |
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
-/** A copy of `record` with `key` set (defined as an own property, even for `__proto__`). */
-export function withKey<V>(record: Readonly<Record<string, V>>, key: string, value: V): Record<string, V> {
-  return { ...record, [key]: value };
-}
-
-/** A copy of `record` without `key`. */
-export function withoutKey<V>(record: Readonly<Record<string, V>>, key: string): Record<string, V> {
-  const { [key]: _removed, ...rest } = record;
-  return rest;
-}
-
 /** The registration, which every state after `awaiting_registration` has by construction. */
 export function requireRegistration(context: BatchTrackerContext): TrackerRegistration {
   if (context.registration === null) {
