@@ -102,7 +102,10 @@ export function worldsSince(uow: UnitOfWork, mark: InvariantMark, machines: Mach
   const batches = new Map<string, WorkingEntity[]>();
   for (const entity of changed) {
     const batchId = batchOfEntity(entity);
-    if (batchId !== undefined) batches.set(batchId, [...(batches.get(batchId) ?? []), entity]);
+    if (batchId === undefined) continue;
+    const entities = batches.get(batchId);
+    if (entities === undefined) batches.set(batchId, [entity]);
+    else entities.push(entity);
   }
   const worlds: InvariantWorld[] = [];
   const emitted = batches.size === 0 ? [] : emittedSince(uow, mark);
