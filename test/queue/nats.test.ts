@@ -187,6 +187,8 @@ suite(NATS_URL === undefined || NATS_URL === '' ? SKIP_TITLE : 'NATS JetStream q
       else expect(stats.every((s) => s.applied > 0)).toBe(true);
       // Published in one burst: the holders applied groups of several messages per transaction.
       expect(stats.reduce((n, s) => n + s.groups, 0)).toBeLessThan(events.length / 2);
+      // A group counts only when it held messages of the worker's partition.
+      expect(stats.every((s) => s.groups <= s.applied)).toBe(true);
       if (layout.partitions === 2) {
         const perPartition = [0, 1].map((k) => events.filter((e) => partitionOf(partitionKeyOf(e), 2) === k).length);
         expect(stats.map((s) => s.applied)).toEqual(perPartition);

@@ -36,7 +36,7 @@ export interface ConsumerStats {
   naks: number;
   /** Failed transactions retried. */
   retries: number;
-  /** Groups handled (one transaction each when they hold messages of the partition). */
+  /** Groups that held messages of the partition (one transaction each); groups of other partitions' messages only are not counted. */
   groups: number;
 }
 

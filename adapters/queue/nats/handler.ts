@@ -128,7 +128,6 @@ export class MessageHandler {
   async handleGroup(partition: number, msgs: readonly JsMsg[], live: () => boolean): Promise<JsMsg[]> {
     const owned: Owned[] = [];
     const unsettled: JsMsg[] = [];
-    this.context.stats.groups += 1;
     for (const msg of msgs) {
       const first = decode(msg, false);
       if (partitionOf(first.key, this.context.count) !== partition) {
@@ -140,6 +139,7 @@ export class MessageHandler {
       if (decoded.parseError === undefined) owned.push({ msg, seq: msg.seq, key: decoded.key, value: decoded.value });
       else if (!(await this.deadLetter(partition, msg, decoded.key, 'INVALID_ENVELOPE', decoded.parseError, live))) unsettled.push(msg);
     }
+    if (owned.length > 0) this.context.stats.groups += 1;
     const deferrals = this.deferralsOf(partition);
     const { apply, wait } = deferrals.split(owned);
     for (const item of wait) this.deferLater(partition, item, 'an older message of its batch waits for a worker that can apply it');
