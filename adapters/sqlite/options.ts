@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LifecycleError } from '../errors.js';
+import { CHECKPOINT_MODES, type CheckpointMode } from './checkpointer.js';
 
 /** Options of `openSqliteStore`. */
 export interface SqliteStoreOptions {
@@ -24,14 +25,23 @@ export interface SqliteStoreOptions {
    * files read the same either way.
    */
   compactAuditEnvelopes?: boolean;
+  /**
+   * Who copies the WAL into the database file: `background` (default; a worker thread, started
+   * after the store's first 256 commits, so commits never wait for a checkpoint's fsyncs) or
+   * `inline` (SQLite's default: the commit that takes the WAL past 1,000 pages). See checkpointer.ts.
+   */
+  checkpoint?: CheckpointMode;
+  /** Told when the background checkpointer fails and the store falls back to inline checkpoints (default: a process warning). */
+  onCheckpointError?: (error: Error) => void;
 }
 
 function invalid(message: string, details: Record<string, unknown>): LifecycleError {
   return new LifecycleError('INVALID_CONFIGURATION', message, { details });
 }
 
-export function validateOptions(options: SqliteStoreOptions): { synchronous: 'NORMAL' | 'FULL'; busyTimeoutMs: number } {
+export function validateOptions(options: SqliteStoreOptions): { synchronous: 'NORMAL' | 'FULL'; busyTimeoutMs: number; checkpoint: CheckpointMode } {
   const synchronous = options.synchronous ?? 'NORMAL';
+  const checkpoint = options.checkpoint ?? 'background';
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   if (typeof options.path !== 'string' || options.path.length === 0) throw invalid('sqlite store path must be a non-empty string', {});
   if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
@@ -40,7 +50,10 @@ export function validateOptions(options: SqliteStoreOptions): { synchronous: 'NO
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw invalid(`sqlite busyTimeoutMs must be a non-negative integer, got ${busyTimeoutMs}`, { busyTimeoutMs });
   }
-  return { synchronous, busyTimeoutMs };
+  if (!(CHECKPOINT_MODES as readonly string[]).includes(checkpoint)) {
+    throw invalid(`sqlite checkpoint must be one of ${CHECKPOINT_MODES.join(', ')}, got ${String(checkpoint)}`, { checkpoint });
+  }
+  return { synchronous, busyTimeoutMs, checkpoint };
 }
 
 /**

@@ -28,6 +28,7 @@ const TRICKS: readonly Trick[] = [
   { name: 'derived stored answers', off: { store: { deriveStoredAnswers: false } } },
   { name: 'optimistic inbox (no read before the first attempt)', off: { engine: { ablate: { optimisticInbox: false } } } },
   { name: 'reusable actor scope (pure.ts)', off: { engine: { ablate: { reusableScope: false } } } },
+  { name: 'background WAL checkpoints', off: { store: { checkpoint: 'inline' } } },
 ];
 
 /** The figures a trick is judged on. */

@@ -97,6 +97,8 @@ async function rawDurableFloor(synchronous: 'NORMAL' | 'FULL', seconds: number):
   const { store, dir } = tempStore(synchronous);
   try {
     await seed(new LifecycleEngine({ store }));
+    // The same checkpoints as the engine's store: it writes around `commit`, which starts the thread.
+    store.checkpointer?.start();
     const db: Database.Database = store.db;
     const load = db.prepare<[string, string], { snapshot: string; version: number }>('SELECT snapshot, version FROM entities WHERE machine = ? AND entity_id = ?');
     const save = db.prepare('UPDATE entities SET snapshot = ?, status = ?, version = version + 1, updated_at = ? WHERE machine = ? AND entity_id = ?');
