@@ -15,6 +15,7 @@
  * writer checkpoints inline again, as SQLite does by default.
  */
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 
@@ -80,12 +81,16 @@ export class WalCheckpointer {
   private commits = 0;
   private worker: Worker | undefined;
   private state: 'waiting' | 'running' | 'failed' | 'stopped' = 'waiting';
+  /** The file, resolved now: the thread opens it later, whatever the process's directory is by then. */
+  private readonly path: string;
 
   constructor(
     private readonly db: Database.Database,
     private readonly busyTimeoutMs: number,
     private readonly onError: (error: Error) => void = defaultOnError,
-  ) {}
+  ) {
+    this.path = db.name.startsWith('file:') ? db.name : resolve(db.name);
+  }
 
   /** True while the thread runs. */
   get running(): boolean {
@@ -103,7 +108,7 @@ export class WalCheckpointer {
   start(): void {
     if (this.state !== 'waiting') return;
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    const workerData = { driver, path: this.db.name, busyTimeoutMs: this.busyTimeoutMs, minPauseMs: MIN_PAUSE_MS, maxPauseMs: MAX_PAUSE_MS, targetFrames: INLINE_PAGES };
+    const workerData = { driver, path: this.path, busyTimeoutMs: this.busyTimeoutMs, minPauseMs: MIN_PAUSE_MS, maxPauseMs: MAX_PAUSE_MS, targetFrames: INLINE_PAGES };
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
     worker.unref();
     worker.on('message', (message: { failed?: string }) => this.fail(`checkpoint failed: ${message.failed ?? 'unknown error'}`));
