@@ -197,7 +197,10 @@ export class SqliteStore implements SnapshotStore {
   load(machine: string, entity_id: string): Promise<EntityRecord | undefined> {
     return this.run('load', () => {
       const row = this.s.loadEntity.get(machine, entity_id);
-      return row === undefined ? this.archived.entity(machine, entity_id) : this.parts.read(row);
+      if (row !== undefined && row.part_count === 0) return this.parts.read(row);
+      // A second read (its parts, or the archive) shares one read transaction with the first, so a
+      // commit of another connection in between (a part write, a restore) cannot tear the answer.
+      return this.loadManyTx.deferred([{ machine, entity_id }]).get(`${machine}\u0000${entity_id}`);
     });
   }
 
