@@ -41,4 +41,31 @@ describe('review: load of an archived entity racing a restore', () => {
     await other.close();
     await store.close();
   });
+
+  it('findInbox still answers an archived event whose batch another connection restores between the inbox and the archive read', async () => {
+    const path = join(tempDir('review-archive-race-'), 'store.db');
+    const { store, engine } = clockedStore(path, T0);
+    const events = batchEvents('guest', 'race-c', 2);
+    await dispatchAll(engine, events);
+    const eventId = String(events[0]?.event_id);
+    const before = (await store.findInbox([eventId])).get(eventId);
+    expect(before).toBeDefined();
+    expect((await archiveClosedBatches(store, { archiveDays: 0, now: new Date(T0) })).archived.length).toBe(1);
+    const other = openSqliteStore({ path });
+    const archives = (store as unknown as { archives: { auditAt: (position: number) => unknown } }).archives;
+    const auditAt = archives.auditAt.bind(archives);
+    let restored = false;
+    archives.auditAt = (position) => {
+      if (!restored) {
+        restored = true;
+        void restoreBatch(other, 'race-c');
+      }
+      return auditAt(position);
+    };
+    const after = await store.findInbox([eventId]).then((found) => found.get(eventId), (error: unknown) => error);
+    expect(restored).toBe(true);
+    expect(after).toEqual(before);
+    await other.close();
+    await store.close();
+  });
 });
