@@ -149,6 +149,7 @@ export class SqliteStore implements SnapshotStore {
   private readonly parts: SqliteParts;
   private readonly commitTx: Database.Transaction<(batch: CommitBatch, at: string) => number[]>;
   private readonly loadManyTx: Database.Transaction<(keys: ReadonlyArray<{ machine: string; entity_id: string }>) => Map<string, EntityRecord>>;
+  private readonly readInboxTx: Database.Transaction<(event_ids: readonly string[]) => Map<string, Json>>;
   private readonly markPublishedTx: Database.Transaction<(ids: readonly number[], at: string) => void>;
   private readonly audit: SqliteAudit;
   private readonly pruneTx: Database.Transaction<(cutoffs: PruneCutoffs) => PruneReport>;
@@ -188,6 +189,7 @@ export class SqliteStore implements SnapshotStore {
       }
       return found;
     });
+    this.readInboxTx = db.transaction((event_ids: readonly string[]) => this.readInbox(event_ids, true) ?? new Map<string, Json>());
     this.pruneTx = db.transaction((cutoffs: PruneCutoffs) => pruneRows(db, cutoffs));
     this.markPublishedTx = db.transaction((ids: readonly number[], at: string) => {
       for (const id of ids) this.s.markPublished.run(at, id);
@@ -209,13 +211,16 @@ export class SqliteStore implements SnapshotStore {
   }
 
   findInbox(event_ids: readonly string[]): Promise<Map<string, Json>> {
-    return this.run('findInbox', () => {
-      const found = new Map<string, Json>();
-      if (event_ids.length === 0) return found;
-      const rows = event_ids.length === 1 ? this.s.findInbox.all(event_ids[0] as string) : this.s.findInboxMany.all(JSON.stringify(event_ids));
-      for (const row of rows) found.set(row.event_id, decodeOutcome(row.result === null ? this.archived.outcome(row) : row));
-      return found;
-    });
+    return this.run('findInbox', () => (event_ids.length === 0 ? new Map<string, Json>() : (this.readInbox(event_ids, false) ?? this.readInboxTx.deferred(event_ids))));
+  }
+
+  /** The kept answers; undefined when one is in an archive and `inArchives` is false (read it again in one read transaction). */
+  private readInbox(event_ids: readonly string[], inArchives: boolean): Map<string, Json> | undefined {
+    const found = new Map<string, Json>();
+    const rows = event_ids.length === 1 ? this.s.findInbox.all(event_ids[0] as string) : this.s.findInboxMany.all(JSON.stringify(event_ids));
+    if (!inArchives && rows.some((row) => row.result === null)) return undefined;
+    for (const row of rows) found.set(row.event_id, decodeOutcome(row.result === null ? this.archived.outcome(row) : row));
+    return found;
   }
 
   commit(batch: CommitBatch): Promise<CommitResult> {
