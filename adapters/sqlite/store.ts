@@ -149,7 +149,7 @@ export class SqliteStore implements SnapshotStore {
   private readonly parts: SqliteParts;
   private readonly commitTx: Database.Transaction<(batch: CommitBatch, at: string) => number[]>;
   private readonly loadManyTx: Database.Transaction<(keys: ReadonlyArray<{ machine: string; entity_id: string }>) => Map<string, EntityRecord>>;
-  private readonly readInboxTx: Database.Transaction<(event_ids: readonly string[]) => Map<string, Json>>;
+  private readonly readTx: Database.Transaction<(read: () => unknown) => unknown>;
   private readonly markPublishedTx: Database.Transaction<(ids: readonly number[], at: string) => void>;
   private readonly audit: SqliteAudit;
   private readonly pruneTx: Database.Transaction<(cutoffs: PruneCutoffs) => PruneReport>;
@@ -189,7 +189,7 @@ export class SqliteStore implements SnapshotStore {
       }
       return found;
     });
-    this.readInboxTx = db.transaction((event_ids: readonly string[]) => this.readInbox(event_ids, true) ?? new Map<string, Json>());
+    this.readTx = db.transaction((read: () => unknown) => read());
     this.pruneTx = db.transaction((cutoffs: PruneCutoffs) => pruneRows(db, cutoffs));
     this.markPublishedTx = db.transaction((ids: readonly number[], at: string) => {
       for (const id of ids) this.s.markPublished.run(at, id);
@@ -211,7 +211,12 @@ export class SqliteStore implements SnapshotStore {
   }
 
   findInbox(event_ids: readonly string[]): Promise<Map<string, Json>> {
-    return this.run('findInbox', () => (event_ids.length === 0 ? new Map<string, Json>() : (this.readInbox(event_ids, false) ?? this.readInboxTx.deferred(event_ids))));
+    return this.run('findInbox', () => (event_ids.length === 0 ? new Map<string, Json>() : (this.readInbox(event_ids, false) ?? this.inOneRead(() => this.readInbox(event_ids, true) ?? new Map<string, Json>()))));
+  }
+
+  /** `read`'s statements in one read transaction (a consistent view across live rows and archives). */
+  private inOneRead<T>(read: () => T): T {
+    return this.readTx.deferred(read) as T;
   }
 
   /** The kept answers; undefined when one is in an archive and `inArchives` is false (read it again in one read transaction). */
@@ -236,7 +241,8 @@ export class SqliteStore implements SnapshotStore {
   }
 
   history(machine: string, entity_id: string, options: { limit?: number; afterPosition?: number } = {}): Promise<AuditRecord[]> {
-    return this.run('history', () => this.archived.history(machine, entity_id, this.audit.history(machine, entity_id, options), options));
+    // Live rows and the archive in one read transaction: an archive or restore in between would double or drop rows.
+    return this.run('history', () => this.inOneRead(() => this.archived.history(machine, entity_id, this.audit.history(machine, entity_id, options), options)));
   }
 
   auditSince(afterPosition: number, limit: number): Promise<AuditRecord[]> {
@@ -244,7 +250,7 @@ export class SqliteStore implements SnapshotStore {
   }
 
   list(query: ListQuery): Promise<EntityRecord[]> {
-    return this.run('list', () => this.archived.list(query, () => this.listLive(query, MAX_LIMIT, 0)) ?? this.listLive(query, pageLimit(query.limit), nonNegative(query.offset)));
+    return this.run('list', () => this.inOneRead(() => this.archived.list(query, () => this.listLive(query, MAX_LIMIT, 0)) ?? this.listLive(query, pageLimit(query.limit), nonNegative(query.offset))));
   }
 
   /** One page of live entities. */
