@@ -146,7 +146,7 @@ function join(value: unknown, items: ReadonlyMap<string, Json>, missing: string[
   if (isStub(value)) return joinedPart(value.part_id, items, missing);
   if (isPartRun(value)) return Array.from({ length: value.count }, (_, k) => joinedPart(`${value.$parts}/${k}`, items, missing));
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = join(item, items, missing);
+  for (const [key, item] of Object.entries(value)) defineField(out, key, join(item, items, missing));
   return out;
 }
 

@@ -22,6 +22,15 @@ function refusedInternal(error: LifecycleError): { event_id: string; event_type:
 }
 
 /**
+ * True for what the inbox keeps for a message the engine emitted and applied itself
+ * (`{ outcome, internal: true }`, cascade.ts): only such a row makes a refused internal event a
+ * copy. Any other row (a root event's answer) means the id was reused by someone else.
+ */
+function isOwnMessageRow(stored: unknown): boolean {
+  return typeof stored === 'object' && stored !== null && (stored as { internal?: unknown }).internal === true;
+}
+
+/**
  * The `duplicate` answers of the refused items that are copies of messages this engine took (one
  * inbox query for all), by their index; the other refusals stay refusals.
  */
@@ -35,7 +44,7 @@ export async function ownCopies(store: Pick<SnapshotStore, 'findInbox'>, refused
   const taken = await store.findInbox(candidates.map(({ event }) => event.event_id));
   for (const { index, event } of candidates) {
     const stored = taken.get(event.event_id);
-    if (stored !== undefined) answers.set(index, duplicateAnswer(event, stored));
+    if (isOwnMessageRow(stored)) answers.set(index, duplicateAnswer(event, stored));
   }
   return answers;
 }

@@ -152,6 +152,7 @@ export class SqliteStore implements SnapshotStore {
   private readonly parts: SqliteParts;
   private readonly commitTx: Database.Transaction<(batch: CommitBatch, at: string) => number[]>;
   private readonly loadManyTx: Database.Transaction<(keys: ReadonlyArray<{ machine: string; entity_id: string }>) => Map<string, EntityRecord>>;
+  private readonly readTx: Database.Transaction<(read: () => unknown) => unknown>;
   private readonly markPublishedTx: Database.Transaction<(ids: readonly number[], at: string) => void>;
   private readonly audit: SqliteAudit;
   private readonly pruneTx: Database.Transaction<(cutoffs: PruneCutoffs) => PruneReport>;
@@ -192,6 +193,7 @@ export class SqliteStore implements SnapshotStore {
       }
       return found;
     });
+    this.readTx = db.transaction((read: () => unknown) => read());
     this.pruneTx = db.transaction((cutoffs: PruneCutoffs) => pruneRows(db, cutoffs));
     this.markPublishedTx = db.transaction((ids: readonly number[], at: string) => {
       for (const id of ids) this.s.markPublished.run(at, id);
@@ -201,7 +203,10 @@ export class SqliteStore implements SnapshotStore {
   load(machine: string, entity_id: string): Promise<EntityRecord | undefined> {
     return this.run('load', () => {
       const row = this.s.loadEntity.get(machine, entity_id);
-      return row === undefined ? this.archived.entity(machine, entity_id) : this.parts.read(row);
+      if (row !== undefined && row.part_count === 0) return this.parts.read(row);
+      // A second read (its parts, or the archive) shares one read transaction with the first, so a
+      // commit of another connection in between (a part write, a restore) cannot tear the answer.
+      return this.loadManyTx.deferred([{ machine, entity_id }]).get(`${machine}\u0000${entity_id}`);
     });
   }
 
@@ -210,13 +215,21 @@ export class SqliteStore implements SnapshotStore {
   }
 
   findInbox(event_ids: readonly string[]): Promise<Map<string, Json>> {
-    return this.run('findInbox', () => {
-      const found = new Map<string, Json>();
-      if (event_ids.length === 0) return found;
-      const rows = event_ids.length === 1 ? this.s.findInbox.all(event_ids[0] as string) : this.s.findInboxMany.all(JSON.stringify(event_ids));
-      for (const row of rows) found.set(row.event_id, decodeOutcome(row.result === null ? this.archived.outcome(row) : row));
-      return found;
-    });
+    return this.run('findInbox', () => (event_ids.length === 0 ? new Map<string, Json>() : (this.readInbox(event_ids, false) ?? this.inOneRead(() => this.readInbox(event_ids, true) ?? new Map<string, Json>()))));
+  }
+
+  /** `read`'s statements in one read transaction (a consistent view across live rows and archives). */
+  private inOneRead<T>(read: () => T): T {
+    return this.readTx.deferred(read) as T;
+  }
+
+  /** The kept answers; undefined when one is in an archive and `inArchives` is false (read it again in one read transaction). */
+  private readInbox(event_ids: readonly string[], inArchives: boolean): Map<string, Json> | undefined {
+    const found = new Map<string, Json>();
+    const rows = event_ids.length === 1 ? this.s.findInbox.all(event_ids[0] as string) : this.s.findInboxMany.all(JSON.stringify(event_ids));
+    if (!inArchives && rows.some((row) => row.result === null)) return undefined;
+    for (const row of rows) found.set(row.event_id, decodeOutcome(row.result === null ? this.archived.outcome(row) : row));
+    return found;
   }
 
   commit(batch: CommitBatch): Promise<CommitResult> {
@@ -233,7 +246,8 @@ export class SqliteStore implements SnapshotStore {
   }
 
   history(machine: string, entity_id: string, options: { limit?: number; afterPosition?: number } = {}): Promise<AuditRecord[]> {
-    return this.run('history', () => this.archived.history(machine, entity_id, this.audit.history(machine, entity_id, options), options));
+    // Live rows and the archive in one read transaction: an archive or restore in between would double or drop rows.
+    return this.run('history', () => this.inOneRead(() => this.archived.history(machine, entity_id, this.audit.history(machine, entity_id, options), options)));
   }
 
   auditSince(afterPosition: number, limit: number): Promise<AuditRecord[]> {
@@ -241,7 +255,7 @@ export class SqliteStore implements SnapshotStore {
   }
 
   list(query: ListQuery): Promise<EntityRecord[]> {
-    return this.run('list', () => this.archived.list(query, () => this.listLive(query, MAX_LIMIT, 0)) ?? this.listLive(query, pageLimit(query.limit), nonNegative(query.offset)));
+    return this.run('list', () => this.inOneRead(() => this.archived.list(query, () => this.listLive(query, MAX_LIMIT, 0)) ?? this.listLive(query, pageLimit(query.limit), nonNegative(query.offset))));
   }
 
   /** One page of live entities. */
