@@ -22,7 +22,7 @@ async function refusalOf(engine: LifecycleEngine, raw: unknown): Promise<unknown
   }
 }
 
-describe('review: copies of the engine own messages', () => {
+describe('regression: copies of the engine own messages', () => {
   it('a forged internal envelope reusing the id of an outside event is refused SENDER_NOT_ALLOWED, not answered duplicate', async () => {
     const store = openSqliteStore({ path: ':memory:', now: () => NOW });
     const engine = new LifecycleEngine({ store, clock: () => NOW });

@@ -17,7 +17,7 @@ function snapshotWithProtoKey(): Json {
   return { value: 'x', context: { slots: partedList('slots', ['a', 'b', 'c']), critical } } as unknown as Json;
 }
 
-describe('review: a __proto__ key beside context parts', () => {
+describe('regression: a __proto__ key beside context parts', () => {
   it('split then join (as a store reads the row back) keeps a __proto__ key of the main row', () => {
     const snapshot = snapshotWithProtoKey();
     const { main, parts } = splitParts(snapshot);

@@ -15,7 +15,7 @@ import { removeTempDirs, tempDir } from '../support/reliability-kit.js';
 afterAll(removeTempDirs);
 const T0 = '2026-03-01T12:00:00.000Z';
 
-describe('review: history racing an archive', () => {
+describe('regression: history racing an archive', () => {
   it('history answers each audit row once when another connection archives the batch between the live and the archive read', async () => {
     const path = join(tempDir('review-history-race-'), 'store.db');
     const { store, engine } = clockedStore(path, T0);

@@ -16,7 +16,7 @@ import { removeTempDirs, tempDir } from '../support/reliability-kit.js';
 afterAll(removeTempDirs);
 const T0 = '2026-03-01T12:00:00.000Z';
 
-describe('review: load of an archived entity racing a restore', () => {
+describe('regression: load of an archived entity racing a restore', () => {
   it('load still finds an entity whose batch another connection restores between its live and archive reads', async () => {
     const path = join(tempDir('review-archive-race-'), 'store.db');
     const { store, engine } = clockedStore(path, T0);
