@@ -8,7 +8,6 @@ import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { LifecycleError } from '../errors.js';
 import { HttpError, limitExceeded, LimitKind, sendError } from './errors.js';
 import { principalOf } from './guard.js';
-import { leanJsonBody } from './json-body.js';
 
 /** The limits; every field optional in `deps.limits`, defaults below. */
 export interface HttpLimits {
@@ -108,8 +107,7 @@ const JSON_TYPES = ['application/json', 'application/*+json'];
  * content type is refused with 415; a write without a body gets `{}`.
  */
 export function jsonBody(limits: HttpLimits): RequestHandler[] {
-  // The lean reader of the common case (earns N% req/s in npm run bench); express.json for every other body.
-  const parse = leanJsonBody(limits.bodyBytes, express.json({ limit: limits.bodyBytes, strict: true, type: JSON_TYPES }));
+  const parse = express.json({ limit: limits.bodyBytes, strict: true, type: JSON_TYPES });
   const requireJson: RequestHandler = (req, _res, next) => {
     const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
     if (hasBody && req.is(JSON_TYPES) === false) {
