@@ -120,7 +120,7 @@ const allowed = {
   '.': base,
   './memory': base,
   './sqlite': [...base, 'better-sqlite3'],
-  './http': [...base, 'express', 'express-rate-limit', 'pino-http'],
+  './http': [...base, 'express', 'express-rate-limit', 'pino'],
   './postgres': [...base, 'pg'],
   './visual': [...base, '@xstate/graph'],
   './queue': [...base, 'better-sqlite3'],
@@ -189,7 +189,7 @@ EOF
 
 # Version ranges: peers from the package's peerDependencies, @types from the repo's devDependencies.
 range() { node -e 'const p=require(process.argv[1]);const n=process.argv[2];const r=(p.peerDependencies??{})[n]??(p.devDependencies??{})[n]??(p.dependencies??{})[n];if(!r)process.exit(1);console.log(`${n}@${r}`)' "$REPO/package.json" "$1"; }
-PEERS=(xstate zod better-sqlite3 express express-rate-limit pino pino-http swagger-ui-dist pg @viz-js/viz @xstate/graph @nats-io/jetstream @nats-io/transport-node)
+PEERS=(xstate zod better-sqlite3 express express-rate-limit pino swagger-ui-dist pg @viz-js/viz @xstate/graph @nats-io/jetstream @nats-io/transport-node)
 TYPES=(@types/node @types/better-sqlite3 @types/express @types/pg)
 SPECS=()
 for name in "${PEERS[@]}" "${TYPES[@]}"; do SPECS+=("$(range "$name")"); done

@@ -8,6 +8,7 @@ import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { LifecycleRouterDeps } from '../adapters/http/context.js';
 import { errorHandler, HttpError } from '../adapters/http/errors.js';
+import { serveInFront } from '../adapters/http/fast-route.js';
 import { createLifecycleRouter } from '../adapters/http/router.js';
 
 /** What the host passes to `createApp`. */
@@ -50,9 +51,12 @@ export function securityHeaders(): RequestHandler {
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(securityHeaders());
+  const headers = securityHeaders();
+  app.use(headers);
   const router = createLifecycleRouter(deps);
   app.use(router);
+  // POST /events skips express's router walk, same handlers in the same order (earns ~9% CPU per request, paired A/B, issue #18).
+  serveInFront(app, { ...router.eventsChain, handlers: [headers, ...router.eventsChain.handlers] });
   if (deps.staticDir !== undefined) {
     const staticDir = deps.staticDir;
     app.use(express.static(staticDir, { index: 'index.html', dotfiles: 'ignore' }));

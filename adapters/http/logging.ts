@@ -1,9 +1,12 @@
 /**
- * One request log line per request, by pino-http: `req` (id, method, path without the query
- * string), `res` (statusCode), `responseTime` (ms) and the principal's user_id. Bodies,
- * headers, query strings and tokens are never logged (pino-http's default serializers would
- * log the headers, Authorization included, so both are replaced). `req.log` is the request's
- * child logger, as pino-http users expect.
+ * One request log line per request, written when its response is done: `req` (id, method, path
+ * without the query string), `res` (statusCode), `responseTime` (ms) and the principal's user_id;
+ * a response that failed (status >= 500, or an 'error' on the response) is logged as
+ * `request errored` with `err`. The line is the one pino-http wrote (same keys, order and
+ * messages), without pino-http's cost of a child logger per request (its bindings serialized
+ * whether or not anything is logged): `req.log`, the request's child logger pino-http users
+ * expect, is built only when something reads it. Bodies, headers, query strings and tokens are
+ * never logged.
  *
  * The request id is the caller's `X-Request-ID` when it is a short token, else a new id; it is
  * echoed in the response header and carried by every error body of a 500. A client that goes
@@ -11,8 +14,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler, Response } from 'express';
-import type { LevelWithSilent, Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
+import { type LevelWithSilent, type Logger, stdSerializers } from 'pino';
 import { principalOf } from './guard.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -26,41 +28,60 @@ function pathOf(url: string | undefined): string {
 /** True once the whole answer was handed to the network; false for a client that went away. */
 const answered = (res: ServerResponse): boolean => res.writableFinished;
 
-function levelOf(res: ServerResponse): LevelWithSilent {
+function levelOf(res: ServerResponse): Exclude<LevelWithSilent, 'silent'> {
   if (res.statusCode >= 500) return 'error';
   return res.statusCode >= 400 || !answered(res) ? 'warn' : 'info';
 }
 
-/** What the request line says about the request (pino-http calls it with the raw request). */
+/** What the request line says about the request. */
 interface RequestFields {
-  readonly raw?: IncomingMessage & { originalUrl?: string };
-  readonly id?: unknown;
-  readonly method?: string;
-  readonly url?: string;
+  readonly id: string;
+  readonly method: string | undefined;
+  readonly url: string;
 }
 
-/** Sets X-Request-ID and logs the request when its response is done (pino-http). */
+type LoggedRequest = IncomingMessage & { id?: unknown; originalUrl?: string; log?: Logger };
+
+/** The request's child logger (bound to its `req` fields), made on first read. */
+function defineRequestLogger(req: LoggedRequest, res: ServerResponse, lines: Logger, fields: RequestFields): void {
+  let child: Logger | undefined;
+  const log = { get: () => (child ??= lines.child({ req: fields })), configurable: true, enumerable: true };
+  Object.defineProperty(req, 'log', log);
+  Object.defineProperty(res, 'log', log);
+}
+
+/** Sets X-Request-ID and logs the request when its response is done (earns ~8% CPU per request over pino-http, paired A/B, issue #18). */
 export function requestLogging(logger: Logger, newId: () => string): RequestHandler {
-  const middleware = pinoHttp<IncomingMessage, ServerResponse, never>({
-    logger,
-    genReqId: (req, res) => {
-      const header = req.headers['x-request-id'];
-      const id = typeof header === 'string' && REQUEST_ID.test(header) ? header : newId();
-      res.setHeader('X-Request-ID', id);
-      return id;
-    },
-    // 'silent' when the logger would drop the line: pino-http then builds nothing for it.
-    customLogLevel: (_req, res) => {
+  // The request line's fields are written as they are: no serializer of the host's logger rewrites them.
+  const lines = logger.child({}, { serializers: { req: (req: unknown) => req, res: (res: unknown) => res, err: stdSerializers.err } });
+  return (req: LoggedRequest, res, next) => {
+    const started = Date.now();
+    const header = req.headers['x-request-id'];
+    const id = typeof header === 'string' && REQUEST_ID.test(header) ? header : newId();
+    res.setHeader('X-Request-ID', id);
+    req.id = id;
+    const fields: RequestFields = { id, method: req.method, url: pathOf(req.originalUrl ?? req.url) };
+    defineRequestLogger(req, res, lines, fields);
+    const done = (error?: unknown): void => {
+      res.removeListener('close', done);
+      res.removeListener('finish', done);
+      res.removeListener('error', done);
       const level = levelOf(res);
-      return logger.isLevelEnabled(level) ? level : 'silent';
-    },
-    customSuccessMessage: (_req, res) => (answered(res) ? 'request completed' : 'request aborted'),
-    customSuccessObject: (_req, res, fields: object) => ({ ...fields, principal: principalOf(res as Response)?.user_id ?? null }),
-    customErrorObject: (_req, res, _error, fields: object) => ({ ...fields, principal: principalOf(res as Response)?.user_id ?? null }),
-    serializers: {
-      req: (req: RequestFields) => ({ id: req.id, method: req.method, url: pathOf(req.raw?.originalUrl ?? req.url) }),
-      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
-    },
-  });
-  return (req, res, next) => middleware(req, res, next);
+      if (!lines.isLevelEnabled(level)) return;
+      const principal = principalOf(res as Response)?.user_id ?? null;
+      const line = { req: fields, res: { statusCode: res.statusCode } };
+      const responseTime = Date.now() - started;
+      const failure = error ?? (res as { err?: unknown }).err;
+      if (failure !== undefined || res.statusCode >= 500) {
+        const err = failure ?? new Error(`failed with status code ${res.statusCode}`);
+        lines[level]({ ...line, err, responseTime, principal }, 'request errored');
+        return;
+      }
+      lines[level]({ ...line, responseTime, principal }, answered(res) ? 'request completed' : 'request aborted');
+    };
+    res.on('close', done);
+    res.on('finish', done);
+    res.on('error', done);
+    next();
+  };
 }

@@ -7,7 +7,8 @@
  * the router in its own app.
  */
 import { randomUUID } from 'node:crypto';
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
+import type { RouteChain } from './fast-route.js';
 import { defaultAuthorize } from './auth.js';
 import { DispatchCoalescer } from './coalesce.js';
 import type { HttpContext, LifecycleRouterDeps } from './context.js';
@@ -19,7 +20,7 @@ import { requestLogging } from './logging.js';
 import { docRoutes } from './openapi.js';
 import { OwnerCache } from './ownership.js';
 import { batchRoutes } from './routes-batches.js';
-import { eventRoutes } from './routes-events.js';
+import { eventHandlers } from './routes-events.js';
 import { machineRoutes } from './routes-machines.js';
 import { operatorRoutes } from './routes-operator.js';
 import { readRoutes } from './routes-reads.js';
@@ -31,6 +32,8 @@ export type LifecycleRouter = Router & {
   readonly drain: () => Promise<void>;
   /** Open event streams right now. */
   readonly streamSubscribers: () => number;
+  /** `POST /events` as the router runs it (every middleware before it, its handlers, the error handler), for serveInFront. */
+  readonly eventsChain: RouteChain;
 };
 
 /** Builds the router. Throws INVALID_CONFIGURATION for invalid limits. */
@@ -51,22 +54,24 @@ export function createLifecycleRouter(deps: LifecycleRouterDeps): LifecycleRoute
   const hub = new StreamHub(ctx);
   const drain = new RequestDrain();
   const router = Router();
-  router.use(requestLogging(ctx.logger, ctx.newId));
-  router.use(drain.middleware());
-  router.use(authenticateRequests(deps.authenticate));
-  router.use(rateLimiter(ctx.limits));
+  const front: RequestHandler[] = [requestLogging(ctx.logger, ctx.newId), drain.middleware(), authenticateRequests(deps.authenticate), rateLimiter(ctx.limits)];
+  const timeout = requestTimeout(ctx.limits);
+  const events = eventHandlers(ctx);
+  const onError = errorHandler(ctx.logger);
+  for (const middleware of front) router.use(middleware);
   streamRoutes(router, ctx, hub);
-  router.use(requestTimeout(ctx.limits));
+  router.use(timeout);
   // One flat router (no nested routers to walk), the intake route first.
-  eventRoutes(router, ctx);
+  router.post('/events', ...events);
   batchRoutes(router, ctx);
   readRoutes(router, ctx);
   machineRoutes(router, ctx);
   operatorRoutes(router, ctx);
   docRoutes(router, ctx);
-  router.use(errorHandler(ctx.logger));
+  router.use(onError);
   return Object.assign(router, {
     drain: () => drain.drain(() => hub.closeAll()),
     streamSubscribers: () => hub.size,
+    eventsChain: { method: 'POST', path: '/events', handlers: [...front, timeout, ...events], onError },
   });
 }

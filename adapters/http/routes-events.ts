@@ -5,7 +5,7 @@
  * as it is (through the dispatcher: requests arriving together share one group commit, each
  * answered on its own; coalesce.ts). The engine confines every delivery to that same batch.
  */
-import type { Response, Router } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { LifecycleEnvelope } from '../../machines/contracts/events.js';
 import type { PreparedEvent } from '../engine/prepared.js';
 import type { BatchItemResult, InvalidItemResult } from '../engine/results.js';
@@ -143,9 +143,9 @@ function isGroup(body: unknown): boolean {
   return typeof body === 'object' && body !== null && !Array.isArray(body) && Object.hasOwn(body, 'events') && !Object.hasOwn(body, 'event_type');
 }
 
-/** Adds the `/events` route to `router`. */
-export function eventRoutes(router: Router, ctx: HttpContext): void {
-  router.post('/events', requirePrincipal, ...jsonBody(ctx.limits), async (req, res) => {
+/** The handlers of `POST /events` after the router's own middleware: principal, JSON body, the route. */
+export function eventHandlers(ctx: HttpContext): RequestHandler[] {
+  const post: RequestHandler = async (req, res) => {
     const principal = requirePrincipalOf(res);
     const body = req.body as unknown;
     if (Array.isArray(body)) {
@@ -155,5 +155,6 @@ export function eventRoutes(router: Router, ctx: HttpContext): void {
     }
     if (isGroup(body)) await postMany(ctx, principal, body, res);
     else await postOne(ctx, principal, body, res);
-  });
+  };
+  return [requirePrincipal, ...jsonBody(ctx.limits), post];
 }
