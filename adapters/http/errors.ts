@@ -202,12 +202,19 @@ export function requestIdOf(res: Response): string {
 }
 
 interface BodyParserError {
-  readonly type: string;
+  readonly type?: string;
   readonly status?: number;
   readonly limit?: number;
 }
 
+/** A body that zlib could not inflate as its Content-Encoding says (body-parser passes zlib's error on, without a `type`). */
+function isUndecodableBody(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof error === 'object' && error !== null && 'expose' in error && typeof code === 'string' && code.startsWith('Z_');
+}
+
 function isBodyParserError(error: unknown): error is BodyParserError {
+  if (isUndecodableBody(error)) return true;
   return typeof error === 'object' && error !== null && typeof (error as { type?: unknown }).type === 'string' && 'expose' in error;
 }
 
@@ -222,6 +229,9 @@ function fromBodyParser(error: BodyParserError): LifecycleError | HttpError {
     case 'encoding.unsupported':
       return new HttpError('UNSUPPORTED_MEDIA_TYPE', 'request body must be UTF-8 JSON without content encoding');
     default:
+      if (isUndecodableBody(error)) {
+        return new HttpError('INVALID_REQUEST', 'request body could not be decoded as its Content-Encoding says', { issues: [{ path: '(body)', code: 'invalid_content_encoding', message: 'the body is not in the declared Content-Encoding' }] });
+      }
       return new HttpError('INVALID_REQUEST', 'request body could not be read');
   }
 }

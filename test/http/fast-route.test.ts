@@ -94,7 +94,7 @@ const CORPUS: readonly Sample[] = [
   { name: 'a wrong token (401)', headers: { ...json, Authorization: `Bearer ${WRONG_TOKEN}` }, body: text(prompt('p-7')) },
   { name: 'text/plain (415)', headers: { ...as('owner'), 'Content-Type': 'text/plain' }, body: text(prompt('p-8')) },
   { name: 'a latin1 charset (415)', headers: { ...as('owner'), 'Content-Type': 'application/json; charset=latin1' }, body: text(prompt('p-9')) },
-  { name: 'gzip content encoding of a body that is not gzip', headers: { ...as('owner'), 'Content-Encoding': 'gzip' }, body: text(prompt('p-10')) },
+  { name: 'gzip content encoding of a body that is not gzip (400)', headers: { ...as('owner'), 'Content-Encoding': 'gzip' }, body: text(prompt('p-10')) },
   { name: 'a +json media type', headers: { ...as('owner'), 'Content-Type': 'application/vnd.api+json' }, body: text(prompt('p-11')) },
   { name: 'malformed JSON (400)', headers: as('owner'), body: '{"event_id": garbage' },
   { name: 'a JSON string, not an object (400)', headers: as('owner'), body: '"just a string"' },
@@ -147,7 +147,7 @@ describe('POST /events in front of express', () => {
       expect(await send(fast, sample), sample.name).toEqual(expected);
       statuses.add((expected as { status: number }).status);
     }
-    expect([...statuses].sort()).toEqual([200, 400, 401, 403, 409, 413, 415, 422, 500]);
+    expect([...statuses].sort()).toEqual([200, 400, 401, 403, 409, 413, 415, 422]);
     expect(fast.logs.map(logOf)).toEqual(routed.logs.map(logOf));
     expect(fast.logs.filter((line) => line.includes('"req":{'))).toHaveLength(CORPUS.length);
     expect({ fast: fast.routed(), routed: routed.routed() }).toEqual({ fast: 0, routed: CORPUS.length });

@@ -56,6 +56,14 @@ describe('limits', () => {
     expect(res.text).not.toContain('secret-looking-garbage');
   });
 
+  it('answers 400 INVALID_REQUEST (not 500) for a body that is not in its declared Content-Encoding, and writes nothing', async () => {
+    const h = makeHarness();
+    const before = await fingerprint(h.store);
+    const res = await request(h.app).post('/events').set(bearer('owner')).set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('{"a":1}');
+    expect([res.status, res.body.code, res.body.message]).toEqual([400, 'INVALID_REQUEST', 'request body could not be decoded as its Content-Encoding says']);
+    expect(await fingerprint(h.store)).toEqual(before);
+  });
+
   it('answers 429 with Retry-After once a principal exceeds its rate; other principals are counted apart', async () => {
     const h = makeHarness({ limits: { ratePerWindow: 3, rateWindowMs: 60_000 } });
     for (let i = 0; i < 3; i += 1) expect((await request(h.app).get('/counts').set(bearer('owner'))).status).toBe(200);
