@@ -115,6 +115,18 @@ describe('startPolling', () => {
     await stopping;
   });
 
+  it('a wake that lands after a round has ended but before its pause is set is not lost', async () => {
+    const finishers: Array<(done: number) => void> = [];
+    const worker = startPolling(() => new Promise<number>((resolve) => finishers.push(resolve)), { intervalMs: 1000 });
+    finishers[0]?.(0);
+    // Runs after the round's result is handled and before the loop sets its pause.
+    queueMicrotask(() => worker.wake());
+    await vi.advanceTimersByTimeAsync(10);
+    expect(finishers).toHaveLength(2);
+    finishers[1]?.(0);
+    await worker.stop();
+  });
+
   it('wake does not cut short the back-off of a failing loop', async () => {
     const { round, calls } = scripted([new Error('down'), 0]);
     const worker = startPolling(round, { intervalMs: 1000, onError: () => undefined, afterFailure: () => 500 });

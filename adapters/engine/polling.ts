@@ -88,7 +88,9 @@ class PollingLoop implements PollingWorker {
       )
       .then((delay) => {
         this.running = false;
-        if (!this.stopped) this.timer = setTimeout(() => this.tick(), delay);
+        // A wake between the round's end and here (a failing loop keeps its back-off) is not lost.
+        const pause = this.woken && this.failures === 0 ? 0 : delay;
+        if (!this.stopped) this.timer = setTimeout(() => this.tick(), pause);
       });
   }
 
