@@ -148,30 +148,60 @@ function undeltas(values: readonly ColumnValue[]): ColumnValue[] {
   });
 }
 
-/** Compresses the chunks of one batch, each on its own (a read decompresses only the chunk it needs). */
-export function encodeArchive(chunks: readonly ArchivedChunk[]): EncodedArchive {
-  const blobs: Buffer[] = [];
-  const places: ChunkPlace[] = [];
-  const table = new Map<string, number>();
-  let rawBytes = 0;
-  for (const chunk of chunks) {
+/** The audit position range of a chunk's rows (null, null when it has none). */
+function positionRange(audit: readonly StoredRow[]): Pick<ChunkPlace, 'first' | 'last'> {
+  let first: number | null = null;
+  let last: number | null = null;
+  for (const row of audit) {
+    const position = row.position as number;
+    if (first === null || position < first) first = position;
+    if (last === null || position > last) last = position;
+  }
+  return { first, last };
+}
+
+/**
+ * Compresses the chunks of one batch one at a time, each on its own (a read decompresses only the
+ * chunk it needs): a chunk's rows may be dropped once `add` returns, so what is held is the
+ * compressed chunks and the UUID table, not the rows.
+ */
+export class ArchiveEncoder {
+  private readonly blobs: Buffer[] = [];
+  private readonly places: ChunkPlace[] = [];
+  private readonly table = new Map<string, number>();
+  private rawBytes = 0;
+
+  /** Compresses one more chunk, after the ones added before it. */
+  add(chunk: ArchivedChunk): ChunkPlace {
     const columns = {
       entities: toColumns('entities', chunk.entities),
       entity_parts: toColumns('entity_parts', chunk.entity_parts),
       audit: toColumns('audit', chunk.audit),
       holders: chunk.holders,
     };
-    const raw = Buffer.from(withUuidIndexes(JSON.stringify(columns), table));
+    const raw = Buffer.from(withUuidIndexes(JSON.stringify(columns), this.table));
     const compressed = brotliCompressSync(raw, brotliOptions(raw.length));
-    rawBytes += raw.length;
-    blobs.push(compressed);
-    const positions = chunk.audit.map((row) => row.position as number);
-    places.push({ bytes: compressed.length, first: positions.length === 0 ? null : Math.min(...positions), last: positions.length === 0 ? null : Math.max(...positions) });
+    this.rawBytes += raw.length;
+    this.blobs.push(compressed);
+    const place = { bytes: compressed.length, ...positionRange(chunk.audit) };
+    this.places.push(place);
+    return place;
   }
-  const rawTable = Buffer.from(tableText(table));
-  const compressedTable = brotliCompressSync(rawTable, brotliOptions(rawTable.length));
-  const blob = Buffer.concat([compressedTable, ...blobs]);
-  return { blob, tableBytes: compressedTable.length, checksum: crc32(blob), places, rawBytes: rawBytes + rawTable.length };
+
+  /** The blob: the UUID table, then every chunk added, in order. */
+  finish(): EncodedArchive {
+    const rawTable = Buffer.from(tableText(this.table));
+    const compressedTable = brotliCompressSync(rawTable, brotliOptions(rawTable.length));
+    const blob = Buffer.concat([compressedTable, ...this.blobs]);
+    return { blob, tableBytes: compressedTable.length, checksum: crc32(blob), places: [...this.places], rawBytes: this.rawBytes + rawTable.length };
+  }
+}
+
+/** Compresses the chunks of one batch (`ArchiveEncoder` over all of them). */
+export function encodeArchive(chunks: readonly ArchivedChunk[]): EncodedArchive {
+  const encoder = new ArchiveEncoder();
+  for (const chunk of chunks) encoder.add(chunk);
+  return encoder.finish();
 }
 
 /** Where the parts of a blob are: the UUID table's bytes, then each chunk's. */
@@ -240,26 +270,59 @@ function holdersOf(value: unknown): Array<readonly [number, string]> {
   return value as Array<readonly [number, string]>;
 }
 
-/** Chunk `index` of an archive back from its blob; ARCHIVE_CORRUPT when the blob is not what was written. */
-export function decodeChunk(archive: StoredArchive, index: number): ArchivedChunk {
+/** The chunks of one stored archive, decoded one at a time (`openArchive`). */
+export interface ArchiveReader {
+  readonly chunkCount: number;
+  /** Chunk `index`, decompressed and parsed; ARCHIVE_CORRUPT when it is not what was written. */
+  chunk(index: number): ArchivedChunk;
+}
+
+/**
+ * Opens a stored archive for reading: checks its format and checksum and reads its UUID table
+ * once; ARCHIVE_CORRUPT when the blob is not what was written.
+ */
+export function openArchive(archive: StoredArchive): ArchiveReader {
   const { batchId, blob } = archive;
   if (archive.format !== ARCHIVE_FORMAT) throw archiveCorrupt(batchId, `its format "${archive.format}" is not ${ARCHIVE_FORMAT}`);
   if (crc32(blob) !== archive.checksum) throw archiveCorrupt(batchId, 'its blob does not match its checksum');
-  const start = archive.tableBytes + archive.places.slice(0, index).reduce((sum, place) => sum + place.bytes, 0);
-  const place = archive.places[index];
-  if (place === undefined || start + place.bytes > blob.length) throw archiveCorrupt(batchId, `it has no chunk ${index}`);
+  const table = corruptUnless(batchId, () => parseTable(brotliDecompressSync(blob.subarray(0, archive.tableBytes), DECOMPRESS_OPTIONS).toString('utf8')));
+  const starts: number[] = [];
+  let start = archive.tableBytes;
+  for (const place of archive.places) {
+    starts.push(start);
+    start += place.bytes;
+  }
+  return {
+    chunkCount: archive.places.length,
+    chunk: (index) => {
+      const [from, place] = [starts[index], archive.places[index]];
+      if (from === undefined || place === undefined || from + place.bytes > blob.length) throw archiveCorrupt(batchId, `it has no chunk ${index}`);
+      return corruptUnless(batchId, () => parseChunk(brotliDecompressSync(blob.subarray(from, from + place.bytes), DECOMPRESS_OPTIONS).toString('utf8'), table));
+    },
+  };
+}
+
+/** What `read` answers; ARCHIVE_CORRUPT (with the cause) when it throws. */
+function corruptUnless<T>(batchId: string, read: () => T): T {
   try {
-    const table = parseTable(brotliDecompressSync(blob.subarray(0, archive.tableBytes), DECOMPRESS_OPTIONS).toString('utf8'));
-    const text = brotliDecompressSync(blob.subarray(start, start + place.bytes), DECOMPRESS_OPTIONS).toString('utf8');
-    const parsed: unknown = JSON.parse(withUuids(text, table));
-    if (!isRecord(parsed)) throw new Error('it holds no tables');
-    return {
-      entities: fromColumns('entities', parsed.entities),
-      entity_parts: fromColumns('entity_parts', parsed.entity_parts),
-      audit: fromColumns('audit', parsed.audit),
-      holders: holdersOf(parsed.holders),
-    };
+    return read();
   } catch (error) {
     throw archiveCorrupt(batchId, error instanceof Error ? error.message : String(error), error);
   }
+}
+
+function parseChunk(text: string, table: readonly string[]): ArchivedChunk {
+  const parsed: unknown = JSON.parse(withUuids(text, table));
+  if (!isRecord(parsed)) throw new Error('it holds no tables');
+  return {
+    entities: fromColumns('entities', parsed.entities),
+    entity_parts: fromColumns('entity_parts', parsed.entity_parts),
+    audit: fromColumns('audit', parsed.audit),
+    holders: holdersOf(parsed.holders),
+  };
+}
+
+/** Chunk `index` of an archive back from its blob; ARCHIVE_CORRUPT when the blob is not what was written. */
+export function decodeChunk(archive: StoredArchive, index: number): ArchivedChunk {
+  return openArchive(archive).chunk(index);
 }
