@@ -12,6 +12,13 @@ import type { ArchivedChunk, StoredRow } from './archive-codec.js';
  */
 export const CHUNK_ENTITIES = 1000;
 
+/**
+ * Audit rows per chunk at most by default (about 1,000 essays' rows): archiving and restoring hold
+ * one chunk at a time, so this bounds their memory; an entity with more rows (the tracker of a
+ * 10,000-essay batch has 30,000) continues in the next chunks.
+ */
+export const CHUNK_AUDIT_ROWS = 10_000;
+
 /** The archive lookup key of an entity (`archived_entities.entity_key`): 48 bits of SHA-1 of (machine, entity_id). */
 export function archiveKey(machine: string, entityId: string): number {
   return createHash('sha1').update(`${machine}\u0000${entityId}`).digest().readUIntBE(0, 6);

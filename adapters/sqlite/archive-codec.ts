@@ -51,8 +51,15 @@ export interface ChunkPlace {
   readonly last: number | null;
 }
 
-/** The format name kept with each blob (a reader refuses any other). */
-export const ARCHIVE_FORMAT = 'chunks-columns-json-uuids-brotli/1';
+/**
+ * The format name kept with each blob. Version 2 is version 1's blob, but an entity's audit rows
+ * may continue in the chunks after the one holding its entity row (`archived_entities` lists each
+ * chunk that holds some of them); a version 1 reader would miss those rows, hence the new name.
+ */
+export const ARCHIVE_FORMAT = 'chunks-columns-json-uuids-brotli/2';
+
+/** The formats a reader reads (a version 1 archive is a version 2 one whose entities each sit in one chunk); it refuses any other. */
+export const READABLE_ARCHIVE_FORMATS: readonly string[] = ['chunks-columns-json-uuids-brotli/1', ARCHIVE_FORMAT];
 
 /** What encoding produced. */
 export interface EncodedArchive {
@@ -67,18 +74,25 @@ export interface EncodedArchive {
 }
 
 /**
- * Brotli quality 9, with a window as large as the text (brotli's large-window mode past 16 MiB, up
- * to 1 GiB), so a 10,000-essay batch finds its repeats as a small one does. Measured on closed nlp
- * batches with random UUID ids in docs/storage-layout.md (quality 11 is 10% smaller and 30 times
- * slower; deflate 3 times larger).
+ * The largest brotli window (log2 bytes) a chunk is compressed with: 4 MiB. A window costs the
+ * encoder about 4 times its size in memory (16 MiB: about 70 MiB; 4 MiB: about 50 MiB), and on
+ * closed 10,000-essay nlp batches (chunks of 1,000 essays, about 9 MB of text) a 4 MiB window gave
+ * a 1% smaller archive than one as large as the chunk, in half the time (docs/storage-layout.md).
+ */
+const MAX_WINDOW_BITS = 22;
+
+/**
+ * Brotli quality 9, with a window as large as the text up to MAX_WINDOW_BITS. Measured on closed
+ * nlp batches with random UUID ids in docs/storage-layout.md (quality 11 is 10% smaller and 30
+ * times slower; deflate 3 times larger). Archives written with larger windows (brotli's
+ * large-window mode) still read: the decoder allows it.
  */
 function brotliOptions(bytes: number) {
-  const window = Math.min(constants.BROTLI_LARGE_MAX_WINDOW_BITS, Math.max(constants.BROTLI_MIN_WINDOW_BITS, Math.ceil(Math.log2(bytes + 1))));
+  const window = Math.min(MAX_WINDOW_BITS, Math.max(constants.BROTLI_MIN_WINDOW_BITS, Math.ceil(Math.log2(bytes + 1))));
   return {
     params: {
       [constants.BROTLI_PARAM_QUALITY]: 9,
       [constants.BROTLI_PARAM_LGWIN]: window,
-      [constants.BROTLI_PARAM_LARGE_WINDOW]: window > constants.BROTLI_MAX_WINDOW_BITS ? 1 : 0,
       [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
       [constants.BROTLI_PARAM_SIZE_HINT]: bytes,
     },
@@ -87,38 +101,46 @@ function brotliOptions(bytes: number) {
 
 const DECOMPRESS_OPTIONS = { params: { [constants.BROTLI_DECODER_PARAM_LARGE_WINDOW]: 1 } };
 
-/** The text with each UUID replaced by its index in `table` (added when new: first seen first), and `~` doubled. */
+/**
+ * The text with each UUID replaced by its index in `table` (added when new: first seen first), and
+ * `~` doubled. The table is keyed by a UUID's 32 hex digits, a string of its own: a regex match is
+ * a slice of the text and would keep the whole chunk's text alive as long as the table.
+ */
 function withUuidIndexes(text: string, table: Map<string, number>): string {
   return text.replace(/~|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (match) => {
     if (match === '~') return '~~';
-    let index = table.get(match);
+    const hex = match.replaceAll('-', '');
+    let index = table.get(hex);
     if (index === undefined) {
       index = table.size;
-      table.set(match, index);
+      table.set(hex, index);
     }
     return `~${index.toString(36)}~`;
   });
 }
 
-/** The UUID table as text: the UUIDs in index order, without dashes. */
+/** The UUID table as text: the UUIDs (their hex digits, keyed so by `withUuidIndexes`) in index order. */
 function tableText(table: Map<string, number>): string {
-  return JSON.stringify([...table.keys()].map((uuid) => uuid.replaceAll('-', '')));
+  return JSON.stringify([...table.keys()]);
 }
 
-/** The UUID table back from its text. */
+/** The UUID table back from its text: each UUID's 32 hex digits (flat strings; dashes are put back as a UUID is read). */
 function parseTable(text: string): string[] {
   const hex = JSON.parse(text) as unknown;
   if (!Array.isArray(hex) || !hex.every((h) => typeof h === 'string' && /^[0-9a-f]{32}$/.test(h))) throw new Error('its UUID table is not a list of UUIDs');
-  return (hex as string[]).map((h) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`);
+  return hex as string[];
 }
+
+/** A UUID from its 32 hex digits. */
+const dashed = (hex: string): string => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 
 /** The text `withUuidIndexes` made, back. */
 function withUuids(text: string, table: readonly string[]): string {
   return text.replace(/~(~|[0-9a-z]+~)/g, (_match, token: string) => {
     if (token === '~') return '~';
-    const uuid = table[Number.parseInt(token.slice(0, -1), 36)];
-    if (uuid === undefined) throw new Error(`it refers to UUID ${token.slice(0, -1)}, which its table lacks`);
-    return uuid;
+    const hex = table[Number.parseInt(token.slice(0, -1), 36)];
+    if (hex === undefined) throw new Error(`it refers to UUID ${token.slice(0, -1)}, which its table lacks`);
+    return dashed(hex);
   });
 }
 
@@ -170,6 +192,11 @@ export class ArchiveEncoder {
   private readonly places: ChunkPlace[] = [];
   private readonly table = new Map<string, number>();
   private rawBytes = 0;
+
+  /** Chunks added so far (the index the next one gets). */
+  get chunkCount(): number {
+    return this.places.length;
+  }
 
   /** Compresses one more chunk, after the ones added before it. */
   add(chunk: ArchivedChunk): ChunkPlace {
@@ -283,7 +310,7 @@ export interface ArchiveReader {
  */
 export function openArchive(archive: StoredArchive): ArchiveReader {
   const { batchId, blob } = archive;
-  if (archive.format !== ARCHIVE_FORMAT) throw archiveCorrupt(batchId, `its format "${archive.format}" is not ${ARCHIVE_FORMAT}`);
+  if (!READABLE_ARCHIVE_FORMATS.includes(archive.format)) throw archiveCorrupt(batchId, `its format "${archive.format}" is not one of ${READABLE_ARCHIVE_FORMATS.join(', ')}`);
   if (crc32(blob) !== archive.checksum) throw archiveCorrupt(batchId, 'its blob does not match its checksum');
   const table = corruptUnless(batchId, () => parseTable(brotliDecompressSync(blob.subarray(0, archive.tableBytes), DECOMPRESS_OPTIONS).toString('utf8')));
   const starts: number[] = [];

@@ -1,14 +1,16 @@
 /**
  * Moving one closed batch into its archive (archives.ts), chunk by chunk: the keys of the batch's
- * entities are read first (a few bytes each), then each chunk of entities has its rows read, its
- * envelope references settled and is compressed, and its rows are dropped before the next chunk
- * is read. Memory grows with the chunk (about 9 MB of text per 1,000 essays), not with the batch.
+ * entities are read first (a few bytes each), then their rows are read in order into a chunk until
+ * it holds `chunkEntities` entities or `chunkAuditRows` audit rows (an entity's audit rows are read
+ * a page at a time and continue in the next chunk when they do not fit); a full chunk has its
+ * envelope references settled, is compressed, and its rows are dropped before more are read.
+ * Memory grows with the chunk (about 9 MB of text), not with the batch.
  * The live rows are deleted once every chunk is written; all of it runs inside the caller's
  * transaction, so a crash or an error part-way leaves the batch live and no archive.
  */
 import type Database from 'better-sqlite3';
 import type { ArchivedBatch, ArchiveRequest } from '../store.js';
-import { archiveKey, CHUNK_ENTITIES, entityKeyOf } from './archive-chunk.js';
+import { archiveKey, CHUNK_AUDIT_ROWS, CHUNK_ENTITIES, entityKeyOf } from './archive-chunk.js';
 import { ARCHIVE_FORMAT, ARCHIVED_COLUMNS, ArchiveEncoder, layoutText, type ArchivedChunk, type ArchivedTable, type StoredRow } from './archive-codec.js';
 
 /** An entity of the batch, by its key. */
@@ -29,7 +31,9 @@ function prepareWriter(db: Database.Database) {
     ),
     entity: db.prepare<[string, string], StoredRow>(`${select('entities')} WHERE machine = ? AND entity_id = ?`),
     parts: db.prepare<[string, string], StoredRow>(`${select('entity_parts')} WHERE machine = ? AND entity_id = ?`),
-    audit: db.prepare<[string, string], StoredRow>(`${select('audit')} WHERE machine = ? AND entity_id = ? ORDER BY position`),
+    auditPage: db.prepare<[string, string, number, number], StoredRow>(
+      `${select('audit')} WHERE machine = ? AND entity_id = ? AND position > ? ORDER BY position LIMIT ?`,
+    ),
     holderAt: db.prepare<[number], EntityKey & { envelope: string | null }>('SELECT envelope, machine, entity_id FROM audit WHERE position = ?'),
     referrers: db.prepare<[string], AuditRef>(
       'SELECT position, envelope_of, machine, entity_id FROM audit WHERE envelope_of IN (SELECT value FROM json_each(?))',
@@ -54,6 +58,11 @@ interface Tally {
   last: { position: number; recorded_at: string | null } | null;
 }
 
+/** A chunk being filled. */
+function emptyChunk(): { entities: StoredRow[]; entity_parts: StoredRow[]; audit: StoredRow[] } {
+  return { entities: [], entity_parts: [], audit: [] };
+}
+
 function count(tally: Tally, chunk: ArchivedChunk): void {
   tally.parts += chunk.entity_parts.length;
   tally.audit += chunk.audit.length;
@@ -73,47 +82,69 @@ export class ArchiveWriter {
   }
 
   /**
-   * Moves one batch into its archive (inside the caller's transaction) and answers its archive
-   * row's id and what it moved. A live row outside the batch that keeps its envelope on a row of
-   * the batch gets that envelope itself first (and a row of the batch whose holder is outside keeps
-   * a copy in the archive), so no row ever points across an archive's edge; both read the same.
+   * Moves one batch into its archive (inside the caller's transaction) and answers what it moved. A
+   * live row outside the batch that keeps its envelope on a row of the batch gets that envelope
+   * itself first (and a row of the batch whose holder is outside keeps a copy in the archive), so no
+   * row ever points across an archive's edge; both read the same.
    */
   archive(batchId: string, closedAt: string, request: ArchiveRequest, at: string): ArchivedBatch {
     const members = request.memberMachines.flatMap((machine) => this.s.members.all(machine, batchId, batchId));
-    const isMember = new Set(members.map((key) => entityKeyOf(key.machine, key.entity_id)));
-    const size = request.chunkEntities ?? CHUNK_ENTITIES;
-    const encoder = new ArchiveEncoder();
-    const tally: Tally = { parts: 0, audit: 0, first: null, last: null };
-    for (let start = 0; start < members.length; start += size) {
-      const chunk = this.chunkOf(members.slice(start, start + size), (key) => isMember.has(entityKeyOf(key.machine, key.entity_id)));
-      encoder.add(chunk);
-      count(tally, chunk);
-    }
-    const encoded = encoder.finish();
+    const memberKeys = new Set(members.map((key) => entityKeyOf(key.machine, key.entity_id)));
+    const packed = this.pack(members, { entities: request.chunkEntities ?? CHUNK_ENTITIES, auditRows: request.chunkAuditRows ?? CHUNK_AUDIT_ROWS }, (key) =>
+      memberKeys.has(entityKeyOf(key.machine, key.entity_id)),
+    );
+    const { encoded, tally } = packed;
     const archiveId = Number(
       this.s.insertArchive.run(
         batchId, closedAt, at, members.length, tally.parts, tally.audit, tally.first, tally.last?.position ?? null, tally.last?.recorded_at ?? null,
         ARCHIVE_FORMAT, layoutText(encoded), encoded.checksum, encoded.rawBytes, encoded.blob,
       ).lastInsertRowid,
     );
-    members.forEach(({ machine, entity_id }, index) => {
-      this.s.insertKey.run(archiveKey(machine, entity_id), archiveId, Math.floor(index / size));
+    for (const { key, chunk } of packed.placed) this.s.insertKey.run(archiveKey(key.machine, key.entity_id), archiveId, chunk);
+    for (const { machine, entity_id } of members) {
       this.s.deleteAudit.run(machine, entity_id);
       this.s.deleteParts.run(machine, entity_id);
       this.s.deleteEntity.run(machine, entity_id);
-    });
+    }
     return { batch_id: batchId, entities: members.length, parts: tally.parts, audit_rows: tally.audit, bytes: encoded.blob.length, raw_bytes: encoded.rawBytes };
   }
 
-  /** One chunk: the rows of `group` as stored (audit ascending by position), its envelope references settled. */
-  private chunkOf(group: readonly EntityKey[], isMember: (key: EntityKey) => boolean): ArchivedChunk {
-    const entities = group.flatMap(({ machine, entity_id }): StoredRow[] => {
-      const row = this.s.entity.get(machine, entity_id);
-      return row === undefined ? [] : [row];
-    });
-    const entity_parts = group.flatMap(({ machine, entity_id }) => this.s.parts.all(machine, entity_id));
-    const audit = group.flatMap(({ machine, entity_id }) => this.s.audit.all(machine, entity_id)).sort((a, b) => (a.position as number) - (b.position as number));
-    return { entities, entity_parts, audit, holders: this.settleEnvelopes(audit, isMember) };
+  /**
+   * Reads the members' rows in order into chunks of at most `limits` and compresses each as it
+   * fills; answers the blob, the counts, and each chunk that holds rows of each entity.
+   */
+  private pack(members: readonly EntityKey[], limits: { entities: number; auditRows: number }, isMember: (key: EntityKey) => boolean) {
+    const encoder = new ArchiveEncoder();
+    const tally: Tally = { parts: 0, audit: 0, first: null, last: null };
+    const placed: Array<{ key: EntityKey; chunk: number }> = [];
+    let open = emptyChunk();
+    const flush = (): void => {
+      if (open.entities.length === 0 && open.audit.length === 0) return;
+      open.audit.sort((a, b) => (a.position as number) - (b.position as number));
+      const chunk = { ...open, holders: this.settleEnvelopes(open.audit, isMember) };
+      encoder.add(chunk);
+      count(tally, chunk);
+      open = emptyChunk();
+    };
+    for (const key of members) {
+      if (open.entities.length >= limits.entities || open.audit.length >= limits.auditRows) flush();
+      const entity = this.s.entity.get(key.machine, key.entity_id);
+      if (entity === undefined) continue;
+      open.entities.push(entity);
+      open.entity_parts.push(...this.s.parts.all(key.machine, key.entity_id));
+      placed.push({ key, chunk: encoder.chunkCount });
+      for (let after = 0; ; ) {
+        if (open.audit.length >= limits.auditRows) flush();
+        const room = limits.auditRows - open.audit.length;
+        const page = this.s.auditPage.all(key.machine, key.entity_id, after, room);
+        if (page.length > 0 && placed.at(-1)?.chunk !== encoder.chunkCount) placed.push({ key, chunk: encoder.chunkCount });
+        for (const row of page) open.audit.push(row);
+        if (page.length < room) break;
+        after = page.at(-1)?.position as number;
+      }
+    }
+    flush();
+    return { encoded: encoder.finish(), tally, placed };
   }
 
   /**

@@ -139,6 +139,19 @@ export class SqliteArchives {
     return undefined;
   }
 
+  /**
+   * Every decompressed chunk of the archive holding (machine, entity_id) that holds some of its rows
+   * (its entity row's chunk, and those its audit rows continue in), or undefined when no archive holds it.
+   */
+  chunksHolding(machine: string, entityId: string): DecodedChunk[] | undefined {
+    const found = this.archiveOf(machine, entityId);
+    if (found === undefined) return undefined;
+    return this.s.archivesOfKey
+      .all(archiveKey(machine, entityId))
+      .filter((row) => row.archive_id === found.id)
+      .flatMap(({ chunk }) => this.chunk(found.id, chunk) ?? []);
+  }
+
   /** Every decompressed chunk of a batch's archive, or undefined when it has none. */
   archiveOfBatch(batchId: string): DecodedChunk[] | undefined {
     const row = this.s.archiveByBatch.get(batchId);
