@@ -64,6 +64,12 @@ describe('archive codec', () => {
     expect(ARCHIVE_FORMAT).not.toBe(V1.format);
   });
 
+  it('writes a chunk as the very text version 1 wrote: the same chunks encode to the same blob', () => {
+    const encoded = encodeArchive(v1Chunks());
+    expect(encoded.blob.toString('base64')).toBe(V1.blob);
+    expect(encoded.checksum).toBe(V1.checksum);
+  });
+
   it('gives back every chunk exactly, whatever the text holds', () => {
     const chunks = texts.map(chunkWith);
     const encoded = encodeArchive(chunks);

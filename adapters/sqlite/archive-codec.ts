@@ -182,6 +182,31 @@ function positionRange(audit: readonly StoredRow[]): Pick<ChunkPlace, 'first' | 
   return { first, last };
 }
 
+/** A growing byte buffer, written in UTF-8 piece by piece and reused from chunk to chunk. */
+class ByteSink {
+  private buffer = Buffer.allocUnsafe(1 << 20);
+  private length = 0;
+
+  reset(): void {
+    this.length = 0;
+  }
+
+  write(text: string): void {
+    const room = this.length + text.length * 3;
+    if (room > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(room, this.buffer.length * 2));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    this.length += this.buffer.write(text, this.length);
+  }
+
+  /** The bytes written since the last reset (a view, valid until the next write). */
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
 /**
  * Compresses the chunks of one batch one at a time, each on its own (a read decompresses only the
  * chunk it needs): a chunk's rows may be dropped once `add` returns, so what is held is the
@@ -191,6 +216,7 @@ export class ArchiveEncoder {
   private readonly blobs: Buffer[] = [];
   private readonly places: ChunkPlace[] = [];
   private readonly table = new Map<string, number>();
+  private readonly sink = new ByteSink();
   private rawBytes = 0;
 
   /** Chunks added so far (the index the next one gets). */
@@ -200,19 +226,37 @@ export class ArchiveEncoder {
 
   /** Compresses one more chunk, after the ones added before it. */
   add(chunk: ArchivedChunk): ChunkPlace {
-    const columns = {
-      entities: toColumns('entities', chunk.entities),
-      entity_parts: toColumns('entity_parts', chunk.entity_parts),
-      audit: toColumns('audit', chunk.audit),
-      holders: chunk.holders,
-    };
-    const raw = Buffer.from(withUuidIndexes(JSON.stringify(columns), this.table));
+    const raw = this.textOf(chunk);
     const compressed = brotliCompressSync(raw, brotliOptions(raw.length));
     this.rawBytes += raw.length;
     this.blobs.push(compressed);
     const place = { bytes: compressed.length, ...positionRange(chunk.audit) };
     this.places.push(place);
     return place;
+  }
+
+  /**
+   * The chunk's text, `{"entities":[columns],"entity_parts":[...],"audit":[...],"holders":[...]}`
+   * (what JSON.stringify gives) with UUIDs by index, written value by value into the reused sink:
+   * no string or buffer of the whole text is made, so a chunk leaves little for the collector.
+   */
+  private textOf(chunk: ArchivedChunk): Buffer {
+    const sink = this.sink;
+    sink.reset();
+    (['entities', 'entity_parts', 'audit'] as const).forEach((table, t) => {
+      sink.write(`${t === 0 ? '{' : ','}"${table}":[`);
+      toColumns(table, chunk[table]).forEach((column, c) => {
+        sink.write(c === 0 ? '[' : ',[');
+        column.forEach((value, v) => {
+          if (v > 0) sink.write(',');
+          sink.write(typeof value === 'string' ? withUuidIndexes(JSON.stringify(value), this.table) : JSON.stringify(value));
+        });
+        sink.write(']');
+      });
+      sink.write(']');
+    });
+    sink.write(`,"holders":${withUuidIndexes(JSON.stringify(chunk.holders), this.table)}}`);
+    return sink.bytes();
   }
 
   /** The blob: the UUID table, then every chunk added, in order. */
