@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { ARCHIVE_FORMAT, decodeChunk, encodeArchive, openArchive, parseLayout, type ArchivedChunk, type StoredArchive } from '../adapters/sqlite/archive-codec.js';
 
 const id = randomUUID();
-const texts = [`${id}${id}`, `~${id}~`, '~~', '~0~', `~${randomUUID().toUpperCase()}`, 'ü ~ 中 \n "quoted"', '', `{"a":"${id}","b":"~"}`];
+/** Texts a chunk must give back; the last two hold a UUID pattern that starts inside a JSON escape (`\f`, `\u001f`). */
+const texts = [`${id}${id}`, `~${id}~`, '~~', '~0~', `~${randomUUID().toUpperCase()}`, 'ü ~ 中 \n "quoted"', '', `{"a":"${id}","b":"~"}`, `\f${id.slice(1)}`, `\u001f${id.slice(1)}`];
 
 function chunkWith(text: string, index: number): ArchivedChunk {
   return {

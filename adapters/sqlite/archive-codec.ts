@@ -382,8 +382,23 @@ function corruptUnless<T>(batchId: string, read: () => T): T {
   }
 }
 
+/**
+ * The chunk's JSON with its UUIDs put back, in each string value as it is parsed (no second copy
+ * of the whole text). A UUID index token only sits across a JSON escape when the escape ends in a
+ * hex digit (`\f`, `\b`, `\u001f`) followed by the rest of a UUID; the text is then no valid JSON
+ * (a backslash before `~`), and the whole text gets its UUIDs back first, as before.
+ */
+function parseWithUuids(text: string, table: readonly string[]): unknown {
+  try {
+    return JSON.parse(text, (_key, value: unknown) => (typeof value === 'string' && value.includes('~') ? withUuids(value, table) : value));
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    return JSON.parse(withUuids(text, table));
+  }
+}
+
 function parseChunk(text: string, table: readonly string[]): ArchivedChunk {
-  const parsed: unknown = JSON.parse(withUuids(text, table));
+  const parsed = parseWithUuids(text, table);
   if (!isRecord(parsed)) throw new Error('it holds no tables');
   return {
     entities: fromColumns('entities', parsed.entities),
