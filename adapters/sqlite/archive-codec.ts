@@ -14,6 +14,7 @@
 import { brotliCompressSync, brotliDecompressSync, constants, crc32 } from 'node:zlib';
 import { LifecycleError } from '../errors.js';
 import { isRecord } from '../store-support.js';
+import { ByteSink } from './byte-sink.js';
 
 /** One stored column value. */
 export type ColumnValue = string | number | null;
@@ -180,31 +181,6 @@ function positionRange(audit: readonly StoredRow[]): Pick<ChunkPlace, 'first' | 
     if (last === null || position > last) last = position;
   }
   return { first, last };
-}
-
-/** A growing byte buffer, written in UTF-8 piece by piece and reused from chunk to chunk. */
-class ByteSink {
-  private buffer = Buffer.allocUnsafe(1 << 20);
-  private length = 0;
-
-  reset(): void {
-    this.length = 0;
-  }
-
-  write(text: string): void {
-    const room = this.length + text.length * 3;
-    if (room > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(room, this.buffer.length * 2));
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
-    }
-    this.length += this.buffer.write(text, this.length);
-  }
-
-  /** The bytes written since the last reset (a view, valid until the next write). */
-  bytes(): Buffer {
-    return this.buffer.subarray(0, this.length);
-  }
 }
 
 /**
