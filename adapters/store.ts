@@ -239,6 +239,8 @@ export interface ArchiveRequest {
   readonly memberMachines: readonly string[];
   /** Entities per compressed chunk (a read decompresses one chunk); the store's default when absent. */
   readonly chunkEntities?: number;
+  /** Audit rows per chunk at most (an entity with more continues in the next chunks); the store's default when absent. */
+  readonly chunkAuditRows?: number;
 }
 
 /** One batch moved into its archive. */

@@ -6,10 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { brotliCompressSync, crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { ARCHIVE_FORMAT, decodeChunk, encodeArchive, type ArchivedChunk, type StoredArchive } from '../adapters/sqlite/archive-codec.js';
+import { ARCHIVE_FORMAT, decodeChunk, encodeArchive, openArchive, parseLayout, type ArchivedChunk, type StoredArchive } from '../adapters/sqlite/archive-codec.js';
 
 const id = randomUUID();
-const texts = [`${id}${id}`, `~${id}~`, '~~', '~0~', `~${randomUUID().toUpperCase()}`, 'ü ~ 中 \n "quoted"', '', `{"a":"${id}","b":"~"}`];
+/** Texts a chunk must give back; the last two hold a UUID pattern that starts inside a JSON escape (`\f`, `\u001f`). */
+const texts = [`${id}${id}`, `~${id}~`, '~~', '~0~', `~${randomUUID().toUpperCase()}`, 'ü ~ 中 \n "quoted"', '', `{"a":"${id}","b":"~"}`, `\f${id.slice(1)}`, `\u001f${id.slice(1)}`];
 
 function chunkWith(text: string, index: number): ArchivedChunk {
   return {
@@ -23,7 +24,53 @@ function chunkWith(text: string, index: number): ArchivedChunk {
   };
 }
 
+/**
+ * An archive written by the format version 1 encoder (before an entity's audit rows could continue
+ * in later chunks), kept as written: two chunks, a row of the second keeping its envelope on a row
+ * of the first (a holder copy), UUIDs in every column.
+ */
+const V1 = {
+  format: 'chunks-columns-json-uuids-brotli/1',
+  checksum: 3961288477,
+  layout: '{"table":59,"chunks":[[219,3,7],[184,8,8]]}',
+  blob:
+    'oTACACCvzVInG3hUMOXdAm9FJFIo+IEONZfkjuP7PjPVm0OSixoHFmBcl7Sm4dp54rm2FCcF+htr+AGhGA4AIL79dMo/nXJJyzYa1TEWKew/dV' +
+    'N/gDyYjtXYtgaVZWFPXcIBJhYtdSfuSST8Z/zpF8WojTbFHVfPQ3G/J28EVD0pbkqODNeWoPsvfH00uY+rD8PGB/nQMBgff6udplGCgHAueUdz' +
+    'siqWN0faXZwhyZYz49yhvW42bEArJnFe7L04M6LDMo1b39OCdQFyQGABIW6tqzvob6sky4pZi7zpre1EJSRe8Avy5N/6whub7aPFYrHcmK8T2J' +
+    '1kF6SWlyZTlztdt6LYZBqcP8d1vLSopz4vVoemwR+hEAoAIBrNqXx0iY2eeirTdUCWO21ZgN7auj09vGQVJ29h9Jhh4GmW7owejruo/W0/H9QL' +
+    '9dTXJxLOUZ9n/oLUOGpno1jZvnAq/nzCR6CvBBKBv/UX0ATI2l/ghzLk3ZZSm6Ne6ZYfNEukliapIb+qnjqIHpa//f9gf6JSl2uaYkkx9SK3Y1' +
+    '6W9UZ1dawNvDiWE+iWrVv2zbKS5AyxmK6wjoOOq/7phktRdetU1Qd1djUs1YLJDpY/',
+};
+
+/** The chunks V1 holds. */
+function v1Chunks(): ArchivedChunk[] {
+  const u = ['0b6a3c8e-1f2d-4c5b-9a7e-3d2c1b0a9f8e', '7f1e2d3c-4b5a-4698-8776-5a4b3c2d1e0f'] as const;
+  const audit = (position: number, entity: string, envelope: string | null, envelope_of: number | null) => ({
+    position, event_id: u[position % 2] ?? null, event_type: 'x', correlation_id: u[0], causation_id: null, machine: 'essay', entity_id: entity, from_status: null,
+    to_status: 's', outcome: 'accepted', reason: null, entity_version: 1, envelope, recorded_at: '2026-01-01T00:00:00.000Z', result: '{"ok":true}', machine_version: 1, envelope_of,
+  });
+  const entity = (id: string) => ({ machine: 'essay', entity_id: id, parent_id: 'b', machine_version: 1, version: 2, status: 's', snapshot: `{"id":"${u[1]}","t":"~"}`, created_at: 't', updated_at: 't', parts: 1 });
+  return [
+    { entities: [entity('e1')], entity_parts: [{ machine: 'essay', entity_id: 'e1', part_id: 'p', items: '[1]' }], audit: [audit(3, 'e1', `{"e":"${u[0]}"}`, null), audit(7, 'e1', null, 3)], holders: [] },
+    { entities: [entity('e2')], entity_parts: [], audit: [audit(8, 'e2', null, 3)], holders: [[3, `{"e":"${u[0]}"}`]] },
+  ];
+}
+
 describe('archive codec', () => {
+  it('still reads an archive of format version 1, chunk by chunk', () => {
+    const blob = Buffer.from(V1.blob, 'base64');
+    const reader = openArchive({ batchId: 'b', blob, checksum: V1.checksum, format: V1.format, ...parseLayout('b', V1.layout) });
+    expect(reader.chunkCount).toBe(2);
+    expect([reader.chunk(0), reader.chunk(1)]).toEqual(v1Chunks());
+    expect(ARCHIVE_FORMAT).not.toBe(V1.format);
+  });
+
+  it('writes a chunk as the very text version 1 wrote: the same chunks encode to the same blob', () => {
+    const encoded = encodeArchive(v1Chunks());
+    expect(encoded.blob.toString('base64')).toBe(V1.blob);
+    expect(encoded.checksum).toBe(V1.checksum);
+  });
+
   it('gives back every chunk exactly, whatever the text holds', () => {
     const chunks = texts.map(chunkWith);
     const encoded = encodeArchive(chunks);

@@ -32,6 +32,12 @@ const day = (n: number): Date => new Date(Date.parse(T0) + n * DAY_MS);
 
 afterAll(removeTempDirs);
 
+/** How many archived entities have rows in more than one chunk of their archive. */
+function entitiesSpanningChunks(store: ReturnType<typeof openSqliteStore>): number {
+  const query = 'SELECT COUNT(*) AS n FROM (SELECT entity_key FROM archived_entities GROUP BY entity_key, archive_id HAVING COUNT(*) > 1)';
+  return (store.db.prepare(query).get() as { n: number }).n;
+}
+
 /** The events of a closed GUEST batch, a closed REGULAR batch and an open batch. */
 function threeBatchEvents() {
   return { guest: batchEvents('guest', 'arc-guest', 4), regular: batchEvents('regular', 'arc-regular', 3), open: batchEvents('guest', 'arc-open', 3, { open: true }) };
@@ -45,7 +51,10 @@ async function threeBatches(path = ':memory:', events = threeBatchEvents()) {
 }
 
 describe('archiveClosedBatches', () => {
-  it.each([1000, 1])('moves each closed batch into one archive row (chunks of %i entities) and every read of its entities, histories, listings and kept answers stays the same', async (chunkEntities) => {
+  /** Chunk settings: the default, one entity a chunk, and 2 audit rows a chunk (most entities' rows then span several chunks). */
+  const CHUNKINGS = [{ chunkEntities: 1000 }, { chunkEntities: 1 }, { chunkEntities: 1000, chunkAuditRows: 2 }];
+
+  it.each(CHUNKINGS)('moves each closed batch into one archive row (chunks of %o) and every read of its entities, histories, listings and kept answers stays the same', async (chunking) => {
     const { store, guest, regular, open } = await threeBatches();
     const batches = [
       { id: 'arc-guest', events: guest },
@@ -57,8 +66,9 @@ describe('archiveClosedBatches', () => {
     const openRows = rowsOf(store, batches[2]?.members ?? []);
     expect(store.db.prepare('SELECT COUNT(*) AS n FROM audit WHERE envelope_of IS NOT NULL').get()).not.toEqual({ n: 0 });
 
-    const report = await archiveClosedBatches(store, { archiveDays: 0, now: day(0), chunkEntities });
+    const report = await archiveClosedBatches(store, { archiveDays: 0, now: day(0), ...chunking });
     expect(report.archived.map((a) => a.batch_id).sort()).toEqual(['arc-guest', 'arc-regular']);
+    if (chunking.chunkAuditRows !== undefined) expect(entitiesSpanningChunks(store)).toBeGreaterThan(0);
     expect(membersOf(store, 'arc-guest')).toEqual([]);
     expect(membersOf(store, 'arc-regular')).toEqual([]);
     expect(tableCounts(store).batch_archives).toBe(2);
@@ -91,6 +101,7 @@ describe('archiveClosedBatches', () => {
     const store = openSqliteStore({ path: ':memory:' });
     await expect(archiveClosedBatches(store, { archiveDays: -1 })).rejects.toMatchObject({ code: 'INVALID_CONFIGURATION', message: expect.stringMatching(/archiveDays/) });
     await expect(archiveClosedBatches(store, { chunkEntities: 0 })).rejects.toMatchObject({ code: 'INVALID_CONFIGURATION', message: expect.stringMatching(/chunkEntities/) });
+    await expect(archiveClosedBatches(store, { chunkAuditRows: 1.5 })).rejects.toMatchObject({ code: 'INVALID_CONFIGURATION', message: expect.stringMatching(/chunkAuditRows/) });
     await expect(archiveClosedBatches(createMemoryStore())).rejects.toMatchObject({ code: 'UNSUPPORTED_OPERATION', message: expect.stringMatching(/memory store/) });
     await expect(restoreBatch(createMemoryStore(), 'b')).rejects.toMatchObject({ code: 'UNSUPPORTED_OPERATION' });
     await store.close();
@@ -98,12 +109,14 @@ describe('archiveClosedBatches', () => {
 });
 
 describe('restoreBatch', () => {
-  it.each([1000, 1])('puts back byte-identical rows at their positions (chunks of %i entities), and the batch can be archived again', async (chunkEntities) => {
+  it.each([{ chunkEntities: 1000 }, { chunkEntities: 1 }, { chunkEntities: 1000, chunkAuditRows: 2 }])(
+    'puts back byte-identical rows at their positions (chunks of %o), and the batch can be archived again',
+    async (chunking) => {
     const { store } = await threeBatches();
     const members = membersOf(store, 'arc-regular');
     const rows = rowsOf(store, members);
     const counts = tableCounts(store);
-    await archiveClosedBatches(store, { archiveDays: 0, now: day(0), chunkEntities });
+    await archiveClosedBatches(store, { archiveDays: 0, now: day(0), ...chunking });
 
     const restored = await restoreBatch(store, 'arc-regular');
     expect(restored).toEqual({ batch_id: 'arc-regular', entities: rows.entities?.length, parts: rows.entity_parts?.length, audit_rows: rows.audit?.length });
@@ -113,7 +126,8 @@ describe('restoreBatch', () => {
     await expect(restoreBatch(store, 'arc-guest')).rejects.toMatchObject({ code: 'ENTITY_NOT_FOUND', message: expect.stringMatching(/arc-guest/) });
     expect((await archiveClosedBatches(store, { archiveDays: 0, now: day(0) })).archived).toHaveLength(2);
     await store.close();
-  });
+    },
+  );
 
   it('a damaged archive is ARCHIVE_CORRUPT on read and on restore, and nothing changes', async () => {
     const { store } = await threeBatches();

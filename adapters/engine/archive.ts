@@ -35,6 +35,11 @@ export interface ArchiveOptions {
   readonly machines?: MachineRegistry;
   /** Entities per compressed chunk of an archive (default 1,000): a read of an archived entity decompresses one chunk. */
   readonly chunkEntities?: number;
+  /**
+   * Audit rows per chunk at most (default 10,000): what archiving or restoring holds in memory at a
+   * time; an entity with more rows (a large batch's tracker) continues in the next chunks.
+   */
+  readonly chunkAuditRows?: number;
 }
 
 /** The machine whose entities are batches. */
@@ -55,6 +60,13 @@ export function finalStatuses(machines: MachineRegistry, machineId: string = BAT
     .map(([status]) => status);
 }
 
+/** INVALID_CONFIGURATION unless `value` is absent or a positive integer. */
+function positiveIntegerOrAbsent(name: string, value: number | undefined): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+    throw new LifecycleError('INVALID_CONFIGURATION', `${name} must be a positive integer, got ${value}`, { details: { [name]: value } });
+  }
+}
+
 /**
  * Archives every batch closed at least `archiveDays` days before `now`, each in one transaction,
  * and reports what it moved. Idempotent: an archived batch is not archived again. Throws
@@ -65,10 +77,9 @@ export async function archiveClosedBatches(store: SnapshotStore, options: Archiv
   if (!Number.isFinite(archiveDays) || archiveDays < 0) {
     throw new LifecycleError('INVALID_CONFIGURATION', `archiveDays must be a non-negative number of days, got ${archiveDays}`, { details: { archiveDays } });
   }
-  const { chunkEntities } = options;
-  if (chunkEntities !== undefined && (!Number.isInteger(chunkEntities) || chunkEntities < 1)) {
-    throw new LifecycleError('INVALID_CONFIGURATION', `chunkEntities must be a positive integer, got ${chunkEntities}`, { details: { chunkEntities } });
-  }
+  const { chunkEntities, chunkAuditRows } = options;
+  positiveIntegerOrAbsent('chunkEntities', chunkEntities);
+  positiveIntegerOrAbsent('chunkAuditRows', chunkAuditRows);
   if (store.archiveBatches === undefined) throw unsupported(store, 'archiveClosedBatches');
   const machines = options.machines ?? defaultMachines();
   const now = options.now ?? new Date();
@@ -78,6 +89,7 @@ export async function archiveClosedBatches(store: SnapshotStore, options: Archiv
     closedBefore: new Date(now.getTime() - archiveDays * DAY_MS).toISOString(),
     memberMachines: Object.values(machines).filter((machine) => machine.batchOf !== undefined).map((machine) => machine.id),
     ...(chunkEntities === undefined ? {} : { chunkEntities }),
+    ...(chunkAuditRows === undefined ? {} : { chunkAuditRows }),
   });
 }
 

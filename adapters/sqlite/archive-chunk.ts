@@ -1,7 +1,8 @@
 /**
- * One decompressed chunk of a batch archive (archive-codec.ts), indexed for reads, and how a
- * batch's rows are cut into chunks.
+ * One decompressed chunk of a batch archive (archive-codec.ts), indexed for reads, and the keys
+ * an archived entity is found by.
  */
+import { createHash } from 'node:crypto';
 import type { ArchivedChunk, StoredRow } from './archive-codec.js';
 
 /**
@@ -10,6 +11,18 @@ import type { ArchivedChunk, StoredRow } from './archive-codec.js';
  * whole 10,000-essay batch (docs/storage-layout.md).
  */
 export const CHUNK_ENTITIES = 1000;
+
+/**
+ * Audit rows per chunk at most by default (about 1,000 essays' rows): archiving and restoring hold
+ * one chunk at a time, so this bounds their memory; an entity with more rows (the tracker of a
+ * 10,000-essay batch has 30,000) continues in the next chunks.
+ */
+export const CHUNK_AUDIT_ROWS = 10_000;
+
+/** The archive lookup key of an entity (`archived_entities.entity_key`): 48 bits of SHA-1 of (machine, entity_id). */
+export function archiveKey(machine: string, entityId: string): number {
+  return createHash('sha1').update(`${machine}\u0000${entityId}`).digest().readUIntBE(0, 6);
+}
 
 /** The key of an entity inside a chunk. */
 export const entityKeyOf = (machine: unknown, entityId: unknown): string => `${String(machine)}\u0000${String(entityId)}`;
@@ -60,32 +73,4 @@ export class DecodedChunk {
     const row = this.byPosition.get(position);
     return row === undefined ? this.holders.get(position) : String(row.envelope);
   }
-}
-
-/**
- * Cuts a batch's rows into chunks of `size` entities, each with its entities' parts and
- * audit rows (ascending by position), and the envelopes its rows take from rows of other chunks.
- */
-export function chunksOf(
-  entities: readonly StoredRow[],
-  size: number,
-  partsOf: (e: StoredRow) => StoredRow[],
-  auditOf: (e: StoredRow) => StoredRow[],
-): ArchivedChunk[] {
-  const groups: StoredRow[][] = [];
-  for (let start = 0; start < entities.length; start += size) groups.push(entities.slice(start, start + size));
-  const chunks = groups.map((group) => ({
-    entities: group,
-    entity_parts: group.flatMap(partsOf),
-    audit: group.flatMap(auditOf).sort((a, b) => (a.position as number) - (b.position as number)),
-  }));
-  const envelopes = new Map(chunks.flatMap((chunk) => chunk.audit.map((row) => [row.position as number, String(row.envelope)] as const)));
-  return chunks.map((chunk) => {
-    const own = new Set(chunk.audit.map((row) => row.position as number));
-    const holders = chunk.audit
-      .map((row) => row.envelope_of as number | null)
-      .filter((at): at is number => at !== null && !own.has(at))
-      .map((at) => [at, envelopes.get(at) ?? ''] as const);
-    return { ...chunk, holders };
-  });
 }

@@ -14,6 +14,7 @@
 import { brotliCompressSync, brotliDecompressSync, constants, crc32 } from 'node:zlib';
 import { LifecycleError } from '../errors.js';
 import { isRecord } from '../store-support.js';
+import { ByteSink } from './byte-sink.js';
 
 /** One stored column value. */
 export type ColumnValue = string | number | null;
@@ -51,8 +52,15 @@ export interface ChunkPlace {
   readonly last: number | null;
 }
 
-/** The format name kept with each blob (a reader refuses any other). */
-export const ARCHIVE_FORMAT = 'chunks-columns-json-uuids-brotli/1';
+/**
+ * The format name kept with each blob. Version 2 is version 1's blob, but an entity's audit rows
+ * may continue in the chunks after the one holding its entity row (`archived_entities` lists each
+ * chunk that holds some of them); a version 1 reader would miss those rows, hence the new name.
+ */
+export const ARCHIVE_FORMAT = 'chunks-columns-json-uuids-brotli/2';
+
+/** The formats a reader reads (a version 1 archive is a version 2 one whose entities each sit in one chunk); it refuses any other. */
+export const READABLE_ARCHIVE_FORMATS: readonly string[] = ['chunks-columns-json-uuids-brotli/1', ARCHIVE_FORMAT];
 
 /** What encoding produced. */
 export interface EncodedArchive {
@@ -67,18 +75,25 @@ export interface EncodedArchive {
 }
 
 /**
- * Brotli quality 9, with a window as large as the text (brotli's large-window mode past 16 MiB, up
- * to 1 GiB), so a 10,000-essay batch finds its repeats as a small one does. Measured on closed nlp
- * batches with random UUID ids in docs/storage-layout.md (quality 11 is 10% smaller and 30 times
- * slower; deflate 3 times larger).
+ * The largest brotli window (log2 bytes) a chunk is compressed with: 4 MiB. A window costs the
+ * encoder about 4 times its size in memory (16 MiB: about 70 MiB; 4 MiB: about 50 MiB), and on
+ * closed 10,000-essay nlp batches (chunks of 1,000 essays, about 9 MB of text) a 4 MiB window gave
+ * a 1% smaller archive than one as large as the chunk, in half the time (docs/storage-layout.md).
+ */
+const MAX_WINDOW_BITS = 22;
+
+/**
+ * Brotli quality 9, with a window as large as the text up to MAX_WINDOW_BITS. Measured on closed
+ * nlp batches with random UUID ids in docs/storage-layout.md (quality 11 is 10% smaller and 30
+ * times slower; deflate 3 times larger). Archives written with larger windows (brotli's
+ * large-window mode) still read: the decoder allows it.
  */
 function brotliOptions(bytes: number) {
-  const window = Math.min(constants.BROTLI_LARGE_MAX_WINDOW_BITS, Math.max(constants.BROTLI_MIN_WINDOW_BITS, Math.ceil(Math.log2(bytes + 1))));
+  const window = Math.min(MAX_WINDOW_BITS, Math.max(constants.BROTLI_MIN_WINDOW_BITS, Math.ceil(Math.log2(bytes + 1))));
   return {
     params: {
       [constants.BROTLI_PARAM_QUALITY]: 9,
       [constants.BROTLI_PARAM_LGWIN]: window,
-      [constants.BROTLI_PARAM_LARGE_WINDOW]: window > constants.BROTLI_MAX_WINDOW_BITS ? 1 : 0,
       [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
       [constants.BROTLI_PARAM_SIZE_HINT]: bytes,
     },
@@ -87,38 +102,46 @@ function brotliOptions(bytes: number) {
 
 const DECOMPRESS_OPTIONS = { params: { [constants.BROTLI_DECODER_PARAM_LARGE_WINDOW]: 1 } };
 
-/** The text with each UUID replaced by its index in `table` (added when new: first seen first), and `~` doubled. */
+/**
+ * The text with each UUID replaced by its index in `table` (added when new: first seen first), and
+ * `~` doubled. The table is keyed by a UUID's 32 hex digits, a string of its own: a regex match is
+ * a slice of the text and would keep the whole chunk's text alive as long as the table.
+ */
 function withUuidIndexes(text: string, table: Map<string, number>): string {
   return text.replace(/~|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (match) => {
     if (match === '~') return '~~';
-    let index = table.get(match);
+    const hex = match.replaceAll('-', '');
+    let index = table.get(hex);
     if (index === undefined) {
       index = table.size;
-      table.set(match, index);
+      table.set(hex, index);
     }
     return `~${index.toString(36)}~`;
   });
 }
 
-/** The UUID table as text: the UUIDs in index order, without dashes. */
+/** The UUID table as text: the UUIDs (their hex digits, keyed so by `withUuidIndexes`) in index order. */
 function tableText(table: Map<string, number>): string {
-  return JSON.stringify([...table.keys()].map((uuid) => uuid.replaceAll('-', '')));
+  return JSON.stringify([...table.keys()]);
 }
 
-/** The UUID table back from its text. */
+/** The UUID table back from its text: each UUID's 32 hex digits (flat strings; dashes are put back as a UUID is read). */
 function parseTable(text: string): string[] {
   const hex = JSON.parse(text) as unknown;
   if (!Array.isArray(hex) || !hex.every((h) => typeof h === 'string' && /^[0-9a-f]{32}$/.test(h))) throw new Error('its UUID table is not a list of UUIDs');
-  return (hex as string[]).map((h) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`);
+  return hex as string[];
 }
+
+/** A UUID from its 32 hex digits. */
+const dashed = (hex: string): string => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 
 /** The text `withUuidIndexes` made, back. */
 function withUuids(text: string, table: readonly string[]): string {
   return text.replace(/~(~|[0-9a-z]+~)/g, (_match, token: string) => {
     if (token === '~') return '~';
-    const uuid = table[Number.parseInt(token.slice(0, -1), 36)];
-    if (uuid === undefined) throw new Error(`it refers to UUID ${token.slice(0, -1)}, which its table lacks`);
-    return uuid;
+    const hex = table[Number.parseInt(token.slice(0, -1), 36)];
+    if (hex === undefined) throw new Error(`it refers to UUID ${token.slice(0, -1)}, which its table lacks`);
+    return dashed(hex);
   });
 }
 
@@ -148,30 +171,84 @@ function undeltas(values: readonly ColumnValue[]): ColumnValue[] {
   });
 }
 
-/** Compresses the chunks of one batch, each on its own (a read decompresses only the chunk it needs). */
-export function encodeArchive(chunks: readonly ArchivedChunk[]): EncodedArchive {
-  const blobs: Buffer[] = [];
-  const places: ChunkPlace[] = [];
-  const table = new Map<string, number>();
-  let rawBytes = 0;
-  for (const chunk of chunks) {
-    const columns = {
-      entities: toColumns('entities', chunk.entities),
-      entity_parts: toColumns('entity_parts', chunk.entity_parts),
-      audit: toColumns('audit', chunk.audit),
-      holders: chunk.holders,
-    };
-    const raw = Buffer.from(withUuidIndexes(JSON.stringify(columns), table));
-    const compressed = brotliCompressSync(raw, brotliOptions(raw.length));
-    rawBytes += raw.length;
-    blobs.push(compressed);
-    const positions = chunk.audit.map((row) => row.position as number);
-    places.push({ bytes: compressed.length, first: positions.length === 0 ? null : Math.min(...positions), last: positions.length === 0 ? null : Math.max(...positions) });
+/** The audit position range of a chunk's rows (null, null when it has none). */
+function positionRange(audit: readonly StoredRow[]): Pick<ChunkPlace, 'first' | 'last'> {
+  let first: number | null = null;
+  let last: number | null = null;
+  for (const row of audit) {
+    const position = row.position as number;
+    if (first === null || position < first) first = position;
+    if (last === null || position > last) last = position;
   }
-  const rawTable = Buffer.from(tableText(table));
-  const compressedTable = brotliCompressSync(rawTable, brotliOptions(rawTable.length));
-  const blob = Buffer.concat([compressedTable, ...blobs]);
-  return { blob, tableBytes: compressedTable.length, checksum: crc32(blob), places, rawBytes: rawBytes + rawTable.length };
+  return { first, last };
+}
+
+/**
+ * Compresses the chunks of one batch one at a time, each on its own (a read decompresses only the
+ * chunk it needs): a chunk's rows may be dropped once `add` returns, so what is held is the
+ * compressed chunks and the UUID table, not the rows.
+ */
+export class ArchiveEncoder {
+  private readonly blobs: Buffer[] = [];
+  private readonly places: ChunkPlace[] = [];
+  private readonly table = new Map<string, number>();
+  private readonly sink = new ByteSink();
+  private rawBytes = 0;
+
+  /** Chunks added so far (the index the next one gets). */
+  get chunkCount(): number {
+    return this.places.length;
+  }
+
+  /** Compresses one more chunk, after the ones added before it. */
+  add(chunk: ArchivedChunk): ChunkPlace {
+    const raw = this.textOf(chunk);
+    const compressed = brotliCompressSync(raw, brotliOptions(raw.length));
+    this.rawBytes += raw.length;
+    this.blobs.push(compressed);
+    const place = { bytes: compressed.length, ...positionRange(chunk.audit) };
+    this.places.push(place);
+    return place;
+  }
+
+  /**
+   * The chunk's text, `{"entities":[columns],"entity_parts":[...],"audit":[...],"holders":[...]}`
+   * (what JSON.stringify gives) with UUIDs by index, written value by value into the reused sink:
+   * no string or buffer of the whole text is made, so a chunk leaves little for the collector.
+   */
+  private textOf(chunk: ArchivedChunk): Buffer {
+    const sink = this.sink;
+    sink.reset();
+    (['entities', 'entity_parts', 'audit'] as const).forEach((table, t) => {
+      sink.write(`${t === 0 ? '{' : ','}"${table}":[`);
+      toColumns(table, chunk[table]).forEach((column, c) => {
+        sink.write(c === 0 ? '[' : ',[');
+        column.forEach((value, v) => {
+          if (v > 0) sink.write(',');
+          sink.write(typeof value === 'string' ? withUuidIndexes(JSON.stringify(value), this.table) : JSON.stringify(value));
+        });
+        sink.write(']');
+      });
+      sink.write(']');
+    });
+    sink.write(`,"holders":${withUuidIndexes(JSON.stringify(chunk.holders), this.table)}}`);
+    return sink.bytes();
+  }
+
+  /** The blob: the UUID table, then every chunk added, in order. */
+  finish(): EncodedArchive {
+    const rawTable = Buffer.from(tableText(this.table));
+    const compressedTable = brotliCompressSync(rawTable, brotliOptions(rawTable.length));
+    const blob = Buffer.concat([compressedTable, ...this.blobs]);
+    return { blob, tableBytes: compressedTable.length, checksum: crc32(blob), places: [...this.places], rawBytes: this.rawBytes + rawTable.length };
+  }
+}
+
+/** Compresses the chunks of one batch (`ArchiveEncoder` over all of them). */
+export function encodeArchive(chunks: readonly ArchivedChunk[]): EncodedArchive {
+  const encoder = new ArchiveEncoder();
+  for (const chunk of chunks) encoder.add(chunk);
+  return encoder.finish();
 }
 
 /** Where the parts of a blob are: the UUID table's bytes, then each chunk's. */
@@ -240,26 +317,74 @@ function holdersOf(value: unknown): Array<readonly [number, string]> {
   return value as Array<readonly [number, string]>;
 }
 
-/** Chunk `index` of an archive back from its blob; ARCHIVE_CORRUPT when the blob is not what was written. */
-export function decodeChunk(archive: StoredArchive, index: number): ArchivedChunk {
+/** The chunks of one stored archive, decoded one at a time (`openArchive`). */
+export interface ArchiveReader {
+  readonly chunkCount: number;
+  /** Chunk `index`, decompressed and parsed; ARCHIVE_CORRUPT when it is not what was written. */
+  chunk(index: number): ArchivedChunk;
+}
+
+/**
+ * Opens a stored archive for reading: checks its format and checksum and reads its UUID table
+ * once; ARCHIVE_CORRUPT when the blob is not what was written.
+ */
+export function openArchive(archive: StoredArchive): ArchiveReader {
   const { batchId, blob } = archive;
-  if (archive.format !== ARCHIVE_FORMAT) throw archiveCorrupt(batchId, `its format "${archive.format}" is not ${ARCHIVE_FORMAT}`);
+  if (!READABLE_ARCHIVE_FORMATS.includes(archive.format)) throw archiveCorrupt(batchId, `its format "${archive.format}" is not one of ${READABLE_ARCHIVE_FORMATS.join(', ')}`);
   if (crc32(blob) !== archive.checksum) throw archiveCorrupt(batchId, 'its blob does not match its checksum');
-  const start = archive.tableBytes + archive.places.slice(0, index).reduce((sum, place) => sum + place.bytes, 0);
-  const place = archive.places[index];
-  if (place === undefined || start + place.bytes > blob.length) throw archiveCorrupt(batchId, `it has no chunk ${index}`);
+  const table = corruptUnless(batchId, () => parseTable(brotliDecompressSync(blob.subarray(0, archive.tableBytes), DECOMPRESS_OPTIONS).toString('utf8')));
+  const starts: number[] = [];
+  let start = archive.tableBytes;
+  for (const place of archive.places) {
+    starts.push(start);
+    start += place.bytes;
+  }
+  return {
+    chunkCount: archive.places.length,
+    chunk: (index) => {
+      const [from, place] = [starts[index], archive.places[index]];
+      if (from === undefined || place === undefined || from + place.bytes > blob.length) throw archiveCorrupt(batchId, `it has no chunk ${index}`);
+      return corruptUnless(batchId, () => parseChunk(brotliDecompressSync(blob.subarray(from, from + place.bytes), DECOMPRESS_OPTIONS).toString('utf8'), table));
+    },
+  };
+}
+
+/** What `read` answers; ARCHIVE_CORRUPT (with the cause) when it throws. */
+function corruptUnless<T>(batchId: string, read: () => T): T {
   try {
-    const table = parseTable(brotliDecompressSync(blob.subarray(0, archive.tableBytes), DECOMPRESS_OPTIONS).toString('utf8'));
-    const text = brotliDecompressSync(blob.subarray(start, start + place.bytes), DECOMPRESS_OPTIONS).toString('utf8');
-    const parsed: unknown = JSON.parse(withUuids(text, table));
-    if (!isRecord(parsed)) throw new Error('it holds no tables');
-    return {
-      entities: fromColumns('entities', parsed.entities),
-      entity_parts: fromColumns('entity_parts', parsed.entity_parts),
-      audit: fromColumns('audit', parsed.audit),
-      holders: holdersOf(parsed.holders),
-    };
+    return read();
   } catch (error) {
     throw archiveCorrupt(batchId, error instanceof Error ? error.message : String(error), error);
   }
+}
+
+/**
+ * The chunk's JSON with its UUIDs put back, in each string value as it is parsed (no second copy
+ * of the whole text). A UUID index token only sits across a JSON escape when the escape ends in a
+ * hex digit (`\f`, `\b`, `\u001f`) followed by the rest of a UUID; the text is then no valid JSON
+ * (a backslash before `~`), and the whole text gets its UUIDs back first, as before.
+ */
+function parseWithUuids(text: string, table: readonly string[]): unknown {
+  try {
+    return JSON.parse(text, (_key, value: unknown) => (typeof value === 'string' && value.includes('~') ? withUuids(value, table) : value));
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    return JSON.parse(withUuids(text, table));
+  }
+}
+
+function parseChunk(text: string, table: readonly string[]): ArchivedChunk {
+  const parsed = parseWithUuids(text, table);
+  if (!isRecord(parsed)) throw new Error('it holds no tables');
+  return {
+    entities: fromColumns('entities', parsed.entities),
+    entity_parts: fromColumns('entity_parts', parsed.entity_parts),
+    audit: fromColumns('audit', parsed.audit),
+    holders: holdersOf(parsed.holders),
+  };
+}
+
+/** Chunk `index` of an archive back from its blob; ARCHIVE_CORRUPT when the blob is not what was written. */
+export function decodeChunk(archive: StoredArchive, index: number): ArchivedChunk {
+  return openArchive(archive).chunk(index);
 }

@@ -34,13 +34,23 @@ export class ArchivedReads {
     return this.parts.readWith(storedEntityRow(row), archive.partsOf(String(row.machine), String(row.entity_id)).map(storedPartRow));
   }
 
-  /** `live`, the entity's live history page, with its archived rows merged in by position (the same page as before archiving). */
+  /**
+   * `live`, the entity's live history page, with its archived rows (from every chunk they sit in)
+   * merged in by position: the same page as before archiving.
+   */
   history(machine: string, entity_id: string, live: AuditRecord[], options: { limit?: number; afterPosition?: number }): AuditRecord[] {
-    const chunk = this.archives.archiveOf(machine, entity_id)?.chunk;
-    if (chunk === undefined) return live;
+    const chunks = this.archives.chunksHolding(machine, entity_id);
+    if (chunks === undefined) return live;
     const after = nonNegative(options.afterPosition);
-    const archived = chunk.auditOf(machine, entity_id).filter((row) => (row.position as number) > after);
-    const merged = [...readArchivedAudit(archived, (position) => chunk.envelopeAt(position)), ...live];
+    const archived = chunks.flatMap((chunk) => chunk.auditOf(machine, entity_id)).filter((row) => (row.position as number) > after);
+    const envelopeAt = (position: number): string | undefined => {
+      for (const chunk of chunks) {
+        const envelope = chunk.envelopeAt(position);
+        if (envelope !== undefined) return envelope;
+      }
+      return undefined;
+    };
+    const merged = [...readArchivedAudit(archived, envelopeAt), ...live];
     return merged.sort((a, b) => a.position - b.position).slice(0, pageLimit(options.limit));
   }
 

@@ -7,31 +7,16 @@
  * keeps the last ones).
  * Restoring inserts the very rows back (same positions, same text) and drops the archive.
  */
-import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { LifecycleError } from '../errors.js';
 import type { ArchivedBatch, ArchiveRequest, RestoreReport } from '../store.js';
-import {
-  ARCHIVE_FORMAT,
-  ARCHIVED_COLUMNS,
-  decodeChunk,
-  encodeArchive,
-  layoutText,
-  parseLayout,
-  type ArchivedTable,
-  type StoredArchive,
-  type StoredRow,
-} from './archive-codec.js';
-import { CHUNK_ENTITIES, chunksOf, DecodedChunk, entityKeyOf } from './archive-chunk.js';
+import { archiveKey, DecodedChunk, entityKeyOf } from './archive-chunk.js';
+import { ARCHIVED_COLUMNS, decodeChunk, openArchive, parseLayout, type ArchivedTable, type StoredArchive, type StoredRow } from './archive-codec.js';
+import { ArchiveWriter } from './archive-writer.js';
 import type { StoredEntityRow } from './parts.js';
 
 /** Decompressed chunks kept in memory per connection (about 16,000 entities' rows). */
 const CACHED_CHUNKS = 16;
-
-/** The archive lookup key of an entity: 48 bits of SHA-1 of (machine, entity_id). */
-export function archiveKey(machine: string, entityId: string): number {
-  return createHash('sha1').update(`${machine}\u0000${entityId}`).digest().readUIntBE(0, 6);
-}
 
 interface ArchiveRow {
   archive_id: number;
@@ -44,7 +29,6 @@ interface ArchiveRow {
 
 const ARCHIVE_READ = 'SELECT archive_id, batch_id, format, chunks, checksum, blob FROM batch_archives';
 
-const select = (table: ArchivedTable): string => `SELECT ${ARCHIVED_COLUMNS[table].join(', ')} FROM ${table}`;
 const insert = (table: ArchivedTable): string =>
   `INSERT INTO ${table} (${ARCHIVED_COLUMNS[table].join(', ')}) VALUES (${ARCHIVED_COLUMNS[table].map(() => '?').join(', ')})`;
 
@@ -54,22 +38,6 @@ function prepare(db: Database.Database) {
       `SELECT entity_id, updated_at FROM entities WHERE machine = ? AND status IN (SELECT value FROM json_each(?)) AND updated_at <= ?
        ORDER BY updated_at, entity_id`,
     ),
-    members: db.prepare<[string, string, string], StoredRow>(`${select('entities')} WHERE machine = ? AND ((entity_id = ? AND parent_id IS NULL) OR parent_id = ?)`),
-    parts: db.prepare<[string, string], StoredRow>(`${select('entity_parts')} WHERE machine = ? AND entity_id = ?`),
-    audit: db.prepare<[string, string], StoredRow>(`${select('audit')} WHERE machine = ? AND entity_id = ? ORDER BY position`),
-    referrers: db.prepare<[string], { position: number; envelope_of: number }>(
-      'SELECT position, envelope_of FROM audit WHERE envelope_of IN (SELECT value FROM json_each(?))',
-    ),
-    envelopeAt: db.prepare<[number], { envelope: string }>('SELECT envelope FROM audit WHERE position = ?'),
-    detach: db.prepare<[string, number]>('UPDATE audit SET envelope = ?, envelope_of = NULL WHERE position = ?'),
-    deleteEntity: db.prepare<[string, string]>('DELETE FROM entities WHERE machine = ? AND entity_id = ?'),
-    deleteParts: db.prepare<[string, string]>('DELETE FROM entity_parts WHERE machine = ? AND entity_id = ?'),
-    deleteAudit: db.prepare<[string, string]>('DELETE FROM audit WHERE machine = ? AND entity_id = ?'),
-    insertArchive: db.prepare<[string, string, string, number, number, number, number | null, number | null, string | null, string, string, number, number, Buffer]>(
-      `INSERT INTO batch_archives (batch_id, closed_at, archived_at, entity_count, part_count, audit_count, first_position, last_position,
-       last_recorded_at, format, chunks, checksum, raw_bytes, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    insertKey: db.prepare<[number, number, number]>('INSERT OR IGNORE INTO archived_entities (entity_key, archive_id, chunk) VALUES (?, ?, ?)'),
     archiveByBatch: db.prepare<[string], ArchiveRow>(`${ARCHIVE_READ} WHERE batch_id = ?`),
     archiveById: db.prepare<[number], ArchiveRow>(`${ARCHIVE_READ} WHERE archive_id = ?`),
     archivesOfKey: db.prepare<[number], { archive_id: number; chunk: number }>('SELECT archive_id, chunk FROM archived_entities WHERE entity_key = ?'),
@@ -77,6 +45,9 @@ function prepare(db: Database.Database) {
       'SELECT archive_id FROM batch_archives WHERE first_position <= ? AND last_position >= ?',
     ),
     anyArchive: db.prepare<[], { found: number }>('SELECT EXISTS (SELECT 1 FROM batch_archives) AS found'),
+    anyOfKeys: db.prepare<[string], { found: number }>(
+      'SELECT EXISTS (SELECT 1 FROM archived_entities WHERE entity_key IN (SELECT value FROM json_each(?))) AS found',
+    ),
     dropArchive: db.prepare<[number]>('DELETE FROM batch_archives WHERE archive_id = ?'),
     dropKeys: db.prepare<[number]>('DELETE FROM archived_entities WHERE archive_id = ?'),
     insertEntity: db.prepare(insert('entities')),
@@ -88,10 +59,12 @@ function prepare(db: Database.Database) {
 /** The archive statements and the decompressed-chunk cache of one connection. */
 export class SqliteArchives {
   private readonly s;
+  private readonly writer: ArchiveWriter;
   private readonly cache = new Map<string, DecodedChunk>();
 
   constructor(db: Database.Database) {
     this.s = prepare(db);
+    this.writer = new ArchiveWriter(db);
   }
 
   /** The ids of the batches a request selects (closed long enough, still live). */
@@ -100,47 +73,9 @@ export class SqliteArchives {
     return rows.map((row) => ({ batchId: row.entity_id, closedAt: row.updated_at }));
   }
 
-  /**
-   * Moves one batch into its archive (inside the caller's transaction). A live row outside the
-   * batch that keeps its envelope on a row of the batch gets that envelope itself first (and a
-   * row of the batch whose holder is outside keeps a copy in the archive), so no row ever points
-   * across an archive's edge; both read the same as before.
-   */
+  /** Moves one batch into its archive, chunk by chunk (inside the caller's transaction; archive-writer.ts). */
   archive(batchId: string, closedAt: string, request: ArchiveRequest, at: string): ArchivedBatch {
-    const entities = request.memberMachines.flatMap((machine) => this.s.members.all(machine, batchId, batchId));
-    const audits = new Map(entities.map((e) => [entityKeyOf(e.machine, e.entity_id), this.s.audit.all(e.machine as string, e.entity_id as string)]));
-    const byPosition = new Map([...audits.values()].flat().map((row) => [row.position as number, row]));
-    for (const row of byPosition.values()) {
-      if (row.envelope_of !== null && !byPosition.has(row.envelope_of as number)) {
-        row.envelope = this.s.envelopeAt.get(row.envelope_of as number)?.envelope ?? row.envelope ?? '';
-        row.envelope_of = null;
-      }
-    }
-    for (const ref of this.s.referrers.all(JSON.stringify([...byPosition.keys()]))) {
-      if (!byPosition.has(ref.position)) this.s.detach.run(String(byPosition.get(ref.envelope_of)?.envelope ?? ''), ref.position);
-    }
-    const chunks = chunksOf(entities, request.chunkEntities ?? CHUNK_ENTITIES, (e) => this.s.parts.all(e.machine as string, e.entity_id as string), (e) => audits.get(entityKeyOf(e.machine, e.entity_id)) ?? []);
-    const encoded = encodeArchive(chunks);
-    const positions = [...byPosition.keys()];
-    const last = byPosition.get(Math.max(...positions));
-    const archiveId = Number(
-      this.s.insertArchive.run(
-        batchId, closedAt, at, entities.length, chunks.reduce((n, c) => n + c.entity_parts.length, 0), positions.length,
-        positions.length === 0 ? null : Math.min(...positions), (last?.position as number | undefined) ?? null, (last?.recorded_at as string | undefined) ?? null,
-        ARCHIVE_FORMAT, layoutText(encoded), encoded.checksum, encoded.rawBytes, encoded.blob,
-      ).lastInsertRowid,
-    );
-    chunks.forEach((chunk, index) => {
-      for (const e of chunk.entities) {
-        const [machine, entityId] = [e.machine as string, e.entity_id as string];
-        this.s.insertKey.run(archiveKey(machine, entityId), archiveId, index);
-        this.s.deleteAudit.run(machine, entityId);
-        this.s.deleteParts.run(machine, entityId);
-        this.s.deleteEntity.run(machine, entityId);
-      }
-    });
-    const parts = chunks.reduce((n, c) => n + c.entity_parts.length, 0);
-    return { batch_id: batchId, entities: entities.length, parts, audit_rows: positions.length, bytes: encoded.blob.length, raw_bytes: encoded.rawBytes };
+    return this.writer.archive(batchId, closedAt, request, at);
   }
 
   /** Puts an archived batch's rows back (inside the caller's transaction); ENTITY_NOT_FOUND when it has no archive. */
@@ -152,21 +87,27 @@ export class SqliteArchives {
     return this.restoreArchive(row);
   }
 
+  /**
+   * Inserts an archive's rows back chunk by chunk (one decompressed chunk held at a time) and drops
+   * the archive. The whole blob is checked first: a damaged one is ARCHIVE_CORRUPT before any row is
+   * written (and a chunk that fails later throws inside the caller's transaction, which undoes it).
+   */
   private restoreArchive(row: ArchiveRow): RestoreReport {
-    const chunks = this.chunksOfRow(row);
+    const reader = openArchive(storedArchiveOf(row));
     const values = (table: ArchivedTable, stored: StoredRow) => ARCHIVED_COLUMNS[table].map((column) => stored[column] ?? null);
     const report = { batch_id: row.batch_id, entities: 0, parts: 0, audit_rows: 0 };
-    for (const { rows } of chunks) {
+    for (let index = 0; index < reader.chunkCount; index += 1) {
+      const rows = reader.chunk(index);
       for (const entity of rows.entities) this.s.insertEntity.run(...values('entities', entity));
       for (const part of rows.entity_parts) this.s.insertPart.run(...values('entity_parts', part));
       for (const audit of rows.audit) this.s.insertAudit.run(...values('audit', audit));
       report.entities += rows.entities.length;
       report.parts += rows.entity_parts.length;
       report.audit_rows += rows.audit.length;
+      this.cache.delete(`${row.archive_id}/${index}`);
     }
     this.s.dropKeys.run(row.archive_id);
     this.s.dropArchive.run(row.archive_id);
-    chunks.forEach((_, index) => this.cache.delete(`${row.archive_id}/${index}`));
     return report;
   }
 
@@ -175,14 +116,18 @@ export class SqliteArchives {
     return this.s.anyArchive.get()?.found === 1;
   }
 
-  /** Restores (inside the caller's transaction) every archived batch holding one of `keys`; returns how many. */
+  /**
+   * Restores (inside the caller's transaction) every archived batch holding one of `keys`; returns
+   * how many. The keys' hashes are looked up in one query first: a commit touching no archived
+   * entity (nearly every commit; a registration touches thousands of new ones) costs that query only.
+   */
   restoreHolding(keys: Iterable<{ machine: string; entity_id: string }>): number {
+    const unique = new Map<string, { machine: string; entity_id: string }>();
+    for (const key of keys) unique.set(entityKeyOf(key.machine, key.entity_id), key);
+    const hashes = [...unique.values()].map(({ machine, entity_id }) => archiveKey(machine, entity_id));
+    if (this.s.anyOfKeys.get(JSON.stringify(hashes))?.found !== 1) return 0;
     let restored = 0;
-    const seen = new Set<string>();
-    for (const { machine, entity_id } of keys) {
-      const key = entityKeyOf(machine, entity_id);
-      if (seen.has(key)) continue;
-      seen.add(key);
+    for (const { machine, entity_id } of unique.values()) {
       const archive = this.archiveOf(machine, entity_id);
       const row = archive === undefined ? undefined : this.s.archiveById.get(archive.id);
       if (row === undefined) continue;
@@ -199,6 +144,19 @@ export class SqliteArchives {
       if (decoded?.entity(machine, entityId) !== undefined) return { id: archive_id, chunk: decoded };
     }
     return undefined;
+  }
+
+  /**
+   * Every decompressed chunk of the archive holding (machine, entity_id) that holds some of its rows
+   * (its entity row's chunk, and those its audit rows continue in), or undefined when no archive holds it.
+   */
+  chunksHolding(machine: string, entityId: string): DecodedChunk[] | undefined {
+    const found = this.archiveOf(machine, entityId);
+    if (found === undefined) return undefined;
+    return this.s.archivesOfKey
+      .all(archiveKey(machine, entityId))
+      .filter((row) => row.archive_id === found.id)
+      .flatMap(({ chunk }) => this.chunk(found.id, chunk) ?? []);
   }
 
   /** Every decompressed chunk of a batch's archive, or undefined when it has none. */
@@ -237,12 +195,16 @@ export class SqliteArchives {
     }
     const row = known ?? this.s.archiveById.get(archiveId);
     if (row === undefined) return undefined;
-    const stored: StoredArchive = { batchId: row.batch_id, blob: row.blob, checksum: row.checksum, format: row.format, ...parseLayout(row.batch_id, row.chunks) };
-    const decoded = new DecodedChunk(decodeChunk(stored, index));
+    const decoded = new DecodedChunk(decodeChunk(storedArchiveOf(row), index));
     this.cache.set(key, decoded);
     if (this.cache.size > CACHED_CHUNKS) this.cache.delete(this.cache.keys().next().value as string);
     return decoded;
   }
+}
+
+/** An archive row as the codec reads it. */
+function storedArchiveOf(row: ArchiveRow): StoredArchive {
+  return { batchId: row.batch_id, blob: row.blob, checksum: row.checksum, format: row.format, ...parseLayout(row.batch_id, row.chunks) };
 }
 
 /** An archived entity row as the entity statements read a live one (the same keys, in the same order). */

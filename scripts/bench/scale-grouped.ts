@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
 import { openSqliteStore } from '../../adapters/sqlite/store.js';
 import { benchEnvelopes } from './envelopes.js';
-import { batchEvents, runBenchChild, WARM_UP_ESSAYS } from './scale.js';
+import { runBenchChild } from './child.js';
+import { batchEvents, WARM_UP_ESSAYS } from './scale.js';
 
 /** Events per `dispatchMany` call: the queue workers' default batch size. */
 export const GROUP = 100;

@@ -2,6 +2,7 @@
  * The `scale` section of `npm run bench`: the batch-size curve of scale.ts printed as a table,
  * with issue #20's targets beside the figures.
  */
+import { ARCHIVE_RSS_TARGET_MIB } from './archive-memory.js';
 import { runScaleSize, type ScaleRun } from './scale.js';
 import { GROUP, runGroupedSize, type GroupedRun } from './scale-grouped.js';
 import { firstSetting } from './figures.js';
@@ -96,8 +97,23 @@ function archiveLines(run: ScaleRun): string[] {
     `${'bytes per essay kept after retention + archive (batch closed, archived)'.padEnd(70)} ${total.toFixed(0)} B`,
     ...kept.map(([table, n]) => `  ${table.padEnd(20)} ${n.toFixed(0).padStart(8)} B/essay`),
     `${'100k essays projected MiB after retention + archive'.padEnd(70)} ${mib(total).toFixed(1)} MiB  (target <= ${DISK_TARGET_MIB} MiB: ${verdict(mib(total) <= DISK_TARGET_MIB)})`,
-    `${'archive time per 1,000 essays'.padEnd(70)} ${(run.archiveMsPer1000 ?? 0).toFixed(0)} ms`,
+    ...archivingLines(run),
   ];
+}
+
+/** Archive and restore of the closed batch: time per 1,000 essays and peak RSS above the child's baseline, against the target at 10,000 essays. */
+function archivingLines(run: ScaleRun): string[] {
+  const { archiving } = run;
+  if (archiving === undefined) return [];
+  return (['archive', 'restore'] as const).flatMap((op) => {
+    const { baselineRssMiB, peakRssMiB, ms } = archiving[op];
+    const above = peakRssMiB - baselineRssMiB;
+    const target = run.essays === 10_000 ? `  (target < ${ARCHIVE_RSS_TARGET_MIB} MiB above: ${verdict(above < ARCHIVE_RSS_TARGET_MIB)})` : '';
+    return [
+      `${`${op} time per 1,000 essays`.padEnd(70)} ${((ms * 1000) / run.essays).toFixed(0)} ms`,
+      `${`${op} peak RSS, own process (baseline: store open)`.padEnd(70)} ${peakRssMiB.toFixed(0)} MiB, ${above.toFixed(0)} MiB above ${baselineRssMiB.toFixed(0)}${target}`,
+    ];
+  });
 }
 
 function tableLines(run: ScaleRun): string[] {

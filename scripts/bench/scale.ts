@@ -4,22 +4,23 @@
  * dispatched and timed on its own. Every size runs in a fresh child process on a fresh store, so
  * its peak RSS is its own; each child first runs a 200-essay warm-up batch on a scratch store. Bytes per essay are read per table after a WAL checkpoint (SQLite,
  * `dbstat`) or from `pg_total_relation_size` (PostgreSQL). On SQLite the batch is then closed and
- * archived (`archiveClosedBatches`, archive window 0) and the bytes read again.
+ * archived (`archiveClosedBatches`, archive window 0) and the bytes read again; archiving and then
+ * restoring it each run in a fresh child process (archive-memory.ts), for their own peak RSS and time.
  *
  * Essay ids are random UUIDs, as in real data: ids like `<batch>-essay-000123` would flatter the
  * archive's compression.
  */
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { archiveClosedBatches } from '../../adapters/engine/archive.js';
 import { LifecycleEngine } from '../../adapters/engine/engine.js';
 import { INVARIANT_MODES, type InvariantMode } from '../../adapters/engine/invariants.js';
 import type { SnapshotStore } from '../../adapters/store.js';
 import { openSqliteStore, type SqliteStore } from '../../adapters/sqlite/store.js';
+import { measureArchive, measureRestore, type ArchiveOpRun } from './archive-memory.js';
+import { runBenchChild } from './child.js';
 import { benchEnvelopes, type EnvelopeOf } from './envelopes.js';
 
 /** What one size measured. */
@@ -42,8 +43,8 @@ export interface ScaleRun {
   readonly bytesPerEssay: Readonly<Record<string, number>>;
   /** SQLite: the same once the batch is closed and archived (archiveDays 0). */
   readonly archivedBytesPerEssay?: Readonly<Record<string, number>>;
-  /** SQLite: how long archiving the closed batch took, per 1,000 essays (ms). */
-  readonly archiveMsPer1000?: number;
+  /** SQLite: archiving the closed batch, then restoring it, each in a fresh child process (archive-memory.ts). */
+  readonly archiving?: { readonly archive: ArchiveOpRun; readonly restore: ArchiveOpRun };
 }
 
 const SELF = fileURLToPath(import.meta.url);
@@ -115,7 +116,8 @@ const mean = (values: readonly number[]): number => values.reduce((sum, v) => su
 async function runBatch(store: SnapshotStore, essays: number) {
   const engine = new LifecycleEngine({ store, invariants: invariantModeOf(process.env.BENCH_INVARIANTS) });
   const { envelope, run } = benchEnvelopes(`scale-${essays}`);
-  const events = batchEvents(envelope, `scale-${run}-${essays}`, essays);
+  const batchId = `scale-${run}-${essays}`;
+  const events = batchEvents(envelope, batchId, essays);
   const started = process.hrtime.bigint();
   await timed(engine, events.registration);
   const contents: Array<{ wall: number; cpu: number }> = [];
@@ -138,6 +140,7 @@ async function runBatch(store: SnapshotStore, essays: number) {
     nlpResultMs: nlp.wall / 1e3,
     nlpResultCpuMs: nlp.cpu / 1e3,
     batchSeconds,
+    batchId,
     close,
   };
 }
@@ -174,20 +177,20 @@ async function warmUp(): Promise<void> {
 
 async function childSqlite(essays: number): Promise<ScaleRun> {
   const dir = mkdtempSync(join(tmpdir(), 'lifecycle-scale-'));
-  const store = openSqliteStore({ path: join(dir, 'scale.db') });
+  const path = join(dir, 'scale.db');
+  const store = openSqliteStore({ path });
   try {
-    const { close, ...timings } = await runBatch(store, essays);
+    const { close, batchId, ...timings } = await runBatch(store, essays);
     const peakRssMiB = process.resourceUsage().maxRSS / 1024;
     const bytesPerEssay = perEssay(sqliteTableBytes(store), essays);
     await close();
-    // The heap-capped rerun measures the batch, not the archiving (which reads the whole batch).
+    // The heap-capped rerun measures the batch, not the archiving.
     if (process.env[NO_ARCHIVE] === '1') return { store: 'sqlite', essays, ...timings, peakRssMiB, bytesPerEssay };
-    const started = process.hrtime.bigint();
-    const report = await archiveClosedBatches(store, { archiveDays: 0 });
-    const archiveMs = Number(process.hrtime.bigint() - started) / 1e6;
-    if (report.archived.length !== 1) throw new Error(`scale bench: the closed batch was not archived (${JSON.stringify(report)})`);
+    // Archive, then restore, each in a fresh child process on this file (their peak RSS is their own).
+    const archive = measureArchive(path);
     const archivedBytesPerEssay = perEssay(sqliteTableBytes(store), essays);
-    return { store: 'sqlite', essays, ...timings, peakRssMiB, bytesPerEssay, archivedBytesPerEssay, archiveMsPer1000: (archiveMs * 1000) / essays };
+    const restore = measureRestore(path, batchId);
+    return { store: 'sqlite', essays, ...timings, peakRssMiB, bytesPerEssay, archivedBytesPerEssay, archiving: { archive, restore } };
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -201,7 +204,7 @@ async function childPostgres(essays: number, url: string): Promise<ScaleRun> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   const store = await openPostgresStore({ connectionString: url, schema });
   try {
-    const { close: _close, ...timings } = await runBatch(store, essays);
+    const { close: _close, batchId: _batchId, ...timings } = await runBatch(store, essays);
     const peakRssMiB = process.resourceUsage().maxRSS / 1024;
     await pool.query(`VACUUM`);
     const sizes = await pool.query<{ table_name: string; bytes: string }>(
@@ -229,21 +232,6 @@ export function runScaleSize(store: 'sqlite' | 'postgres', essays: number, postg
     nodeFlags: heapCap,
     env: heapCapMiB === undefined ? {} : { [NO_ARCHIVE]: '1' },
   });
-}
-
-/**
- * Runs `script child ...args` in a child Node process (tsx) and answers the JSON its last output
- * line holds; throws naming `what`, its exit status and the end of its stderr otherwise.
- */
-export function runBenchChild<T>(script: string, args: readonly string[], what: string, options: { nodeFlags?: readonly string[]; env?: Record<string, string> } = {}): T {
-  const argv = [...(options.nodeFlags ?? []), '--import', 'tsx', script, 'child', ...args];
-  const env = { ...process.env, NODE_NO_WARNINGS: '1', ...options.env };
-  const child = spawnSync(process.execPath, argv, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, env });
-  const line = child.stdout.trim().split('\n').at(-1) ?? '';
-  if (child.status !== 0 || !line.startsWith('{')) {
-    throw new Error(`${what} failed (exit ${String(child.status)}): ${child.stderr.slice(-2000)}`);
-  }
-  return JSON.parse(line) as T;
 }
 
 async function childMain(argv: readonly string[]): Promise<void> {

@@ -19,7 +19,7 @@ const batchArbitrary = fc.record({ kind: fc.constantFrom('guest' as const, 'regu
 
 /** One step on the archived store: archive every closed batch, restore one, send a late event to one, or read. */
 const stepArbitrary = fc.oneof(
-  fc.record({ op: fc.constant('archive' as const), batch: fc.integer({ min: 1, max: 4 }) }),
+  fc.record({ op: fc.constant('archive' as const), batch: fc.integer({ min: 1, max: 4 }), rows: fc.integer({ min: 1, max: 12 }) }),
   fc.record({ op: fc.constant('restore' as const), batch: fc.nat(3) }),
   fc.record({ op: fc.constant('late' as const), batch: fc.nat(3) }),
   fc.constant({ op: 'read' as const, batch: 0 }),
@@ -30,7 +30,7 @@ function lateEvent(batchId: string, step: number): Raw {
   return step % 2 === 0 ? closeRequest(batchId) : spellchecked(batchId, `${batchId}-essay-0`, true);
 }
 
-async function check(batches: ReadonlyArray<{ kind: 'guest' | 'regular'; essays: number; open: boolean }>, steps: ReadonlyArray<{ op: string; batch: number }>) {
+async function check(batches: ReadonlyArray<{ kind: 'guest' | 'regular'; essays: number; open: boolean }>, steps: ReadonlyArray<{ op: string; batch: number; rows?: number }>) {
   const ids = batches.map((_, i) => `prop-${i}`);
   const events = batches.map((b, i) => batchEvents(b.kind, ids[i] as string, b.essays, { open: b.open }));
   const archived = clockedStore(':memory:', T0);
@@ -41,8 +41,8 @@ async function check(batches: ReadonlyArray<{ kind: 'guest' | 'regular'; essays:
   try {
     for (const [index, step] of steps.entries()) {
       const batchId = ids[step.batch % ids.length] as string;
-      // For an archive step, `batch` is the chunk size (entities per chunk).
-      if (step.op === 'archive') await archiveClosedBatches(archived.store, { archiveDays: 0, now: new Date(T0), chunkEntities: step.batch });
+      // For an archive step, `batch` is the chunk size (entities per chunk) and `rows` the audit rows per chunk.
+      if (step.op === 'archive') await archiveClosedBatches(archived.store, { archiveDays: 0, now: new Date(T0), chunkEntities: step.batch, ...(step.rows === undefined ? {} : { chunkAuditRows: step.rows }) });
       if (step.op === 'restore') await restoreBatch(archived.store, batchId).catch((error: unknown) => expect(error).toMatchObject({ code: 'ENTITY_NOT_FOUND' }));
       if (step.op === 'late') {
         const raw = lateEvent(batchId, index);
