@@ -10,7 +10,7 @@ import { SqliteParts, type StoredEntityRow as EntityRow } from './parts.js';
 import { pruneRows } from './retention.js';
 import { ensureParentDirectory, validateOptions, type SqliteStoreOptions } from './options.js';
 import { SqliteArchives } from './archives.js';
-import { ArchivedReads, type KeptOutcomeRow } from './archived-reads.js';
+import { ArchivedReads } from './archived-reads.js';
 import { WalCheckpointer } from './checkpointer.js';
 
 export type { SqliteStoreOptions };
@@ -44,97 +44,9 @@ import {
   parseOutbox,
   parseTimer,
   toStoreError,
-  type OutboxRow,
-  type TimerRow,
 } from './rows.js';
 
-const ENTITY_COLUMNS = 'machine, entity_id, parent_id, machine_version, version, status, snapshot, created_at, updated_at';
-const ENTITY_READ = `${ENTITY_COLUMNS}, parts AS part_count`;
-const LIST_ORDER = 'ORDER BY created_at, entity_id LIMIT ? OFFSET ?';
-const KEPT_OUTCOME = 'i.event_id, coalesce(i.result, a.result) AS result, a.machine, a.entity_id, a.from_status, a.to_status, a.outcome, i.audit_position';
-
-/** The entity statements, prepared once per connection. */
-function prepareEntityStatements(db: Database.Database) {
-  return {
-    loadEntity: db.prepare<[string, string], EntityRow>(`SELECT ${ENTITY_READ} FROM entities WHERE machine = ? AND entity_id = ?`),
-    entityVersion: db.prepare<[string, string], { version: number }>('SELECT version FROM entities WHERE machine = ? AND entity_id = ?'),
-    insertEntity: db.prepare<[string, string, string | null, number, string, string, string, string, number]>(
-      `INSERT INTO entities (${ENTITY_COLUMNS}, parts) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (machine, entity_id) DO NOTHING`,
-    ),
-    updateEntity: db.prepare<[string | null, number, string, string, string, number, string, string, number]>(
-      `UPDATE entities SET parent_id = ?, machine_version = ?, status = ?, snapshot = ?, updated_at = ?, parts = ?, version = version + 1
-       WHERE machine = ? AND entity_id = ? AND version = ?`,
-    ),
-    // The same update leaving the indexed columns alone: SQLite rewrites an index entry whenever its
-    // column is in the SET list, even to the same value (one more page per commit).
-    updateEntityUnindexed: db.prepare<[number, string, string, number, string, string, number]>(
-      `UPDATE entities SET machine_version = ?, snapshot = ?, updated_at = ?, parts = ?, version = version + 1
-       WHERE machine = ? AND entity_id = ? AND version = ?`,
-    ),
-    // Status changed, parent did not: the parent index entry is left alone.
-    updateEntityStatus: db.prepare<[number, string, string, string, number, string, string, number]>(
-      `UPDATE entities SET machine_version = ?, status = ?, snapshot = ?, updated_at = ?, parts = ?, version = version + 1
-       WHERE machine = ? AND entity_id = ? AND version = ?`,
-    ),
-    listAll: db.prepare<[string, number, number], EntityRow>(`SELECT ${ENTITY_READ} FROM entities WHERE machine = ? ${LIST_ORDER}`),
-    listByStatus: db.prepare<[string, string, number, number], EntityRow>(
-      `SELECT ${ENTITY_READ} FROM entities WHERE machine = ? AND status = ? ${LIST_ORDER}`,
-    ),
-    listByParent: db.prepare<[string, string, number, number], EntityRow>(
-      `SELECT ${ENTITY_READ} FROM entities WHERE machine = ? AND parent_id = ? ${LIST_ORDER}`,
-    ),
-    listByStatusAndParent: db.prepare<[string, string, string, number, number], EntityRow>(
-      `SELECT ${ENTITY_READ} FROM entities WHERE machine = ? AND status = ? AND parent_id = ? ${LIST_ORDER}`,
-    ),
-    countAll: db.prepare<[], StatusCount>(
-      'SELECT machine, status, COUNT(*) AS count FROM entities GROUP BY machine, status ORDER BY machine, status',
-    ),
-    countMachine: db.prepare<[string], StatusCount>(
-      'SELECT machine, status, COUNT(*) AS count FROM entities WHERE machine = ? GROUP BY machine, status ORDER BY machine, status',
-    ),
-  };
-}
-
-/** The audit, outbox, inbox and timer statements, prepared once per connection. */
-function prepareLogStatements(db: Database.Database) {
-  return {
-    insertOutbox: db.prepare<[string, string, string, string, number, string]>(
-      `INSERT INTO outbox (event_id, event_type, aggregate_id, envelope, internal, created_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (event_id) DO NOTHING`,
-    ),
-    pendingOutbox: db.prepare<[number], OutboxRow>('SELECT * FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?'),
-    markPublished: db.prepare<[string, number]>('UPDATE outbox SET published_at = ? WHERE id = ? AND published_at IS NULL'),
-    markPublishFailed: db.prepare<[string, number]>(
-      'UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ? AND published_at IS NULL',
-    ),
-    outboxCountAll: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox'),
-    outboxCountPublished: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NOT NULL'),
-    outboxCountPending: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL'),
-    insertInbox: db.prepare<[string, string | null, number | null]>(
-      'INSERT INTO inbox (event_id, result, audit_position) VALUES (?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
-    ),
-    // The first outcome is on the event's first audit row (see outcomes.ts), or in the inbox row when it has none.
-    findInbox: db.prepare<[string], KeptOutcomeRow>(
-      `SELECT ${KEPT_OUTCOME} FROM inbox i LEFT JOIN audit a ON a.position = i.audit_position WHERE i.event_id = ?`,
-    ),
-    // Many ids in one statement (a JSON array of ids): one call instead of one per id.
-    findInboxMany: db.prepare<[string], KeptOutcomeRow>(
-      `SELECT ${KEPT_OUTCOME} FROM json_each(?) j JOIN inbox i ON i.event_id = j.value LEFT JOIN audit a ON a.position = i.audit_position`,
-    ),
-    upsertTimer: db.prepare<[string, string, string, string, string, string]>(
-      `INSERT INTO timers (timer_id, machine, entity_id, due_at, event, created_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (timer_id) DO UPDATE SET machine = excluded.machine, entity_id = excluded.entity_id,
-       due_at = excluded.due_at, event = excluded.event, fired_at = NULL`,
-    ),
-    deleteTimer: db.prepare<[string]>('DELETE FROM timers WHERE timer_id = ?'),
-    fireTimer: db.prepare<[string, string]>('UPDATE timers SET fired_at = ? WHERE timer_id = ? AND fired_at IS NULL'),
-    dueTimers: db.prepare<[string, number], TimerRow>(
-      'SELECT * FROM timers WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at, timer_id LIMIT ?',
-    ),
-    nextTimerDue: db.prepare<[], { due: string | null }>('SELECT MIN(due_at) AS due FROM timers WHERE fired_at IS NULL'),
-  };
-}
-type Statements = ReturnType<typeof prepareEntityStatements> & ReturnType<typeof prepareLogStatements>;
+import { prepareEntityStatements, prepareLogStatements, type Statements } from './statements.js';
 
 /** The SQLite `SnapshotStore`. Build it with `openSqliteStore`, which configures and migrates the file. */
 export class SqliteStore implements SnapshotStore {
