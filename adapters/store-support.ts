@@ -80,6 +80,16 @@ export function parseColumn(text: string, table: string, key: string | number): 
   }
 }
 
+/**
+ * The VERSION_CONFLICT of a commit firing a timer that is no longer waiting: another writer fired
+ * or cancelled it since it was read as due. A timer fires at most once per arming.
+ */
+export function timerNotWaiting(timer_id: string): LifecycleError {
+  return new LifecycleError('VERSION_CONFLICT', `timer '${timer_id}' is no longer waiting to fire (another writer fired or cancelled it)`, {
+    details: { timer_id, timer_fired: true },
+  });
+}
+
 /** The VERSION_CONFLICT of a row not at the version a commit expected (actual 0: no row). */
 export function versionConflict(machine: string, entity_id: string, expected: number, actual: number): LifecycleError {
   return new LifecycleError('VERSION_CONFLICT', `${machine} '${entity_id}': expected version ${expected}, found ${actual === 0 ? 'no row' : `version ${actual}`}`, {

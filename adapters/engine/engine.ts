@@ -220,19 +220,38 @@ export class LifecycleEngine {
     }
   }
 
-  /** Fires every timer due at the engine's clock; each fires exactly once. Returns their answers. */
+  /**
+   * Fires every timer due at the engine's clock; each fires exactly once (the store's compare-and-set
+   * on the timer row: a timer another writer fired or cancelled meanwhile is skipped). Returns their answers.
+   */
   async fireDueTimers(limit = 100): Promise<DispatchResult[]> {
     const now = this.clock().toISOString();
     const due = this.store.claimDueTimers ? await this.store.claimDueTimers(now, limit, 60_000) : await this.store.dueTimers(now, limit);
     const answers: DispatchResult[] = [];
     for (const timer of due) {
-      const [answer] = await this.commitWithRetry(async (uow) => {
-        uow.timersFired.push(timer.timer_id);
-        return [await this.take(uow, this.timerRoot(timer))];
-      });
-      if (answer !== undefined) answers.push(answer);
+      try {
+        const [answer] = await this.commitWithRetry(async (uow) => {
+          uow.timersFired.push(timer.timer_id);
+          return [await this.takeTimer(uow, timer)];
+        });
+        if (answer !== undefined) answers.push(answer);
+      } catch (error) {
+        if (!isLifecycleError(error, 'VERSION_CONFLICT') || error.details.timer_id !== timer.timer_id) throw error;
+      }
     }
     return answers;
+  }
+
+  /**
+   * Takes a due timer's event. Its id is derived (ids.ts), so an outside event may have taken it
+   * first: a timer still due never committed its own firing (that marks it fired in the same
+   * transaction, and the store refuses to fire it twice), so a `duplicate` here is such a claim,
+   * and the timer fires under a fresh id instead of being swallowed.
+   */
+  private async takeTimer(uow: UnitOfWork, timer: TimerRecord): Promise<DispatchResult> {
+    const answer = await this.take(uow, this.timerRoot(timer));
+    if (answer.outcome !== 'duplicate') return answer;
+    return this.take(uow, this.timerRoot(timer, randomUUID()));
   }
 
   private rootOf(event: PreparedEvent): RootItem {
@@ -248,11 +267,10 @@ export class LifecycleEngine {
     };
   }
 
-  private timerRoot(timer: TimerRecord): RootItem {
+  private timerRoot(timer: TimerRecord, event_id = timerEventId(timer.timer_id, timer.due_at)): RootItem {
     const stored = timer.event as { type?: unknown; correlation_id?: unknown };
     const type = typeof stored.type === 'string' ? stored.type : 'xstate.after.unknown';
     const correlation_id = typeof stored.correlation_id === 'string' ? stored.correlation_id : timerEventId(timer.timer_id, 'correlation');
-    const event_id = timerEventId(timer.timer_id, timer.due_at);
     const meta = { event_id, event_type: type, correlation_id, timestamp: timer.due_at, source_service: 'lifecycle_engine.timers' };
     machineOf(this.machines, timer.machine);
     return {

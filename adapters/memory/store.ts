@@ -15,7 +15,7 @@
  * never interleave.
  */
 import { LifecycleError } from '../errors.js';
-import { compareText, versionConflict } from '../store-support.js';
+import { compareText, timerNotWaiting, versionConflict } from '../store-support.js';
 import type {
   AuditRecord,
   CommitBatch,
@@ -267,6 +267,11 @@ export class MemoryStore implements SnapshotStore {
       const actual = this.entities.get(keyOf(row.machine, row.entity_id))?.version ?? 0;
       if (actual !== row.version) throw versionConflict(row.machine, row.entity_id, row.version, actual);
     }
+    const firing = new Set<string>();
+    for (const id of batch.timersFired) {
+      if (firing.has(id) || this.timers.get(id)?.fired_at !== null) throw timerNotWaiting(id);
+      firing.add(id);
+    }
     const versions = new Map<string, number>();
     for (const w of batch.entities) {
       const key = keyOf(w.machine, w.entity_id);
@@ -313,15 +318,16 @@ export class MemoryStore implements SnapshotStore {
       this.outboxById.set(row.id, row);
       this.pending.set(row.id, row);
     }
+    // Firing consumes the arming read as due (checked in validate); what the firing's own cascade cancels or re-arms comes after it.
+    for (const id of batch.timersFired) {
+      const timer = this.timers.get(id);
+      if (timer !== undefined) this.timers.set(id, { ...timer, fired_at: at });
+    }
     for (const t of batch.timersSet) {
       const previous = this.timers.get(t.timer_id);
       this.timers.set(t.timer_id, { ...t, created_at: previous?.created_at ?? at, fired_at: null });
     }
     for (const id of batch.timersCancelled) this.timers.delete(id);
-    for (const id of batch.timersFired) {
-      const timer = this.timers.get(id);
-      if (timer !== undefined && timer.fired_at === null) timer.fired_at = at;
-    }
     return positions;
   }
 }

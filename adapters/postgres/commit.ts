@@ -5,7 +5,7 @@
  */
 import type { PoolClient, QueryResult } from 'pg';
 import { LifecycleError } from '../errors.js';
-import { versionConflict } from '../store-support.js';
+import { timerNotWaiting, versionConflict } from '../store-support.js';
 import type { CommitBatch, CommitResult } from '../store.js';
 import type { ChainBreak, CommitPlan, FoldedEntity, PartsPlan } from './commit-plan.js';
 import { keyOf } from './rows.js';
@@ -23,7 +23,7 @@ function staleVersion(write: { machine: string; entity_id: string; expected_vers
 
 /** One statement of a commit transaction, and what its result means. */
 export interface Step {
-  kind: 'begin' | 'inbox' | 'unchanged' | 'insert' | 'update' | 'parts' | 'lock' | 'audit' | 'outbox' | 'timers';
+  kind: 'begin' | 'inbox' | 'unchanged' | 'insert' | 'update' | 'parts' | 'lock' | 'audit' | 'outbox' | 'timers' | 'fire';
   query: { name?: string; text: string; values?: unknown[] };
 }
 
@@ -108,6 +108,8 @@ function commitSteps(context: CommitContext, batch: CommitBatch, plan: CommitPla
       o.map((r) => r.event_id), o.map((r) => r.event_type), o.map((r) => r.aggregate_id), plan.outboxEnvelopes, o.map((r) => r.internal), at,
     ]));
   }
+  // Firing consumes the arming read as due (a compare-and-set); what the firing's own cascade cancels or re-arms comes after it.
+  if (batch.timersFired.length > 0) steps.push(step('fire', 'fireTimers', [at, [...batch.timersFired]]));
   const t = plan.timersSet;
   if (t.length > 0) {
     steps.push(step('timers', 'upsertTimers', [
@@ -115,7 +117,6 @@ function commitSteps(context: CommitContext, batch: CommitBatch, plan: CommitPla
     ]));
   }
   if (batch.timersCancelled.length > 0) steps.push(step('timers', 'deleteTimers', [[...batch.timersCancelled]]));
-  if (batch.timersFired.length > 0) steps.push(step('timers', 'fireTimers', [at, [...batch.timersFired]]));
   return steps;
 }
 
@@ -146,6 +147,14 @@ export async function runCommit(context: CommitContext, client: PoolClient, batc
   const written = new Set([...rowsOf<Written>('insert'), ...rowsOf<Written>('update')].map((r) => keyOf(r.machine, r.entity_id)));
   const lost = [...plan.inserts, ...plan.updates].filter((f) => !written.has(keyOf(f.machine, f.entity_id)));
   if (lost.length > 0 || plan.chainBreak !== undefined) throw await staleConflict(context.sql, client, lost, plan.chainBreak);
+
+  // A timer fires at most once per arming: each one fired here must still have been waiting.
+  const fired = new Set(rowsOf<{ timer_id: string }>('fire').map((r) => r.timer_id));
+  const firing = new Set<string>();
+  for (const id of batch.timersFired) {
+    if (firing.has(id) || !fired.has(id)) throw timerNotWaiting(id);
+    firing.add(id);
+  }
 
   const positions = rowsOf<{ position: string }>('audit').map((r) => Number(r.position)).sort((x, y) => x - y);
   await client.query('COMMIT');

@@ -152,7 +152,7 @@ function inboxAndTimerStatements(s: string) {
       ON CONFLICT (timer_id) DO UPDATE SET machine = excluded.machine, entity_id = excluded.entity_id,
         due_at = excluded.due_at, event = excluded.event, fired_at = NULL, claimed_until = NULL`,
     deleteTimers: `DELETE FROM ${s}.timers WHERE timer_id = ANY($1::text[])`,
-    fireTimers: `UPDATE ${s}.timers SET fired_at = $1 WHERE timer_id = ANY($2::text[]) AND fired_at IS NULL`,
+    fireTimers: `UPDATE ${s}.timers SET fired_at = $1 WHERE timer_id = ANY($2::text[]) AND fired_at IS NULL RETURNING timer_id`,
     dueTimers: `SELECT ${TIMER_COLUMNS} FROM ${s}.timers WHERE ${due} ORDER BY due_at, timer_id LIMIT $2 FOR KEY SHARE SKIP LOCKED`,
     claimDueTimers: `WITH next AS (
         SELECT timer_id FROM ${s}.timers WHERE ${due} ORDER BY due_at, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED

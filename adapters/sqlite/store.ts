@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { LifecycleError } from '../errors.js';
-import { versionConflict } from '../store-support.js';
+import { timerNotWaiting, versionConflict } from '../store-support.js';
 import { SqliteParts, type StoredEntityRow as EntityRow } from './parts.js';
 import { pruneRows } from './retention.js';
 import { ensureParentDirectory, validateOptions, type SqliteStoreOptions } from './options.js';
@@ -268,9 +268,10 @@ export class SqliteStore implements SnapshotStore {
     for (const o of batch.outbox) {
       s.insertOutbox.run(o.event_id, o.event_type, o.aggregate_id, JSON.stringify(o.envelope), o.internal ? 1 : 0, at);
     }
+    // Firing consumes the arming read as due (a compare-and-set); what the firing's own cascade cancels or re-arms comes after it.
+    for (const id of batch.timersFired) if (s.fireTimer.run(at, id).changes !== 1) throw timerNotWaiting(id);
     for (const t of batch.timersSet) s.upsertTimer.run(t.timer_id, t.machine, t.entity_id, t.due_at, JSON.stringify(t.event), at);
     for (const id of batch.timersCancelled) s.deleteTimer.run(id);
-    for (const id of batch.timersFired) s.fireTimer.run(at, id);
     return positions;
   }
 

@@ -362,11 +362,31 @@ function timerContracts(ctx: Ctx): void {
   it('nextTimerDue is undefined when no unfired timer exists, and a fired timer is neither due nor next', async () => {
     expect(await ctx.store.nextTimerDue()).toBeUndefined();
     await ctx.store.commit(batch({ timersSet: [timer('t1', d(1)), timer('t2', d(2))] }));
-    await ctx.store.commit(batch({ timersFired: ['t1', 'missing'] }));
+    await ctx.store.commit(batch({ timersFired: ['t1'] }));
     expect((await ctx.store.dueTimers(d(9), 10)).map((t) => t.timer_id)).toEqual(['t2']);
     expect(await ctx.store.nextTimerDue()).toBe(d(2));
     await ctx.store.commit(batch({ timersFired: ['t2'] }));
     expect(await ctx.store.nextTimerDue()).toBeUndefined();
+  });
+
+  it('firing a timer that is not waiting (fired already, or unknown) is a VERSION_CONFLICT naming it, and the batch writes nothing', async () => {
+    await ctx.store.commit(batch({ timersSet: [timer('t1', d(1)), timer('t2', d(2))] }));
+    await ctx.store.commit(batch({ timersFired: ['t1'] }));
+    for (const fired of [['t2', 't1'], ['missing'], ['t2', 't2']]) {
+      const failure = await ctx.store.commit(batch({ timersFired: fired, inbox: [{ event_id: `i-${fired.join('-')}`, event_type: 'x', result: { ok: 1 } }] })).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toMatchObject({ code: 'VERSION_CONFLICT', details: { timer_id: fired.at(-1) } });
+      expect(await ctx.store.findInbox([`i-${fired.join('-')}`])).toEqual(new Map());
+    }
+    expect((await ctx.store.dueTimers(d(9), 10)).map((t) => t.timer_id)).toEqual(['t2']);
+  });
+
+  it('a batch firing a timer applies the firing first: the re-arming or cancel of its own cascade comes after it', async () => {
+    await ctx.store.commit(batch({ timersSet: [timer('t1', d(1)), timer('t2', d(1))] }));
+    await ctx.store.commit(batch({ timersFired: ['t1', 't2'], timersSet: [timer('t1', d(5))], timersCancelled: ['t2'] }));
+    expect((await ctx.store.dueTimers(d(9), 10)).map((t) => [t.timer_id, t.due_at, t.fired_at])).toEqual([['t1', d(5), null]]);
   });
 
   it('re-arming a timer replaces due_at and event, clears fired_at and keeps created_at', async () => {
