@@ -169,7 +169,11 @@ export interface CommitBatch {
   timersSet: TimerWrite[];
   /** timer_ids to delete (missing ids are ignored). */
   timersCancelled: string[];
-  /** timer_ids to mark fired_at = commit time (missing ids ignored). */
+  /**
+   * timer_ids to mark fired_at = commit time, first (before `timersSet` and `timersCancelled`), by
+   * compare-and-set: a timer that is missing or already fired (or repeated) fails the whole batch
+   * with VERSION_CONFLICT (`details.timer_id`). A timer fires at most once per arming.
+   */
   timersFired: string[];
   /**
    * Rows the batch relied on without writing them (an event refused by a remembered snapshot):
