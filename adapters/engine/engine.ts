@@ -43,6 +43,13 @@ interface GroupState {
 }
 
 /** The engine. Create one per store; it holds no state besides its listeners. */
+/** `eventId` when the batch holds it as the inbox key of one of the engine's own published messages (`internal: true`). */
+function ownMessageKey(batch: { readonly inbox: ReadonlyArray<{ readonly event_id: string; readonly result: unknown }> }, eventId: unknown): string | undefined {
+  const row = batch.inbox.find((entry) => entry.event_id === eventId);
+  const result = row?.result as { internal?: unknown } | undefined;
+  return result?.internal === true ? row?.event_id : undefined;
+}
+
 export class LifecycleEngine {
   readonly store: SnapshotStore;
   readonly machines: MachineRegistry;
@@ -328,8 +335,9 @@ export class LifecycleEngine {
   }
 
   private async commitWithRetry<T>(work: (uow: UnitOfWork, attempt: number) => Promise<T[]>): Promise<T[]> {
+    const claimedElsewhere = new Set<string>();
     for (let attempt = 0; ; attempt += 1) {
-      const uow = new UnitOfWork(this.store, this.cache);
+      const uow = new UnitOfWork(this.store, this.cache, claimedElsewhere);
       let results: T[];
       try {
         results = await work(uow, attempt);
@@ -346,8 +354,11 @@ export class LifecycleEngine {
       } catch (error) {
         uow.forget();
         if (!isLifecycleError(error, 'VERSION_CONFLICT') || attempt >= this.maxRetries) throw error;
-        // A lost inbox key is a duplicate: the retry answers it at once. A lost entity row backs off.
-        if (error.details.duplicate !== true) await backoff(attempt);
+        // A lost inbox key is a duplicate: the retry answers it at once; the key of one of the engine's
+        // own published messages was claimed by another event, and the retry goes on without it. A lost entity row backs off.
+        const claimed = ownMessageKey(batch, error.details.event_id);
+        if (claimed !== undefined) claimedElsewhere.add(claimed);
+        else if (error.details.duplicate !== true) await backoff(attempt);
         continue;
       }
       this.notify(batch.audit);

@@ -92,6 +92,8 @@ export class UnitOfWork {
   constructor(
     private readonly store: SnapshotStore,
     private readonly cache: EntityCache = NO_CACHE,
+    /** Ids of the engine's own published messages that another event took first (see `take`). */
+    private readonly claimedElsewhere: ReadonlySet<string> = new Set(),
   ) {}
 
   /** True the first time `key` of `map` changes since the last checkpoint. */
@@ -250,7 +252,8 @@ export class UnitOfWork {
   /** Marks an event id as taken and records its inbox row. */
   take(row: InboxWrite): void {
     this.setIn(this.eventIds, row.event_id, row.result);
-    this.inbox.push(row);
+    // Derived ids are public: when another event took this one first, the message goes on without its key.
+    if (!this.claimedElsewhere.has(row.event_id)) this.inbox.push(row);
   }
 
   /** Arms (or re-arms) a timer. */
