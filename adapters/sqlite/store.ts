@@ -98,9 +98,11 @@ export class SqliteStore implements SnapshotStore {
     this.commitTx = db.transaction((batch: CommitBatch, at: string) => this.applyBatch(batch, at));
     this.loadManyTx = db.transaction((keys: ReadonlyArray<{ machine: string; entity_id: string }>) => {
       const found = new Map<string, EntityRecord>();
+      // Without archives in the file a missing entity is just missing: no hash and lookup each (a registration reads thousands).
+      const archives = this.archives.any();
       for (const { machine, entity_id } of keys) {
         const row = this.s.loadEntity.get(machine, entity_id);
-        const record = row === undefined ? this.archived.entity(machine, entity_id) : this.parts.read(row);
+        const record = row !== undefined ? this.parts.read(row) : archives ? this.archived.entity(machine, entity_id) : undefined;
         if (record !== undefined) found.set(`${machine}\u0000${entity_id}`, record);
       }
       return found;
