@@ -19,7 +19,7 @@ import { defaultMachines, machineOf, type MachineRegistry } from './registry.js'
 import { DEFERRED_CODES, duplicateAnswer, type BatchItemResult, type DeferredCode, type DeferredItemResult, type DispatchResult } from './results.js';
 import { backoff, heldBack, invalidItem, parseOrThrow, senderNotAllowed, staleCacheConflict, warnOfViolations } from './refusals.js';
 import { UnitOfWork } from './unit-of-work.js';
-import { ownCopies } from './own-copies.js';
+import { ownCopies, ownMessageKey } from './own-copies.js';
 import { DEFAULT_ENTITY_CACHE_SIZE, EntityCache } from './entity-cache.js';
 import { reusableScopeStepper, xstateStepper, type Stepper } from './pure.js';
 import { checkInvariants, type Invariant } from '../../machines/invariants/index.js';
@@ -43,13 +43,6 @@ interface GroupState {
 }
 
 /** The engine. Create one per store; it holds no state besides its listeners. */
-/** `eventId` when the batch holds it as the inbox key of one of the engine's own published messages (`internal: true`). */
-function ownMessageKey(batch: { readonly inbox: ReadonlyArray<{ readonly event_id: string; readonly result: unknown }> }, eventId: unknown): string | undefined {
-  const row = batch.inbox.find((entry) => entry.event_id === eventId);
-  const result = row?.result as { internal?: unknown } | undefined;
-  return result?.internal === true ? row?.event_id : undefined;
-}
-
 export class LifecycleEngine {
   readonly store: SnapshotStore;
   readonly machines: MachineRegistry;

@@ -30,6 +30,12 @@ function isOwnMessageRow(stored: unknown): boolean {
   return typeof stored === 'object' && stored !== null && (stored as { internal?: unknown }).internal === true;
 }
 
+/** `eventId` when `batch` holds it as the inbox key of one of the engine's own messages (an own-message row). */
+export function ownMessageKey(batch: { readonly inbox: ReadonlyArray<{ readonly event_id: string; readonly result: unknown }> }, eventId: unknown): string | undefined {
+  const row = batch.inbox.find((entry) => entry.event_id === eventId);
+  return row !== undefined && isOwnMessageRow(row.result) ? row.event_id : undefined;
+}
+
 /**
  * The `duplicate` answers of the refused items that are copies of messages this engine took (one
  * inbox query for all), by their index; the other refusals stay refusals.
