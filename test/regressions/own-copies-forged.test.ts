@@ -36,9 +36,12 @@ describe('regression: copies of the engine own messages', () => {
     expect(genuine.outcome).toBe('duplicate');
     // The same internal envelope carrying the registration's event id (known to whoever sent it).
     const forged = { ...(copy?.envelope as Record<string, unknown>), event_id: reg.event_id };
+    const rows = (): unknown => ['entities', 'entity_parts', 'audit', 'inbox', 'outbox', 'timers'].map((table) => store.db.prepare(`SELECT * FROM ${table}`).all());
+    const before = rows();
     expect(await refusalOf(engine, forged)).toBe('SENDER_NOT_ALLOWED');
     const [item] = await engine.dispatchMany([forged]);
     expect(item?.outcome).toBe('invalid');
+    expect(rows()).toEqual(before);
     await store.close();
   });
 });
