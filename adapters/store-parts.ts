@@ -6,8 +6,7 @@
  * Readers always get the whole snapshot back (`joinParts`), so nothing above the store sees the
  * split. `part_id` is reserved inside machine contexts for this.
  */
-import { isContextPart } from '../machines/context-parts.js';
-import { memoByObject } from '../machines/memo.js';
+import { isContextPart, partRunOf } from '../machines/context-parts.js';
 import { LifecycleError } from './errors.js';
 import { isRecord } from './store-support.js';
 import type { EntityRecord, Json } from './store.js';
@@ -32,35 +31,14 @@ export interface SplitSnapshot {
  * `<prefix>/0` .. `<prefix>/<count - 1>`): one small object instead of one stub per part, so the
  * main row's size does not grow with the collection. `$parts` is reserved inside contexts.
  */
-interface PartRun {
+interface StoredPartRun {
   readonly $parts: string;
   readonly count: number;
 }
 
-/** The prefix of an array that is a run of parts `<prefix>/0`, `<prefix>/1`, ..., or undefined. */
-function runPrefixOf(array: readonly unknown[]): string | undefined {
-  const first: unknown = array[0];
-  if (!isContextPart(first) || !first.part_id.endsWith('/0')) return undefined;
-  const prefix = first.part_id.slice(0, -2);
-  for (let k = 1; k < array.length; k += 1) {
-    const item: unknown = array[k];
-    if (!isContextPart(item) || item.part_id !== `${prefix}/${k}`) return undefined;
-  }
-  return prefix;
-}
-
-function isPartRun(value: Record<string, unknown>): value is Record<string, unknown> & PartRun {
+function isPartRun(value: Record<string, unknown>): value is Record<string, unknown> & StoredPartRun {
   return typeof value.$parts === 'string' && Number.isInteger(value.count) && (value.count as number) >= 0 && Object.keys(value).length === 2;
 }
-
-/**
- * The run descriptor of an array of parts, or undefined: remembered per array object, so an
- * unchanged collection (the same `parts` array as at the last write) is not checked again.
- */
-const runOf = memoByObject((array: readonly unknown[]): PartRun | undefined => {
-  const prefix = runPrefixOf(array);
-  return prefix === undefined ? undefined : { $parts: prefix, count: array.length };
-});
 
 interface SplitState {
   readonly collect: boolean;
@@ -71,11 +49,11 @@ interface SplitState {
 /** `value` with its parts replaced by stubs; the very same object when its subtree holds none (no copy). */
 function split(value: unknown, state: SplitState): unknown {
   if (Array.isArray(value)) {
-    const run = runOf(value);
+    const run = partRunOf(value);
     if (run === undefined) return splitItems(value, state);
     state.count += value.length;
     if (state.collect) for (const part of value as Array<{ part_id: string; items: unknown }>) state.parts.push({ part_id: part.part_id, items: part.items });
-    return run;
+    return { $parts: run.prefix, count: run.count } satisfies StoredPartRun;
   }
   if (typeof value !== 'object' || value === null) return value;
   if (isContextPart(value)) {

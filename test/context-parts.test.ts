@@ -7,7 +7,7 @@ import { partChanges } from '../adapters/engine/parts.js';
 import { openSqliteStore } from '../adapters/sqlite/store.js';
 import { joinParts, splitParts } from '../adapters/store-parts.js';
 import type { EntityWrite, Json } from '../adapters/store.js';
-import { listAt, listItems, listPush, listSet, mapDelete, mapGet, mapHas, mapKeys, mapSet, partedList, partedMap, PART_SIZE } from '../machines/context-parts.js';
+import { listAt, listItems, listPush, listSet, mapDelete, mapGet, mapHas, mapKeys, mapSet, partedList, partedMap, partRunOf, PART_SIZE } from '../machines/context-parts.js';
 
 describe('parted lists and maps', () => {
   it('a list update copies one part and keeps every other part the same object', () => {
@@ -32,6 +32,22 @@ describe('parted lists and maps', () => {
     // A delete copies the rest of the part: `__proto__` stays an own key, never the prototype.
     const single = mapDelete(mapSet(partedMap<number>('s', [['a', 1]], 1), '__proto__', 2), 'a');
     expect([mapGet(single, '__proto__'), mapKeys(single), Object.getPrototypeOf(single.parts[0]!.items)]).toEqual([2, ['__proto__'], Object.prototype]);
+  });
+
+  it('the run of a parts array is known after every update, also across a push that opens a part, and only a true run is one', () => {
+    let list = partedList('l', [1, 2, 3], 2);
+    expect(partRunOf(list.parts)).toEqual({ prefix: 'l', count: 2 });
+    list = listPush(listSet(list, 0, 9), 'l', 4);
+    list = listPush(list, 'l', 5);
+    expect([partRunOf(list.parts), list.parts.map((part) => part.part_id)]).toEqual([{ prefix: 'l', count: 3 }, ['l/0', 'l/1', 'l/2']]);
+    const map = mapDelete(mapSet(partedMap('m', [['a', 1]], 100), 'b', 2), 'a');
+    expect(partRunOf(map.parts)).toEqual({ prefix: 'm', count: 4 });
+    // A push under another prefix, ids out of order, or an item that is not a part: no run.
+    expect(partRunOf(listPush(partedList('l', [1, 2], 2), 'other', 3).parts)).toBeUndefined();
+    expect(partRunOf([{ part_id: 'x/1', items: [] }, { part_id: 'x/0', items: [] }])).toBeUndefined();
+    expect(partRunOf([{ part_id: 'x/0', items: [] }, { part_id: 'x/1' }])).toBeUndefined();
+    // A run read back from JSON (not derived here) is found by looking at it.
+    expect(partRunOf(JSON.parse(JSON.stringify(list.parts)) as unknown[])).toEqual({ prefix: 'l', count: 3 });
   });
 });
 
