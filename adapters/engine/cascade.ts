@@ -15,6 +15,7 @@ import { applyDelivery, type EmittedMessage } from './step.js';
 import type { Checkpoint, UnitOfWork } from './unit-of-work.js';
 import { MembershipScope, OutsideBatch } from './membership.js';
 import { machineOf, type MachineRegistry } from './registry.js';
+import { Fifo } from './fifo.js';
 
 /** What the cascade needs from the engine. */
 export interface CascadeContext {
@@ -104,7 +105,7 @@ function enqueueEmitted(
   delivery: DeliveryResult,
   messages: readonly EmittedMessage[],
   ctx: CascadeContext,
-  sink: { queue: QueueItem[]; emitted: EmittedSummary[] },
+  sink: { queue: Fifo<QueueItem>; emitted: EmittedSummary[] },
 ): void {
   messages.forEach((message, index) => {
     const eventId = emittedEventId(item.event_id, delivery.machine, delivery.entity_id, index);
@@ -196,8 +197,8 @@ const PREFETCH_WINDOW = 256;
  * N / PREFETCH_WINDOW reads instead of N (on PostgreSQL, round trips). Returns how many queued
  * messages after `next` the window covered.
  */
-async function prefetchWindow(uow: UnitOfWork, next: QueueItem, queue: readonly QueueItem[], ctx: CascadeContext): Promise<number> {
-  const ahead = queue.slice(0, PREFETCH_WINDOW - 1);
+async function prefetchWindow(uow: UnitOfWork, next: QueueItem, queue: Fifo<QueueItem>, ctx: CascadeContext): Promise<number> {
+  const ahead = queue.peek(PREFETCH_WINDOW - 1);
   await uow.prefetch([next, ...ahead].flatMap((queued) => queued.deliveries), ctx.machines);
   return ahead.length;
 }
@@ -214,7 +215,7 @@ export async function runCascade(uow: UnitOfWork, root: RootItem, ctx: CascadeCo
 }
 
 async function takeChain(uow: UnitOfWork, root: RootItem, ctx: CascadeContext & { readonly scope: MembershipScope }): Promise<DispatchResult> {
-  const sink = { queue: [] as QueueItem[], emitted: [] as EmittedSummary[] };
+  const sink = { queue: new Fifo<QueueItem>(), emitted: [] as EmittedSummary[] };
   let steps = 0;
   let rootResults: DeliveryResult[] | undefined;
   let causationId: string | null = null;
