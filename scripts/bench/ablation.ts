@@ -2,7 +2,9 @@
  * The ablation table: for each speed trick of the engine's core path, the same figure with the
  * trick and without it, measured in the same run (interleaved rounds). A trick earns its place
  * only while it earns at least 5% on some figure a user cares about: one event per commit
- * (`dispatch`, synchronous NORMAL) or a group commit of 200 (`dispatchMany`, synchronous FULL).
+ * (`dispatch`, synchronous NORMAL) or a group commit of 200 (`dispatchMany`, synchronous FULL), in
+ * events per second or in CPU per event (the median of the rounds' own; steadier on a shared
+ * machine, blind to I/O waits).
  *
  * The cross-request coalescer is an HTTP trick: its row is measured by the http section. The lean
  * inbox is a storage format (SQLite migration 3), not a switch, and is not ablated here.

@@ -57,12 +57,18 @@ export async function runFor<T>(name: string, seconds: number, prepare: (chunk: 
   return { name, events, seconds: elapsed, perSecond: events / elapsed, cpuUsPerEvent: cpuUs / events };
 }
 
-/** The median round of a figure, with the spread of its rounds. */
+/**
+ * The median round of a figure, with the spread of its rounds. Its CPU per event is the median of
+ * the rounds' own (not the CPU of the median-rate round): a round slowed by a busy neighbour is
+ * slow in wall time but not always in CPU time.
+ */
 export function summarize(rounds: readonly Rate[]): Figure {
   if (rounds.length === 0) throw new Error('a figure needs at least one round');
   const sorted = [...rounds].sort((x, y) => x.perSecond - y.perSecond);
   const middle = sorted[Math.floor(sorted.length / 2)] as Rate;
-  return { ...middle, rounds: sorted.length, minPerSecond: (sorted[0] as Rate).perSecond, maxPerSecond: (sorted[sorted.length - 1] as Rate).perSecond };
+  const cpus = rounds.flatMap((round) => (round.cpuUsPerEvent === undefined ? [] : [round.cpuUsPerEvent])).sort((x, y) => x - y);
+  const cpu = cpus.length === rounds.length ? { cpuUsPerEvent: cpus[Math.floor(cpus.length / 2)] as number } : {};
+  return { ...middle, ...cpu, rounds: sorted.length, minPerSecond: (sorted[0] as Rate).perSecond, maxPerSecond: (sorted[sorted.length - 1] as Rate).perSecond };
 }
 
 /** The spread of a figure as a fraction of its median. */
