@@ -14,13 +14,12 @@
  * read with own-property lookups only.
  */
 
+import { derivedParts } from './part-lineage.js';
+import type { ContextPart } from './part-shape.js';
 import { recordOf, recordWith, recordWithout } from './records.js';
 
-/** One stored piece of a collection. `part_id` is unique within its entity. */
-export interface ContextPart<T> {
-  readonly part_id: string;
-  readonly items: T;
-}
+export { changedIndexes, partRunOf, type PartRun } from './part-lineage.js';
+export { isContextPart, type ContextPart } from './part-shape.js';
 
 /** An ordered list kept in parts of `part_size` items (the last one may be shorter). */
 export interface PartedList<V> {
@@ -42,56 +41,6 @@ export interface PartedMap<V> {
  * part size they were made with.
  */
 export const PART_SIZE = 32;
-
-/** True when `value` has the shape of a context part (used by the engine and the stores). */
-export function isContextPart(value: unknown): value is ContextPart<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { part_id?: unknown }).part_id === 'string' && 'items' in value;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Runs
-
-/** A parts array whose ids are `<prefix>/0` .. `<prefix>/<count - 1>` in order (every list and map here). */
-export interface PartRun {
-  readonly prefix: string;
-  readonly count: number;
-}
-
-/**
- * What is known of each parts array: its run, or null when it is not one. The stores keep a run in
- * the main row as one descriptor and check it on every write of a changed collection; the updates
- * below hand the answer on to the array they derive, so that check costs O(1), not O(parts), per
- * event (about 14 µs a collection at 10,000 essays). A WeakMap: nothing is kept alive by it.
- */
-const knownRuns = new WeakMap<readonly unknown[], PartRun | null>();
-
-function scanRun(array: readonly unknown[]): PartRun | null {
-  const first: unknown = array[0];
-  if (!isContextPart(first) || !first.part_id.endsWith('/0')) return null;
-  const prefix = first.part_id.slice(0, -2);
-  for (let k = 1; k < array.length; k += 1) {
-    const item: unknown = array[k];
-    if (!isContextPart(item) || item.part_id !== `${prefix}/${k}`) return null;
-  }
-  return { prefix, count: array.length };
-}
-
-/** The run of a parts array, or undefined when its ids are not one (checked once per array object). */
-export function partRunOf(array: readonly unknown[]): PartRun | undefined {
-  let run = knownRuns.get(array);
-  if (run === undefined) {
-    run = scanRun(array);
-    knownRuns.set(array, run);
-  }
-  return run ?? undefined;
-}
-
-/** `next`, a copy of `previous` with the same part ids, known to be the same run (or not) as it. */
-function sameIds<T extends readonly unknown[]>(previous: readonly unknown[], next: T): T {
-  const run = knownRuns.get(previous);
-  if (run !== undefined) knownRuns.set(next, run);
-  return next;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Lists
@@ -116,19 +65,17 @@ export function listSet<V>(list: PartedList<V>, index: number, value: V): Parted
   const k = Math.floor(index / list.part_size);
   const part = list.parts[k];
   if (part === undefined || index < 0 || index >= list.length) throw new RangeError(`list index ${index} is outside 0..${list.length - 1}`);
-  return { ...list, parts: sameIds(list.parts, list.parts.with(k, { part_id: part.part_id, items: part.items.with(index % list.part_size, value) })) };
+  return { ...list, parts: derivedParts(list.parts, list.parts.with(k, { part_id: part.part_id, items: part.items.with(index % list.part_size, value) }), k) };
 }
 
 /** The list with `value` appended (a new part `${prefix}/<k>` when the last one is full). */
 export function listPush<V>(list: PartedList<V>, prefix: string, value: V): PartedList<V> {
   const last = list.parts.at(-1);
   if (last === undefined || last.items.length >= list.part_size) {
-    const parts = [...list.parts, { part_id: `${prefix}/${list.parts.length}`, items: [value] }];
-    const run = knownRuns.get(list.parts);
-    if (run?.prefix === prefix && run.count === list.parts.length) knownRuns.set(parts, { prefix, count: parts.length });
+    const parts = derivedParts(list.parts, [...list.parts, { part_id: `${prefix}/${list.parts.length}`, items: [value] }], list.parts.length);
     return { ...list, length: list.length + 1, parts };
   }
-  const parts = sameIds(list.parts, list.parts.with(list.parts.length - 1, { part_id: last.part_id, items: [...last.items, value] }));
+  const parts = derivedParts(list.parts, list.parts.with(list.parts.length - 1, { part_id: last.part_id, items: [...last.items, value] }), list.parts.length - 1);
   return { ...list, length: list.length + 1, parts };
 }
 
@@ -187,14 +134,14 @@ export function mapGet<V>(map: PartedMap<V>, key: string): V | undefined {
 export function mapSet<V>(map: PartedMap<V>, key: string, value: V): PartedMap<V> {
   const [k, part] = partOf(map, key);
   const size = Object.hasOwn(part.items, key) ? map.size : map.size + 1;
-  return { size, parts: sameIds(map.parts, map.parts.with(k, { part_id: part.part_id, items: recordWith(part.items, key, value) })) };
+  return { size, parts: derivedParts(map.parts, map.parts.with(k, { part_id: part.part_id, items: recordWith(part.items, key, value) }), k) };
 }
 
 /** The map without `key` (unchanged when absent). */
 export function mapDelete<V>(map: PartedMap<V>, key: string): PartedMap<V> {
   if (!mapHas(map, key)) return map;
   const [k, part] = partOf(map, key);
-  return { size: map.size - 1, parts: sameIds(map.parts, map.parts.with(k, { part_id: part.part_id, items: recordWithout(part.items, key) })) };
+  return { size: map.size - 1, parts: derivedParts(map.parts, map.parts.with(k, { part_id: part.part_id, items: recordWithout(part.items, key) }), k) };
 }
 
 /** Every key (in part order, then insertion order within a part). */

@@ -2,12 +2,14 @@
  * Context parts: the pure collections a tracker keeps its per-essay facts in, their split into
  * rows by a store, and the engine's identity diff that writes only changed parts.
  */
+import { fc } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { partChanges } from '../adapters/engine/parts.js';
 import { openSqliteStore } from '../adapters/sqlite/store.js';
 import { joinParts, splitParts } from '../adapters/store-parts.js';
 import type { EntityWrite, Json } from '../adapters/store.js';
-import { listAt, listItems, listPush, listSet, mapDelete, mapGet, mapHas, mapKeys, mapSet, partedList, partedMap, partRunOf, PART_SIZE } from '../machines/context-parts.js';
+import { listAt, listItems, listPush, listSet, mapDelete, mapGet, mapHas, mapKeys, mapSet, partedList, partedMap, partRunOf, changedIndexes, PART_SIZE, type PartedList, type PartedMap } from '../machines/context-parts.js';
+import { propertyRuns } from './property/runs.js';
 
 describe('parted lists and maps', () => {
   it('a list update copies one part and keeps every other part the same object', () => {
@@ -48,6 +50,24 @@ describe('parted lists and maps', () => {
     expect(partRunOf([{ part_id: 'x/0', items: [] }, { part_id: 'x/1' }])).toBeUndefined();
     // A run read back from JSON (not derived here) is found by looking at it.
     expect(partRunOf(JSON.parse(JSON.stringify(list.parts)) as unknown[])).toEqual({ prefix: 'l', count: 3 });
+  });
+
+  it('the changed indexes of a derived parts array are exactly the updated ones, per branch; unknown without a derivation or past the depth cut', () => {
+    const base = partedList('l', Array.from({ length: 20 }, (_, i) => i), 2);
+    const a = listSet(listSet(base, 3, -3), 15, -15);
+    const b = listSet(base, 7, -7);
+    expect([changedIndexes(base.parts, a.parts), changedIndexes(base.parts, b.parts)]).toEqual([[7, 1], [3]]);
+    expect(changedIndexes(base.parts, listPush(partedList('l', [1, 2], 2), 'l', 3).parts)).toBeUndefined();
+    expect(changedIndexes(a.parts, base.parts)).toBeUndefined();
+    expect(changedIndexes(JSON.parse(JSON.stringify(base.parts)) as unknown[], a.parts)).toBeUndefined();
+    let far = base;
+    for (let k = 0; k < 100; k += 1) far = listSet(far, k % 20, k);
+    expect(changedIndexes(base.parts, far.parts)).toBeUndefined();
+    // Whatever is known or not, the engine's diff names exactly the parts that are other objects.
+    for (const next of [a, b, far]) {
+      const changed = partChanges({ l: base }, { l: next }).changed.map((part) => part.part_id).sort();
+      expect(changed).toEqual(next.parts.filter((part, k) => part !== base.parts[k]).map((part) => part.part_id).sort());
+    }
   });
 });
 
@@ -108,5 +128,47 @@ describe('parts in a store', () => {
     for (const [id, items] of [['slots/0', '["a"]'], ['slots/1', '["b"]']]) store.db.prepare(`INSERT INTO entity_parts VALUES ('batch_tracker', 'old', ?, ?)`).run(id, items);
     expect(((await store.load('batch_tracker', 'old'))?.snapshot as { context: unknown }).context).toEqual({ slots: partedList('slots', ['a', 'b'], 1) });
     await store.close();
+  });
+});
+
+describe('the engine diff of parted collections (property)', () => {
+  type Context = { readonly list: PartedList<number>; readonly map: PartedMap<number> };
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('set' as const), index: fc.nat(), value: fc.integer() }),
+    fc.record({ kind: fc.constant('push' as const), value: fc.integer() }),
+    fc.record({ kind: fc.constant('put' as const), key: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', '__proto__'), value: fc.integer() }),
+    fc.record({ kind: fc.constant('delete' as const), key: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', '__proto__') }),
+  );
+  type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
+
+  function apply(context: Context, step: Op): Context {
+    if (step.kind === 'set') return context.list.length === 0 ? context : { ...context, list: listSet(context.list, step.index % context.list.length, step.value) };
+    if (step.kind === 'push') return { ...context, list: listPush(context.list, 'l', step.value) };
+    if (step.kind === 'put') return { ...context, map: mapSet(context.map, step.key, step.value) };
+    return { ...context, map: mapDelete(context.map, step.key) };
+  }
+
+  /** The parts that are other objects than under the same id before, and the ids gone: what any diff must name. */
+  function expected(before: Context, after: Context): { changed: string[]; removed: string[] } {
+    const byId = (context: Context) => new Map<string, object>([...context.list.parts, ...context.map.parts].map((part) => [part.part_id, part]));
+    const [was, is] = [byId(before), byId(after)];
+    return { changed: [...is].filter(([id, part]) => was.get(id) !== part).map(([id]) => id).sort(), removed: [...was.keys()].filter((id) => !is.has(id)).sort() };
+  }
+
+  it('names exactly the parts that changed between any two versions, along a branch, across branches or unrelated', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(), op), { minLength: 1, maxLength: 120 }), fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 20 }), (steps, pairs) => {
+        const versions: Context[] = [{ list: partedList('l', [1, 2, 3], 2), map: partedMap('m', [['a', 1]], 8) }];
+        // Each step updates a random earlier version: versions branch, as retried or discarded transitions do.
+        for (const [from, step] of steps) versions.push(apply(versions[from % versions.length] as Context, step));
+        versions.push(JSON.parse(JSON.stringify(versions.at(-1))) as Context);
+        for (const [i, j] of pairs) {
+          const [before, after] = [versions[i % versions.length] as Context, versions[j % versions.length] as Context];
+          const hint = partChanges(before, after);
+          expect({ changed: hint.changed.map((part) => part.part_id).sort(), removed: [...hint.removed].sort() }).toEqual(expected(before, after));
+        }
+      }),
+      { numRuns: propertyRuns(300) },
+    );
   });
 });

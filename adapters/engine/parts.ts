@@ -2,9 +2,11 @@
  * Which context parts (machines/context-parts.ts) a commit must write: the stored and the new
  * context are walked side by side and every subtree that is the very same object in both is
  * skipped (contexts are immutable, so an untouched collection keeps its identity through every
- * transition). The cost therefore follows what the event changed, not the size of the batch.
+ * transition), and of a parts array derived from the stored one only the indexes the updates
+ * touched are looked at (machines/part-lineage.ts). The cost therefore follows what the event
+ * changed, not the size of the batch.
  */
-import { isContextPart } from '../../machines/context-parts.js';
+import { changedIndexes, isContextPart } from '../../machines/context-parts.js';
 import type { EntityWrite } from '../store.js';
 
 type PartsHint = NonNullable<EntityWrite['parts']>;
@@ -26,6 +28,12 @@ function dropAll(value: unknown, diff: Diff): void {
 }
 
 function diffArrays(before: readonly unknown[], after: readonly unknown[], diff: Diff): void {
+  // A parts array derived from the stored one by the collections' updates: only the indexes they touched can differ.
+  const touched = after.length >= before.length ? changedIndexes(before, after) : undefined;
+  if (touched !== undefined) {
+    for (const k of new Set(touched)) walk(before[k], after[k], diff);
+    return;
+  }
   for (let k = 0; k < after.length; k += 1) walk(before[k], after[k], diff);
   for (let k = after.length; k < before.length; k += 1) dropAll(before[k], diff);
 }
