@@ -43,7 +43,7 @@ export interface TrackerView {
   slotIds(): ReadonlySet<string>;
   /** The ids of the essays of assigned slots: O(N) once per slot list. */
   assignedIds(): ReadonlySet<string>;
-  /** Number of assigned slots, counted per part (parts an event did not change are not recounted). */
+  /** Number of assigned slots: counted once per slot list, per part (parts an event did not change are not recounted). */
   assignedSlotCount(): number;
   /** The tracker's own counter of assigned slots. */
   readonly assigned_count: number;
@@ -61,6 +61,12 @@ function looksLikeTracker(context: unknown): context is BatchTrackerContext {
 const viewOfSlot = (slot: Slot): SlotView => ({ essay_id: slot.essay_id, state: slot.state });
 
 const assignedInPart = memoByObject((part: ContextPart<readonly Slot[]>) => part.items.filter((slot) => slot.state === 'assigned').length);
+/** Per slot list: an event that leaves the slots alone (every essay result) does not recount them. */
+const assignedCountOf = memoByObject((slots: PartedList<Slot>) => {
+  let sum = 0;
+  for (const part of slots.parts) sum += assignedInPart(part);
+  return sum;
+});
 const slotIdsOf = memoByObject((slots: PartedList<Slot>) => new Set(listItems(slots).map((slot) => slot.essay_id)));
 const assignedIdsOf = memoByObject((slots: PartedList<Slot>) => new Set(listItems(slots).flatMap((slot) => (slot.state === 'assigned' ? [slot.essay_id] : []))));
 const slotByIdOf = memoByObject((slots: PartedList<Slot>) => new Map(listItems(slots).map((slot) => [slot.essay_id, viewOfSlot(slot)])));
@@ -110,9 +116,7 @@ class ContextTrackerView implements TrackerView {
   }
 
   assignedSlotCount(): number {
-    let sum = 0;
-    for (const part of this.context.slots.parts) sum += assignedInPart(part);
-    return sum;
+    return assignedCountOf(this.context.slots);
   }
 
   get critical(): ReadonlySet<string> {
