@@ -5,8 +5,9 @@
  *   BENCH_SECONDS=1 npm run bench   (measured seconds per round of each engine, ablation and http figure; default 3)
  *   BENCH_SCALE=0.25 npm run bench   (the queue section's workload; quicker, noisier)
  *   BENCH_ONLY=queue,http npm run bench   (sections: engine, ablation, queue, http, paths, scale, what-if, invariants; default all)
- *   BENCH_ROUNDS=5 npm run bench   (engine, ablation, http figures and the queue section's worker deployments: median
- *   of this many interleaved rounds, default 3; the spread min-max over rounds is printed beside each, with a warning over 15%)
+ *   BENCH_ROUNDS=5 npm run bench   (engine, ablation, http figures, the queue section's worker deployments and the
+ *   scale section's largest batch: median of this many rounds, default 3; the spread min-max over rounds is printed
+ *   beside each, with a warning over 15%)
  *   BENCH_CPU_PROF=/tmp/profiles (queue section: every worker process writes a V8 CPU profile, node --cpu-prof, there)
  *   BENCH_SCALE_SIZES=10,100,1000 (scale section: essays per batch, default 10,100,1000,10000);
  *   BENCH_SCALE_PG_SIZES (its PostgreSQL curve, default 10,100,1000; run when BENCH_POSTGRES_URL or
@@ -208,7 +209,7 @@ async function main(): Promise<void> {
   if (only.has('queue')) run.push(() => queueSection(scale, rounds));
   if (only.has('http')) run.push(() => httpSection(seconds, rounds));
   if (only.has('paths')) run.push(() => pathsSection());
-  if (only.has('scale')) run.push(() => scaleSection());
+  if (only.has('scale')) run.push(() => scaleSection(rounds));
   if (only.has('what-if')) run.push(() => whatIfSection(scale));
   if (only.has('invariants')) run.push(() => invariantsSection(scale));
   for (const [i, section] of run.entries()) {

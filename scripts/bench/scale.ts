@@ -49,7 +49,7 @@ export interface ScaleRun {
 
 const SELF = fileURLToPath(import.meta.url);
 
-/** Set (to 1) in the environment of a child that skips archiving its batch (the heap-capped rerun). */
+/** Set (to 1) in the environment of a child that skips archiving its batch (the heap-capped rerun, repeat rounds). */
 const NO_ARCHIVE = 'LIFECYCLE_SCALE_BENCH_NO_ARCHIVE';
 
 /** The events of one batch, in order, grouped by what is timed (also the grouped variant's, scale-grouped.ts). */
@@ -184,7 +184,7 @@ async function childSqlite(essays: number): Promise<ScaleRun> {
     const peakRssMiB = process.resourceUsage().maxRSS / 1024;
     const bytesPerEssay = perEssay(sqliteTableBytes(store), essays);
     await close();
-    // The heap-capped rerun measures the batch, not the archiving.
+    // The heap-capped rerun and the repeat rounds measure the batch, not the archiving.
     if (process.env[NO_ARCHIVE] === '1') return { store: 'sqlite', essays, ...timings, peakRssMiB, bytesPerEssay };
     // Archive, then restore, each in a fresh child process on this file (their peak RSS is their own).
     const archive = measureArchive(path);
@@ -221,16 +221,25 @@ async function childPostgres(essays: number, url: string): Promise<ScaleRun> {
   }
 }
 
+/** How a size is run: V8's old space capped (`--max-old-space-size`), and whether the closed batch is archived and restored after. */
+export interface ScaleSizeOptions {
+  readonly heapCapMiB?: number;
+  /** Default true (SQLite); a capped run or a repeat round skips it. */
+  readonly archive?: boolean;
+}
+
 /**
  * Runs one size in a child process (a clean heap and its own peak RSS). `heapCapMiB` caps V8's
- * old space (`--max-old-space-size`): the run then shows the memory the batch really needs, not
- * how far V8's lazy heap growth lets it spread.
+ * old space: the run then shows the memory the batch really needs, not how far V8's lazy heap
+ * growth lets it spread; such a run does not archive.
  */
-export function runScaleSize(store: 'sqlite' | 'postgres', essays: number, postgresUrl?: string, heapCapMiB?: number): ScaleRun {
+export function runScaleSize(store: 'sqlite' | 'postgres', essays: number, postgresUrl?: string, options: ScaleSizeOptions = {}): ScaleRun {
+  const { heapCapMiB } = options;
+  const archive = (options.archive ?? true) && heapCapMiB === undefined;
   const heapCap = heapCapMiB === undefined ? [] : [`--max-old-space-size=${heapCapMiB}`];
   return runBenchChild<ScaleRun>(SELF, [store, String(essays), ...(postgresUrl === undefined ? [] : [postgresUrl])], `scale bench child (${store}, ${essays} essays)`, {
     nodeFlags: heapCap,
-    env: heapCapMiB === undefined ? {} : { [NO_ARCHIVE]: '1' },
+    env: archive ? {} : { [NO_ARCHIVE]: '1' },
   });
 }
 
