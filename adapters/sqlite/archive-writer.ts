@@ -4,7 +4,7 @@
  * it holds `chunkEntities` entities or `chunkAuditRows` audit rows (an entity's audit rows are read
  * a page at a time and continue in the next chunk when they do not fit); a full chunk has its
  * envelope references settled, is compressed, and its rows are dropped before more are read.
- * Memory grows with the chunk (about 9 MB of text), not with the batch.
+ * Memory grows with the chunk (about 4.5 MB of text), not with the batch.
  * The live rows are deleted once every chunk is written; all of it runs inside the caller's
  * transaction, so a crash or an error part-way leaves the batch live and no archive.
  */

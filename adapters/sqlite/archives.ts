@@ -15,7 +15,7 @@ import { ARCHIVED_COLUMNS, decodeChunk, openArchive, parseLayout, type ArchivedT
 import { ArchiveWriter } from './archive-writer.js';
 import type { StoredEntityRow } from './parts.js';
 
-/** Decompressed chunks kept in memory per connection (about 16,000 entities' rows). */
+/** Decompressed chunks kept in memory per connection (about 8,000 entities' rows). */
 const CACHED_CHUNKS = 16;
 
 interface ArchiveRow {
