@@ -60,8 +60,6 @@ export interface EngineOptions {
 
 /** Speed tricks of the engine that the bench can turn off one at a time (`false` turns one off). */
 export interface EngineAblation {
-  /** Skip the inbox read before an event's first attempt (a duplicate loses the commit on the inbox key instead). */
-  readonly optimisticInbox?: boolean;
   /** Step with the reusable actor scope of `pure.ts` instead of XState's own `transition()`. */
   readonly reusableScope?: boolean;
 }

@@ -29,7 +29,6 @@ import type { EngineOptions } from './engine-options.js';
 export type { EngineAblation, EngineOptions } from './engine-options.js';
 
 
-const NOTHING_SEEN: ReadonlyMap<string, Json> = new Map();
 
 /** Receives the audit rows of every commit, after it is durable. */
 export type CommitListener = (rows: readonly AuditWrite[]) => void;
@@ -53,7 +52,6 @@ export class LifecycleEngine {
   private readonly outboxInternal: boolean;
   private readonly listeners = new Set<CommitListener>();
   private readonly cache: EntityCache;
-  private readonly optimistic: boolean;
   private readonly stepper: Stepper;
   private readonly acceptInternalEvents: boolean;
   private readonly invariantMode: InvariantMode;
@@ -67,7 +65,6 @@ export class LifecycleEngine {
     this.clock = options.clock ?? (() => new Date());
     this.maxRetries = options.maxRetries ?? 30;
     this.maxSteps = options.maxSteps ?? 1_000_000;
-    this.optimistic = options.ablate?.optimisticInbox !== false;
     this.stepper = options.ablate?.reusableScope === false ? xstateStepper : reusableScopeStepper;
     this.acceptInternalEvents = options.acceptInternalEvents === true;
     this.outboxInternal = options.outboxInternal ?? false;
@@ -143,12 +140,7 @@ export class LifecycleEngine {
       throw prepared.error;
     }
     const root = this.rootOf(prepared.event);
-    // Optimistic: the first attempt skips the inbox read; a duplicate then loses the commit on the
-    // inbox key (VERSION_CONFLICT, retried at once) and the retry reads the inbox. Earns 1.75x on
-    // dispatch, 1.24x on dispatchMany x200 (BENCH_ONLY=ablation, 2026-12-07, busy machine).
-    const [result] = await this.commitWithRetry(async (uow, attempt) => [
-      attempt === 0 && this.optimistic ? await this.takeOptimistically(uow, root) : await this.take(uow, root),
-    ]);
+    const [result] = await this.commitWithRetry(async (uow) => [await this.take(uow, root)]);
     if (result === undefined) throw new LifecycleError('STORE_FAILURE', 'dispatch produced no result');
     return result;
   }
@@ -167,10 +159,8 @@ export class LifecycleEngine {
     const ids = parsed.flatMap((item) => (item.ok ? [item.event.envelope.event_id] : []));
     const roots = parsed.map((item) => (item.ok ? this.rootOf(item.event) : undefined));
     return this.commitWithRetry(async (uow, attempt) => {
-      // Optimistic like `dispatch`: the first attempt skips the inbox read (a duplicate loses the
-      // commit on the inbox key and the retry reads). Then one inbox query and one entity read for
-      // the whole group instead of one of each per item.
-      const seenBefore = attempt === 0 && this.optimistic ? NOTHING_SEEN : await this.store.findInbox(ids);
+      // One inbox query and one entity read for the whole group instead of one of each per item.
+      const seenBefore = await this.store.findInbox(ids);
       await uow.prefetch(roots.flatMap((root) => (root === undefined || seenBefore.has(root.event_id) ? [] : root.deliveries)), this.machines);
       const group: GroupState = { attempt, seenBefore, deferredBatches: new Map() };
       const results: BatchItemResult[] = [];
@@ -210,9 +200,6 @@ export class LifecycleEngine {
     } catch (error) {
       if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', 'INVARIANT_VIOLATED', ...DEFERRED_CODES)) throw error;
       uow.rollback(point);
-      // Not read ahead on the first attempt: an item that fails may be a duplicate, answered from the inbox.
-      const stored = group.seenBefore === NOTHING_SEEN ? (await this.store.findInbox([root.event_id])).get(root.event_id) : undefined;
-      if (stored !== undefined) return duplicateAnswer(root, stored);
       if (error.code === 'ENTITY_NOT_FOUND' || error.code === 'INVARIANT_VIOLATED') return invalidItem(index, error);
       const deferred: DeferredItemResult = { outcome: 'deferred', index, event_id: root.event_id, code: error.code as DeferredCode, message: error.message, details: error.details };
       group.deferredBatches.set(batch, deferred);
@@ -282,20 +269,6 @@ export class LifecycleEngine {
       strict: false,
       batch_id: null,
     };
-  }
-
-  /**
-   * `take` without reading the inbox first. A duplicate is caught by the commit (the inbox key),
-   * or here when the cascade fails where the first delivery of that event did not.
-   */
-  private async takeOptimistically(uow: UnitOfWork, root: RootItem): Promise<DispatchResult> {
-    try {
-      return await this.take(uow, root, NOTHING_SEEN);
-    } catch (error) {
-      const stored = (await this.store.findInbox([root.event_id])).get(root.event_id);
-      if (stored !== undefined) return duplicateAnswer(root, stored);
-      throw error;
-    }
   }
 
   /** Takes one root item into the unit of work, or answers duplicate. */

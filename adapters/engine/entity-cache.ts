@@ -1,6 +1,6 @@
 /**
- * Earns 1.36x on `dispatch` and 1.82x on `dispatchMany` x200 (`BENCH_ONLY=ablation`, 2026-12-07,
- * busy 2-core machine; rerun to update).
+ * Earns 1.26x on `dispatch` and 1.15x on `dispatchMany` x200 (1.26x and 1.20x in CPU per event;
+ * `BENCH_ONLY=ablation`, quiet 2-core machine, 2026-12-08; rerun to update).
  *
  * The engine's write-through cache of entities it committed or read: the restored snapshot of a
  * row at a known version, so the next event for that entity needs no read and no restore. It is

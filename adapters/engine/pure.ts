@@ -70,8 +70,9 @@ export interface Stepper {
 }
 
 /**
- * The engine's stepper. Earns 2.1x on `dispatch` and 3.1x on `dispatchMany` x200 against XState's
- * own `transition()` (`BENCH_ONLY=ablation`, 2026-12-07, busy 2-core machine; rerun to update).
+ * The engine's stepper. Earns 1.48x on `dispatch` and 1.45x on `dispatchMany` x200 against
+ * XState's own `transition()` (1.51x and 1.60x in CPU per event; `BENCH_ONLY=ablation`, quiet 2-core
+ * machine, 2026-12-08; rerun to update).
  */
 export const reusableScopeStepper: Stepper = { transition: pureTransition, initialTransition: pureInitialTransition };
 

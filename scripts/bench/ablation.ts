@@ -28,7 +28,6 @@ const TRICKS: readonly Trick[] = [
   { name: 'entity cache', off: { engine: { entityCacheSize: 0 } } },
   { name: 'plain-context persistence', off: { engine: { machines: withoutPlainContext() } } },
   { name: 'derived stored answers', off: { store: { deriveStoredAnswers: false } } },
-  { name: 'optimistic inbox (no read before the first attempt)', off: { engine: { ablate: { optimisticInbox: false } } } },
   { name: 'reusable actor scope (pure.ts)', off: { engine: { ablate: { reusableScope: false } } } },
   { name: 'background WAL checkpoints', off: { store: { checkpoint: 'inline' } } },
 ];

@@ -180,15 +180,14 @@ describe('redelivery of two full scenarios (GUEST with a failing essay, REGULAR 
     await store.close();
   });
 
-  it('a group not read ahead still answers a repeat duplicate when taking it again would fail (its entity rows are now unreadable)', async () => {
+  it('a group answers a repeat duplicate from the inbox even when taking it again would fail (its entity rows are now unreadable)', async () => {
     const store = openFileStore(join(tempDir('reliability-redelivery-'), 'db.sqlite'));
     const engine = engineOn(store);
     const [registered, content] = guestBatch('redelivery-corrupt', 'corrupt-batch', 1);
     const first = await engine.dispatch(registered);
     const accepted = await engine.dispatch(content);
     store.db.prepare("UPDATE entities SET snapshot = '{broken' WHERE entity_id = 'corrupt-batch'").run();
-    // A fresh engine (no cached entities) takes the group optimistically, without an inbox read:
-    // the content fails on the unreadable rows, so nothing reaches the commit that would tell.
+    // A fresh engine (no cached entities) would fail on the unreadable rows: the group's inbox read comes first.
     const fresh = engineOn(store);
     const [repeatContent] = await fresh.dispatchMany([content]);
     const [repeatFirst, again] = await fresh.dispatchMany([registered, content]);
