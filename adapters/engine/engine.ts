@@ -140,7 +140,7 @@ export class LifecycleEngine {
       throw prepared.error;
     }
     const root = this.rootOf(prepared.event);
-    const [result] = await this.commitWithRetry(async (uow) => [await this.take(uow, root)]);
+    const [result] = await this.commitWithRetry(async (uow) => [await this.takeOrDuplicate(uow, root, () => this.take(uow, root))]);
     if (result === undefined) throw new LifecycleError('STORE_FAILURE', 'dispatch produced no result');
     return result;
   }
@@ -196,7 +196,7 @@ export class LifecycleEngine {
     if (blocker !== undefined) return heldBack(root, index, batch, blocker);
     const point = uow.checkpoint();
     try {
-      return await this.take(uow, root, group.seenBefore);
+      return await this.takeOrDuplicate(uow, root, () => this.take(uow, root, group.seenBefore));
     } catch (error) {
       if (!isLifecycleError(error, 'ENTITY_NOT_FOUND', 'INVARIANT_VIOLATED', ...DEFERRED_CODES)) throw error;
       uow.rollback(point);
@@ -269,6 +269,24 @@ export class LifecycleEngine {
       strict: false,
       batch_id: null,
     };
+  }
+
+  /**
+   * `take`, and when it fails, the inbox read again: another worker may have committed the same
+   * event between this attempt's inbox read and its entity reads, leaving rows this engine cannot
+   * apply (a newer machine version in a rolling deploy). That is a duplicate, not a failure: what
+   * the failed take put in the unit of work is rolled back. Costs nothing on the normal path.
+   */
+  private async takeOrDuplicate(uow: UnitOfWork, root: RootItem, take: () => Promise<DispatchResult>): Promise<DispatchResult> {
+    const point = uow.checkpoint();
+    try {
+      return await take();
+    } catch (error) {
+      const stored = (await this.store.findInbox([root.event_id])).get(root.event_id);
+      if (stored === undefined) throw error;
+      uow.rollback(point);
+      return duplicateAnswer(root, stored);
+    }
   }
 
   /** Takes one root item into the unit of work, or answers duplicate. */
