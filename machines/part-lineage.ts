@@ -78,7 +78,7 @@ function runAfter(run: PartRun | null | undefined, from: readonly unknown[], nex
  * appended (index === from.length), every other element the very same; returns `next`.
  */
 export function derivedParts<T extends readonly unknown[]>(from: readonly unknown[], next: T, index: number): T {
-  const parent = lineages.get(from) ?? lineageOf(from);
+  const parent = lineageOf(from);
   const cut = parent.depth >= MAX_DEPTH;
   lineages.set(next, { parent: cut ? null : parent, index: cut ? -1 : index, depth: cut ? 0 : parent.depth + 1, run: runAfter(parent.run, from, next, index) });
   return next;
