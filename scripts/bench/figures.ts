@@ -66,9 +66,22 @@ export function summarize(rounds: readonly Rate[]): Figure {
   if (rounds.length === 0) throw new Error('a figure needs at least one round');
   const sorted = [...rounds].sort((x, y) => x.perSecond - y.perSecond);
   const middle = sorted[Math.floor(sorted.length / 2)] as Rate;
-  const cpus = rounds.flatMap((round) => (round.cpuUsPerEvent === undefined ? [] : [round.cpuUsPerEvent])).sort((x, y) => x - y);
-  const cpu = cpus.length === rounds.length ? { cpuUsPerEvent: cpus[Math.floor(cpus.length / 2)] as number } : {};
+  const cpus = rounds.flatMap((round) => (round.cpuUsPerEvent === undefined ? [] : [round.cpuUsPerEvent]));
+  const cpu = cpus.length === rounds.length ? { cpuUsPerEvent: spreadOfValues(cpus).median } : {};
   return { ...middle, ...cpu, rounds: sorted.length, minPerSecond: (sorted[0] as Rate).perSecond, maxPerSecond: (sorted[sorted.length - 1] as Rate).perSecond };
+}
+
+/** Median (the upper one of an even count, as a figure's median round) and min-max of some values (at least one). */
+export interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export function spreadOfValues(values: readonly number[]): Spread {
+  if (values.length === 0) throw new Error('a spread needs at least one value');
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)] as number, min: sorted[0] as number, max: sorted.at(-1) as number };
 }
 
 /** The spread of a figure as a fraction of its median. */

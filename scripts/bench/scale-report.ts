@@ -5,7 +5,7 @@
 import { ARCHIVE_RSS_TARGET_MIB } from './archive-memory.js';
 import { runScaleSize, type ScaleRun } from './scale.js';
 import { GROUP, runGroupedSize, type GroupedRun } from './scale-grouped.js';
-import { firstSetting, SPREAD_WARNING } from './figures.js';
+import { firstSetting, SPREAD_WARNING, spreadOfValues, type Spread } from './figures.js';
 
 /** Essays in the 100,000-essay disk target, and its budget. */
 const DISK_TARGET_ESSAYS = 100_000;
@@ -39,39 +39,23 @@ function verdict(met: boolean): string {
   return met ? 'met' : 'NOT met';
 }
 
-/** Median and min-max of one figure over the rounds of the largest size. */
-interface Spread {
-  readonly median: number;
-  readonly min: number;
-  readonly max: number;
-}
-
-function spreadOf(values: readonly number[]): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { median: sorted[Math.floor(sorted.length / 2)] as number, min: sorted[0] as number, max: sorted.at(-1) as number };
-}
-
 /** ` (median of n rounds, min-max)` after a figure, with a warning over 15%; nothing for one round. */
-function roundsNote(spread: Spread | undefined, rounds: number, digits: number): string {
-  if (spread === undefined || rounds < 2) return '';
+function roundsNote(spread: Spread, rounds: number, digits: number): string {
+  if (rounds < 2) return '';
   const wide = (spread.max - spread.min) / spread.median > SPREAD_WARNING ? `  WARNING: spread over ${SPREAD_WARNING * 100}%` : '';
   return `  [median of ${rounds} runs, ${spread.min.toFixed(digits)}-${spread.max.toFixed(digits)}${wide}]`;
 }
 
-/** The largest size's runs: the curve's own and the repeat rounds (BENCH_ROUNDS in all). */
-interface LargestRounds {
-  readonly runs: readonly ScaleRun[];
-}
-
-function targetLines(runs: readonly ScaleRun[], largestRounds?: LargestRounds): string[] {
+/** The target lines; `repeats` are the largest size's repeat rounds (BENCH_ROUNDS in all with its run in `runs`). */
+function targetLines(runs: readonly ScaleRun[], repeats: readonly ScaleRun[] = []): string[] {
   const smallest = runs[0];
   const largest = runs.at(-1);
   if (smallest === undefined || largest === undefined) return [];
   const lines: string[] = [];
   // The largest size's side is the median of its rounds, as for its other targets.
-  const largestRuns = largestRounds?.runs ?? [largest];
-  const ratio = spreadOf(largestRuns.map((run) => run.perEssayMeanUs)).median / smallest.perEssayMeanUs;
-  const cpuRatio = spreadOf(largestRuns.map((run) => run.perEssayCpuUs)).median / smallest.perEssayCpuUs;
+  const largestRuns = [largest, ...repeats];
+  const ratio = spreadOfValues(largestRuns.map((run) => run.perEssayMeanUs)).median / smallest.perEssayMeanUs;
+  const cpuRatio = spreadOfValues(largestRuns.map((run) => run.perEssayCpuUs)).median / smallest.perEssayCpuUs;
   const label = `per-essay event cost, ${largest.essays} / ${smallest.essays} essays`;
   lines.push(`${`${label} (CPU time)`.padEnd(70)} ${cpuRatio.toFixed(2)}x`);
   lines.push(`${label.padEnd(70)} ${ratio.toFixed(2)}x  (target <= 1.3x at 10000 / 10: ${largest.essays === 10_000 && smallest.essays === 10 ? verdict(ratio <= 1.3) : 'sizes differ from the target'})`);
@@ -80,8 +64,8 @@ function targetLines(runs: readonly ScaleRun[], largestRounds?: LargestRounds): 
     lines.push('(no 10000-essay run: the nlp-result, RSS and end-to-end targets are not judged)');
   } else {
     // Judged on the median of the 10,000-essay rounds (one run is one sample on a shared machine).
-    const rounds = largest === big && largestRounds !== undefined ? largestRounds.runs : [big];
-    const of = (figure: (run: ScaleRun) => number): Spread => spreadOf(rounds.map(figure));
+    const rounds = largest === big ? largestRuns : [big];
+    const of = (figure: (run: ScaleRun) => number): Spread => spreadOfValues(rounds.map(figure));
     const [nlp, rss, batch] = [of((run) => run.nlpResultMs / 1000), of((run) => run.peakRssMiB), of((run) => run.batchSeconds)];
     lines.push(`${'nlp result at 10000 essays'.padEnd(70)} ${nlp.median.toFixed(2)} s  (target < 1 s: ${verdict(nlp.median < 1)})${roundsNote(nlp, rounds.length, 2)}`);
     lines.push(`${'peak RSS at 10000 essays'.padEnd(70)} ${rss.median.toFixed(0)} MiB  (target < 300 MB: ${verdict(rss.median * 1.048576 < 300)})${roundsNote(rss, rounds.length, 0)}`);
@@ -164,8 +148,7 @@ function printCurve(title: string, runs: readonly ScaleRun[], repeats: readonly 
     console.log(`bytes per essay by table at ${largest.essays} essays (indexes with their table):`);
     for (const line of tableLines(largest)) console.log(line);
   }
-  const largestRounds = largest === undefined ? undefined : { runs: [largest, ...repeats] };
-  for (const line of targetLines(runs, largestRounds)) console.log(line);
+  for (const line of targetLines(runs, repeats)) console.log(line);
 }
 
 /** V8 old space of the capped rerun of the largest size (MiB). */
