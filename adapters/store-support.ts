@@ -90,6 +90,18 @@ export function timerNotWaiting(timer_id: string): LifecycleError {
   });
 }
 
+/**
+ * Throws `timerNotWaiting` for the first of a commit's `timersFired` that was not waiting to fire
+ * (`waiting` says so) or is named twice: each timer fires at most once per arming.
+ */
+export function checkTimersFired(timersFired: readonly string[], waiting: (timer_id: string) => boolean): void {
+  const firing = new Set<string>();
+  for (const id of timersFired) {
+    if (firing.has(id) || !waiting(id)) throw timerNotWaiting(id);
+    firing.add(id);
+  }
+}
+
 /** The VERSION_CONFLICT of a row not at the version a commit expected (actual 0: no row). */
 export function versionConflict(machine: string, entity_id: string, expected: number, actual: number): LifecycleError {
   return new LifecycleError('VERSION_CONFLICT', `${machine} '${entity_id}': expected version ${expected}, found ${actual === 0 ? 'no row' : `version ${actual}`}`, {

@@ -15,7 +15,7 @@
  * never interleave.
  */
 import { LifecycleError } from '../errors.js';
-import { compareText, timerNotWaiting, versionConflict } from '../store-support.js';
+import { checkTimersFired, compareText, versionConflict } from '../store-support.js';
 import type {
   AuditRecord,
   CommitBatch,
@@ -267,11 +267,7 @@ export class MemoryStore implements SnapshotStore {
       const actual = this.entities.get(keyOf(row.machine, row.entity_id))?.version ?? 0;
       if (actual !== row.version) throw versionConflict(row.machine, row.entity_id, row.version, actual);
     }
-    const firing = new Set<string>();
-    for (const id of batch.timersFired) {
-      if (firing.has(id) || this.timers.get(id)?.fired_at !== null) throw timerNotWaiting(id);
-      firing.add(id);
-    }
+    checkTimersFired(batch.timersFired, (id) => this.timers.get(id)?.fired_at === null);
     const versions = new Map<string, number>();
     for (const w of batch.entities) {
       const key = keyOf(w.machine, w.entity_id);

@@ -5,7 +5,7 @@
  */
 import type { PoolClient, QueryResult } from 'pg';
 import { LifecycleError } from '../errors.js';
-import { timerNotWaiting, versionConflict } from '../store-support.js';
+import { checkTimersFired, versionConflict } from '../store-support.js';
 import type { CommitBatch, CommitResult } from '../store.js';
 import type { ChainBreak, CommitPlan, FoldedEntity, PartsPlan } from './commit-plan.js';
 import { keyOf } from './rows.js';
@@ -150,11 +150,7 @@ export async function runCommit(context: CommitContext, client: PoolClient, batc
 
   // A timer fires at most once per arming: each one fired here must still have been waiting.
   const fired = new Set(rowsOf<{ timer_id: string }>('fire').map((r) => r.timer_id));
-  const firing = new Set<string>();
-  for (const id of batch.timersFired) {
-    if (firing.has(id) || !fired.has(id)) throw timerNotWaiting(id);
-    firing.add(id);
-  }
+  checkTimersFired(batch.timersFired, (id) => fired.has(id));
 
   const positions = rowsOf<{ position: string }>('audit').map((r) => Number(r.position)).sort((x, y) => x - y);
   await client.query('COMMIT');
